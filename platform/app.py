@@ -1,0 +1,90 @@
+"""The application: every route is registered here, and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from servicechain.platform import db, outbox
+from servicechain.platform.accounts.controllers import AccountController, InvitationController
+from servicechain.platform.api.controllers import PeopleApi
+from servicechain.platform.config import REPO_ROOT, get_settings
+from servicechain.platform.controllers import AuditController, TokenController, healthz, home
+from servicechain.platform.people.controllers import DepartmentController, PeopleController
+from servicechain.platform.security import check_every_route_has_policy, policy_guard
+from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
+
+STATIC_DIR = REPO_ROOT / "static"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+ROUTES = [
+    healthz,
+    home,
+    AccountController,
+    InvitationController,
+    PeopleController,
+    DepartmentController,
+    AuditController,
+    TokenController,
+    PeopleApi,
+]
+
+
+def create_app(*, run_worker: bool = False) -> Litestar:
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(outbox.run_worker(stop)) if run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task:
+                await task
+            await db.stop()
+
+    static = create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"policy": "public"},
+                                       include_in_schema=False, name="static")
+    app = Litestar(
+        route_handlers=[*ROUTES, static],
+        guards=[policy_guard],
+        middleware=[request_context_middleware],
+        plugins=[HTMXPlugin()],
+        template_config=TemplateConfig(instance=template_engine),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_name="sc_csrf", cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax", header_name="x-csrftoken", exclude=["/api/"],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="servicechain API", version="1", path="/schema", render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"policy": "public"}, include_in_schema=False),
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+        request_max_body_size=MAX_UPLOAD_BYTES,
+        lifespan=[lifespan],
+        state=State({}),
+        debug=False,
+        logging_config=None,
+    )
+    check_every_route_has_policy([r for route in app.routes for r in getattr(route, "route_handlers", [])])
+    return app
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,104 @@
+"""Platform pages: home, health, the audit log and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.params import FromPath, FromQuery
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from servicechain.platform import db
+from servicechain.platform.accounts import service as accounts
+from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.people.service import managed_people_count
+from servicechain.platform.security import PUBLIC, SCOPES, actor_of
+from servicechain.platform.tables import AuditEntry, Notification
+from servicechain.platform.web import DomainError, FormInvalid, redirect, render
+
+
+@get("/healthz", name="healthz", opt={"policy": PUBLIC}, include_in_schema=False)
+async def healthz() -> Response:
+    """200 when the database answers, 503 when it does not (for load balancers)."""
+    try:
+        await db.fetch("SELECT 1 AS ok")
+    except Exception as exc:  # any failure to reach the database counts
+        return Response(content={"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+    return Response(content={"status": "ok"}, status_code=200)
+
+
+@get("/", name="home", opt={"policy": "home.view"})
+async def home(request: Request) -> Template:
+    actor = actor_of(request)
+    notifications = await Notification.select().where(
+        (Notification.person == actor.person_id) & Notification.read_at.is_null()
+    ).order_by(Notification.created_at, ascending=False).limit(10).run()
+    return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor)})
+
+
+class AuditController(Controller):
+    path = "/audit"
+
+    @get("/", name="audit:list", opt={"policy": "audit.view"})
+    async def log(self, request: Request, action: FromQuery[str] = "", object_type: FromQuery[str] = "", actor: FromQuery[str] = "",
+                  since: FromQuery[str] = "", until: FromQuery[str] = "", before: FromQuery[int] = 0) -> Template:
+        errors: dict[str, list[str]] = {}
+        query = AuditEntry.select()
+        conditions = []
+        if action:
+            conditions.append(AuditEntry.action.like(action.strip() + "%"))
+        if object_type:
+            conditions.append(AuditEntry.object_type == object_type.strip())
+        if actor:
+            conditions.append(AuditEntry.actor_label.ilike("%" + actor.strip() + "%"))
+        from servicechain.platform.i18n import gettext as _
+
+        for name, raw in (("since", since), ("until", until)):
+            try:
+                value = parse_date(raw)
+            except BadDate:
+                errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
+                continue
+            if value is not None:
+                conditions.append(AuditEntry.at >= value.isoformat() if name == "since" else AuditEntry.at < value.isoformat() + "T23:59:59.999999+00:00")
+        if before:
+            conditions.append(AuditEntry.seq < before)
+        for condition in conditions if not errors else []:
+            query = query.where(condition)
+        entries = [] if errors else await query.order_by(AuditEntry.seq, ascending=False).limit(51).run()
+        more = len(entries) > 50
+        entries = entries[:50]
+        context = {"entries": entries, "more": more, "errors": errors,
+                   "filters": {"action": action, "object_type": object_type, "actor": actor, "since": since, "until": until}}
+        return render(request, "audit/list.html", context, status_code=422 if errors else 200, fragment="audit/_entries.html")
+
+
+class TokenController(Controller):
+    path = "/admin/tokens"
+
+    @get("/", name="tokens:list", opt={"policy": "tokens.manage"})
+    async def list_tokens(self, request: Request) -> Template:
+        return await self._page(request, {}, {}, None)
+
+    @post("/", name="tokens:create", opt={"policy": "tokens.manage"})
+    async def create(self, request: Request) -> Template:
+        form = await request.form()
+        values = {"name": str(form.get("name", "")), "scopes": form.getall("scopes") if hasattr(form, "getall") else []}
+        try:
+            raw = await accounts.create_token(actor_of(request), values["name"], values["scopes"])
+        except FormInvalid as exc:
+            return await self._page(request, values, exc.errors, None)
+        return await self._page(request, {}, {}, raw)
+
+    @post("/{name:str}/revoke", name="tokens:revoke", opt={"policy": "tokens.manage"})
+    async def revoke(self, request: Request, name: FromPath[str]) -> Any:
+        try:
+            await accounts.revoke_token(actor_of(request), name)
+        except DomainError:
+            pass  # already revoked: the list shows it
+        return redirect(request, "/admin/tokens/")
+
+    async def _page(self, request: Request, values: dict, errors: dict, new_token: str | None) -> Template:
+        return render(request, "admin/tokens.html", {"tokens": await accounts.list_tokens(), "scopes": SCOPES,
+                                                      "values": values, "errors": errors, "new_token": new_token},
+                      status_code=422 if errors else 200)

@@ -1,0 +1,272 @@
+"""Who the actor is, and what they may do: every rule of access lives here.
+
+Three kinds of actor: a signed-in person (session cookie), an integration (API bearer token
+with scopes), and nobody. Every route declares the capability it needs in its ``opt`` under
+``"policy"``; :func:`policy_guard` runs for all of them and the app refuses to start when a
+route declares none, so a new route cannot silently be open. Objects are loaded through the
+``*_for`` loaders, which answer 404 for what the actor may not see and 403 for what they may
+see but not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
+
+from servicechain.platform import db
+from servicechain.platform.people.tables import Department, Person
+
+PUBLIC = "public"
+
+
+# --- actors ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: Literal["person", "token", "nobody"]
+    person_id: int | None = None
+    role: str | None = None
+    name: str = ""
+    language: str | None = None
+    department_id: int | None = None
+    session_id: int | None = None
+    token_id: int | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == "person"
+
+    @property
+    def label(self) -> str:
+        """How the audit log names this actor."""
+        if self.kind == "token":
+            return f"token:{self.name}"
+        if self.kind == "person":
+            return f"{self.name} (#{self.person_id})"
+        return "system"
+
+
+NOBODY = Actor(kind="nobody")
+SYSTEM = Actor(kind="nobody", name="system")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class NotAuthenticated(HTTPException):
+    status_code = 401
+    detail = "Sign in to continue"
+
+
+class Forbidden(HTTPException):
+    status_code = 403
+    detail = "You may not do this"
+
+
+class NotFound(HTTPException):
+    status_code = 404
+    detail = "Not found"
+
+
+class PolicyMissing(RuntimeError):
+    """A route was registered without a policy; the app refuses to start."""
+
+
+# --- capabilities ---------------------------------------------------------------------------
+
+EVERYONE = {
+    "home.view",
+    "people.directory",
+    "departments.view",
+    "account.manage_own",
+    "notifications.view_own",
+}
+HR = EVERYONE | {
+    "people.view_all",
+    "people.edit",
+    "people.import",
+    "people.invite",
+    "departments.edit",
+    "audit.view",
+}
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    "employee": frozenset(EVERYONE),
+    "manager": frozenset(EVERYONE),
+    "hr": frozenset(HR),
+    "executive": frozenset(EVERYONE | {"people.view_all"}),
+    "admin": frozenset(HR | {"tokens.manage", "roles.grant_admin"}),
+}
+
+SCOPES: dict[str, str] = {
+    "people:read": "Read people and departments",
+}
+SCOPE_FOR_CAPABILITY = {
+    "api.people.read": "people:read",
+}
+
+# Routes anyone may open without signing in. Nothing else is public.
+PUBLIC_ROUTES = (
+    "/healthz",
+    "/login",
+    "/language",
+    "/password/forgot",
+    "/password/reset/{token:str}",
+    "/invite/{token:str}",
+    "/schema/openapi.json",
+    "/static",
+)
+
+
+def can(actor: Actor, capability: str) -> bool:
+    if capability == PUBLIC:
+        return True
+    if actor.kind == "token":
+        scope = SCOPE_FOR_CAPABILITY.get(capability)
+        return scope is not None and scope in actor.scopes
+    if actor.kind == "person":
+        return capability in ROLE_CAPABILITIES.get(actor.role or "", frozenset())
+    return False
+
+
+def require(actor: Actor, capability: str) -> None:
+    if capability == PUBLIC:
+        return
+    if actor.kind == "nobody":
+        raise NotAuthenticated()
+    if not can(actor, capability):
+        raise Forbidden()
+
+
+def assignable_roles(actor: Actor) -> tuple[str, ...]:
+    if can(actor, "roles.grant_admin"):
+        return ("employee", "manager", "hr", "executive", "admin")
+    if can(actor, "people.edit"):
+        return ("employee", "manager", "hr", "executive")
+    return ()
+
+
+def policy_of(handler: BaseRouteHandler) -> str | None:
+    # Litestar adds an OPTIONS handler to every path; it only lists the allowed methods.
+    if getattr(handler, "http_methods", None) == {"OPTIONS"} and "policy" not in handler.opt:
+        return PUBLIC
+    return handler.opt.get("policy")
+
+
+async def policy_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    capability = policy_of(handler)
+    if capability is None:
+        raise PolicyMissing(f"route {connection.scope['path']} declares no policy")
+    require(actor_of(connection), capability)
+
+
+def check_every_route_has_policy(route_handlers: list[BaseRouteHandler]) -> None:
+    missing = [str(h) for h in route_handlers if policy_of(h) is None]
+    if missing:
+        raise PolicyMissing("routes without a policy: " + ", ".join(missing))
+
+
+def actor_of(connection: ASGIConnection) -> Actor:
+    return connection.scope.get("user") or NOBODY  # type: ignore[return-value]
+
+
+# --- reach: whom a manager's rules cover ------------------------------------------------------
+
+
+async def department_paths_headed(person_id: int) -> list[str]:
+    rows = await Department.select(Department.path).where(Department.head == person_id).run()
+    return [r["path"] for r in rows]
+
+
+async def people_in_reach(actor: Actor) -> set[int] | None:
+    """Ids of everyone the actor manages; None means everyone (HR, executives, admins)."""
+    if can(actor, "people.view_all"):
+        return None
+    if not actor.is_person:
+        return set()
+    paths = await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
+    ids: set[int] = set()
+    for path in paths:
+        rows = await db.fetch(
+            "SELECT p.id FROM person p JOIN department d ON d.id = p.department "
+            "WHERE d.path LIKE {}",
+            path + "%",
+        )
+        ids.update(r["id"] for r in rows)
+    rows = await db.fetch(
+        "WITH RECURSIVE below(id) AS ("
+        " SELECT id FROM person WHERE manager = {}"
+        " UNION SELECT p.id FROM person p JOIN below b ON p.manager = b.id)"
+        " SELECT id FROM below",
+        actor.person_id,
+    )
+    ids.update(r["id"] for r in rows)
+    ids.discard(actor.person_id)  # type: ignore[arg-type]
+    return ids
+
+
+async def is_in_reach(actor: Actor, person_id: int) -> bool:
+    reach = await people_in_reach(actor)
+    return reach is None or person_id in reach
+
+
+# --- loaders ----------------------------------------------------------------------------------
+
+
+async def person_for(actor: Actor, person_id: int, *, write: bool = False) -> dict[str, Any]:
+    """The person row, if the actor may see it (and change it, with ``write=True``).
+
+    Everyone sees active colleagues in the directory; people who have left are visible only to
+    those who see everyone and to managers whose reach covers them.
+    """
+    row = await Person.select().where(Person.id == person_id).first().run()
+    if row is None:
+        raise NotFound()
+    visible = row["active"] or can(actor, "people.view_all") or row["id"] == actor.person_id
+    if not visible and actor.is_person:
+        visible = await is_in_reach(actor, row["id"])
+    if not visible:
+        raise NotFound()
+    if write and not can(actor, "people.edit"):
+        raise Forbidden()
+    return row
+
+
+async def may_see_person_details(actor: Actor, person: dict[str, Any]) -> bool:
+    """Employment details (dates, role, history) are for HR, executives, the person and managers."""
+    if can(actor, "people.view_all") or person["id"] == actor.person_id:
+        return True
+    return actor.is_person and await is_in_reach(actor, person["id"])
+
+
+async def department_for(actor: Actor, department_id: int, *, write: bool = False) -> dict[str, Any]:
+    row = await Department.select().where(Department.id == department_id).first().run()
+    if row is None or (not row["active"] and not can(actor, "departments.edit")):
+        raise NotFound()
+    if write and not can(actor, "departments.edit"):
+        raise Forbidden()
+    return row
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def token_hash(raw: str) -> str:
+    """Session cookies, API tokens and one-time links are random; storing a hash means a
+    leaked table cannot be replayed."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+SESSION_LIFETIME = timedelta(days=14)
+SESSION_TOUCH_EVERY = timedelta(minutes=5)

@@ -1,0 +1,358 @@
+"""What every page needs: the template engine, rendering with htmx awareness, form errors,
+the request middleware (actor, language, read snapshot, security headers), and the one
+exception handler that turns errors into pages or the API's error shape."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sqlite3
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.plugins.htmx import HTMXTemplate
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicechain.platform import db, i18n
+from servicechain.platform.config import LANGUAGES, REPO_ROOT, get_settings
+from servicechain.platform.security import NOBODY, Actor, NotAuthenticated, can
+
+log = logging.getLogger("servicechain")
+
+TEMPLATE_DIR = REPO_ROOT / "templates"
+SESSION_COOKIE = "sc_session"
+LANGUAGE_COOKIE = "sc_lang"
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+
+class FormInvalid(Exception):
+    """Raised by services; carries {field: [messages]} already in the user's language."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class DomainError(Exception):
+    """A rule refused the action; the message is for the user, in their language."""
+
+    status_code = 422
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code:
+            self.status_code = status_code
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def _csp_safe_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+ROLE_LABELS = {
+    "employee": i18n.lazy_gettext("Employee"),
+    "manager": i18n.lazy_gettext("Manager"),
+    "hr": i18n.lazy_gettext("HR admin"),
+    "executive": i18n.lazy_gettext("Executive"),
+    "admin": i18n.lazy_gettext("Administrator"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def department_label(row: dict[str, Any]) -> str:
+    from servicechain.platform.people.service import department_name
+
+    return department_name(row)
+
+
+def department_options(departments: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Tree order, indented by depth with no-break spaces so the select shows the tree."""
+    return [(d["id"], "\u00a0\u00a0" * d["depth"] + d["name"]) for d in departments]
+
+
+def people_options(people: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    return [(p["id"], f"{p['full_name']} ({p['employee_number']})") for p in people]
+
+
+def role_options(roles: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(r, role_label(r)) for r in roles]
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s, **kw: i18n.gettext(s, **kw),
+        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+        newstyle=True,
+        pgettext=lambda c, s: i18n.pgettext(c, s),
+    )
+    env.globals.update(
+        current_language=i18n.current_language,
+        languages=LANGUAGES,
+        language_name=i18n.language_name,
+        can=can,
+        format_date=i18n.format_date,
+        format_datetime=i18n.format_datetime,
+        format_number=i18n.format_number,
+        money=i18n.format_money,
+        to_json=_csp_safe_json,
+    )
+    env.globals.update(role_label=role_label, department_label=department_label)
+    env.filters.update(department_options=department_options, people_options=people_options, role_options=role_options)
+    env.filters.update(date=i18n.format_date, datetime=i18n.format_datetime, number=i18n.format_number, money=i18n.format_money)
+    return env
+
+
+ENVIRONMENT = build_environment()
+template_engine = JinjaTemplateEngine.from_environment(ENVIRONMENT)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    fragment: str | None = None,
+    trigger_event: str | None = None,
+) -> Template:
+    """A whole page, or for htmx requests its fragment when one is named."""
+    context = dict(context or {})
+    context.setdefault("actor", request.scope.get("user") or NOBODY)
+    if getattr(request, "htmx", False) and fragment:
+        if trigger_event:
+            return HTMXTemplate(
+                template_name=fragment, context=context, status_code=status_code,
+                trigger_event=trigger_event, after="swap",
+            )
+        return Template(template_name=fragment, context=context, status_code=status_code)
+    return Template(template_name=template, context=context, status_code=status_code)
+
+
+def redirect(request: Request, path: str) -> Response:
+    """POST-redirect-GET, or an htmx client redirect."""
+    if getattr(request, "htmx", False):
+        return Response(content=None, status_code=204, headers={"HX-Redirect": path})
+    return Redirect(path=path, status_code=303)
+
+
+def flash(request: Request, message: str) -> None:
+    """A one-line message shown on the next page, kept in a short-lived cookie-less query arg."""
+    request.scope.setdefault("flash", []).append(message)  # type: ignore[typeddict-item]
+
+
+# --- request middleware ------------------------------------------------------------------------
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def client_ip(scope: Scope) -> str:
+    """The peer address, or the forwarded one when the peer is a trusted proxy."""
+    peer = (scope.get("client") or ("", 0))[0] or ""
+    settings = get_settings()
+    if not settings.trusted_proxies or not peer:
+        return peer
+    try:
+        peer_addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if not any(peer_addr in net for net in settings.trusted_proxies):
+        return peer
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+            # The right-most address not belonging to a trusted proxy is the client.
+            for hop in reversed(hops):
+                try:
+                    if not any(ipaddress.ip_address(hop) in net for net in settings.trusted_proxies):
+                        return hop
+                except ValueError:
+                    return peer
+    return peer
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    from servicechain.platform.accounts import service as accounts
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        path = scope["path"]
+        actor: Actor = NOBODY
+        if path.startswith("/api/"):
+            auth = _header(scope, b"authorization") or ""
+            if auth.lower().startswith("bearer "):
+                actor = await accounts.actor_for_token(auth[7:].strip())
+        elif not path.startswith("/static/"):
+            raw = _cookie(scope, SESSION_COOKIE)
+            if raw:
+                actor = await accounts.actor_for_session(raw)
+        scope["user"] = actor  # type: ignore[typeddict-unknown-key]
+
+        language = actor.language if actor.is_person else None
+        language = language or _cookie(scope, LANGUAGE_COOKIE)
+        if language not in LANGUAGES:
+            language = i18n.negotiate(_header(scope, b"accept-language"))
+        token = i18n.set_language(language or get_settings().default_language)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if get_settings().is_production:
+                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                if not path.startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if scope["method"] in ("GET", "HEAD") and not path.startswith("/static/"):
+                async with db.read():
+                    await app(scope, receive, send_with_headers)
+            else:
+                await app(scope, receive, send_with_headers)
+        finally:
+            i18n._current_language.reset(token)
+
+    return middleware
+
+
+def set_session_cookie(response: Response, raw: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, raw, httponly=True, samesite="lax", secure=get_settings().secure_cookies,
+        max_age=int(timedelta(days=14).total_seconds()), path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def api_error(status: int, detail: str, errors: list[dict[str, Any]] | None = None, headers=None) -> Response:
+    return Response(content={"detail": detail, "errors": errors or []}, status_code=status, media_type="application/json", headers=headers)
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    out = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            out.append({"field": str(item.get("key") or item.get("source") or ""), "message": str(item.get("message", ""))})
+    return out
+
+
+def _db_unavailable(exc: BaseException) -> bool:
+    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    if isinstance(exc, (ConnectionError, OSError, sqlite3.OperationalError)):
+        return "locked" not in str(exc)
+    return bool(names & {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError", "TooManyConnectionsError"})
+
+
+def exception_handler(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ValidationException):
+        if _is_api(request):
+            return api_error(422, i18n.gettext("The request is not valid."), _validation_errors(exc))
+        return _error_page(request, 422, i18n.gettext("The request is not valid."))
+    if isinstance(exc, DomainError):
+        if _is_api(request):
+            return api_error(exc.status_code, exc.message)
+        return _error_page(request, exc.status_code, exc.message)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        if status == 401 and not _is_api(request):
+            target = "/login?next=" + quote(request.url.path + (("?" + request.url.query) if request.url.query else ""))
+            return redirect(request, target)
+        message = {
+            401: i18n.gettext("Sign in to continue."),
+            403: i18n.gettext("You do not have permission to do this."),
+            404: i18n.gettext("This page does not exist, or you may not see it."),
+            405: i18n.gettext("This action is not allowed here."),
+            429: i18n.gettext("Too many attempts. Please wait and try again."),
+        }.get(status, exc.detail if isinstance(exc.detail, str) else "")
+        if isinstance(exc, NotAuthenticated) or status == 401:
+            message = i18n.gettext("A valid API token is required.") if _is_api(request) else message
+        if status == 403 and "CSRF" in str(exc.detail):
+            message = i18n.gettext("Your form expired. Reload the page and try again.")
+        if _is_api(request):
+            return api_error(status, message, headers=getattr(exc, "headers", None))
+        return _error_page(request, status, message)
+    if _db_unavailable(exc):
+        log.warning("database unavailable: %s", exc)
+        if _is_api(request):
+            return api_error(503, i18n.gettext("The service is temporarily unavailable. Try again in a minute."), headers={"Retry-After": "30"})
+        return _error_page(request, 503, i18n.gettext("The service is temporarily unavailable. Try again in a minute."))
+    log.exception("unhandled error on %s", request.url.path)
+    if _is_api(request):
+        return api_error(500, i18n.gettext("Something went wrong on our side."))
+    return _error_page(request, 500, i18n.gettext("Something went wrong on our side."))
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    context = {"status": status, "message": message, "actor": request.scope.get("user") or NOBODY}
+    if getattr(request, "htmx", False):
+        return Template(template_name="errors/_message.html", context=context, status_code=status)
+    return Template(template_name="errors/page.html", context=context, status_code=status)
+
+
+EXCEPTION_HANDLERS = {Exception: exception_handler, NotFoundException: exception_handler}

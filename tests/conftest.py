@@ -1,0 +1,137 @@
+"""Test set-up: one database per run (SQLite file, or a fresh PostgreSQL database when
+DATABASE_URL is set), migrated once; a cast of people in every role; and helpers to sign in.
+
+The environment must be settled before anything imports piccolo_conf, since the engine is
+chosen when it is first imported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["SERVICECHAIN_ENV"] = "test"
+os.environ.setdefault("SERVICECHAIN_DEFAULT_LANGUAGE", "en")
+os.environ["PICCOLO_CONF"] = "piccolo_conf"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+TMP = Path(tempfile.mkdtemp(prefix="servicechain-test-"))
+os.environ["SERVICECHAIN_DATA_DIR"] = str(TMP)
+
+
+def _fresh_postgres(url: str) -> None:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True, capture_output=True)
+
+
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    _fresh_postgres(os.environ["DATABASE_URL"])
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{TMP / 'test.sqlite3'}"
+
+import pytest  # noqa: E402
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from servicechain.platform import db  # noqa: E402
+from servicechain.platform.migrations import migrate_forwards  # noqa: E402
+from tests.cast import PASSWORD, Cast, build_cast  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    engine = "postgres" if os.environ["DATABASE_URL"].startswith("postgres") else "sqlite"
+    for item in items:
+        if engine == "sqlite" and item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason="runs in the PostgreSQL pass"))
+        if engine == "postgres" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="runs in the SQLite pass"))
+
+
+@pytest.fixture(scope="session")
+async def database() -> AsyncIterator[None]:
+    await migrate_forwards()
+    await db.start()
+    yield
+    await db.stop()
+
+
+@pytest.fixture(scope="session")
+async def cast(database) -> Cast:
+    return await build_cast()
+
+
+@pytest.fixture(scope="session")
+def app(database):
+    from servicechain.platform.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app, cast) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.fixture
+async def rollback(database) -> AsyncIterator[None]:
+    """Run a service test inside a transaction that is rolled back at the end."""
+    try:
+        async with db.write():
+            yield
+            raise Rollback()
+    except Rollback:
+        pass
+
+
+def csrf_token(client: AsyncTestClient) -> str:
+    return client.cookies.get("sc_csrf") or ""
+
+
+async def ensure_csrf(client: AsyncTestClient) -> str:
+    if not csrf_token(client):
+        await client.get("/login")
+    return csrf_token(client)
+
+
+async def post_form(client: AsyncTestClient, url: str, data: dict | None = None, *, htmx: bool = False, **kwargs):
+    headers = {"x-csrftoken": await ensure_csrf(client)}
+    if htmx:
+        headers["HX-Request"] = "true"
+    return await client.post(url, data=data or {}, headers=headers, follow_redirects=False, **kwargs)
+
+
+async def sign_in(client: AsyncTestClient, identifier: str, password: str = PASSWORD):
+    response = await post_form(client, "/login", {"identifier": identifier, "password": password, "next": "/"})
+    assert response.status_code == 303, response.text
+    return response
+
+
+@pytest.fixture
+def as_user(client):
+    """`await as_user("manager")` signs the test client in as one of the cast."""
+
+    async def _as(who: str) -> AsyncTestClient:
+        from tests.cast import EMAILS
+
+        await sign_in(client, EMAILS[who])
+        return client
+
+    return _as
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
