@@ -59,9 +59,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 async def database() -> AsyncIterator[None]:
     await migrate_forwards()
-    await db.start()
+    # No PostgreSQL pool here: the test client runs the app (and its lifespan, which opens and
+    # closes the pool) on its own event loop in another thread, and an asyncpg pool only works on
+    # the loop that made it. Tests on this loop get a connection per query, or per transaction.
+    if db.is_sqlite():
+        await db.start()
     yield
-    await db.stop()
 
 
 @pytest.fixture(scope="session")
