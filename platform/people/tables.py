@@ -1,8 +1,10 @@
 from piccolo.columns import (
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -60,3 +62,21 @@ class Assignment(Table, tablename="assignment"):
     manager = ForeignKey(references=Person, null=True, default=None)
     valid_from = Date()
     valid_to = Date(null=True, default=None)
+
+
+class ImportUpload(Table, tablename="import_upload"):
+    """An org file between the steps of the web import (upload, mapping, preview, apply).
+
+    Kept in the database, not in process memory, so any worker can serve the next step; only
+    its uploader may see it, and it is deleted a day after upload.
+    """
+
+    token = Varchar(length=64, unique=True)
+    uploader = ForeignKey(references=Person, index=True)
+    filename = Varchar(length=255)
+    sheet = Varchar(length=100, default="")
+    content = Bytea()
+    created_at = Timestamptz()
+    # Set once applied, with the counts as JSON, so the upload cannot be applied twice.
+    applied_at = Timestamptz(null=True, default=None)
+    result = Text(default="")
