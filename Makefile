@@ -54,10 +54,9 @@ sysdeps:
 sysdeps-test: sysdeps
 	$(call apt_install,$(APT_TEST))
 
-## Start PostgreSQL if it is installed but down.
+## Install PostgreSQL where missing, start it when down.
 postgres: sysdeps-test
-	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start
-	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; echo "PostgreSQL did not start"; exit 2
+	@scripts/ensure-postgres
 
 demo: install sysdeps
 	$(BIN)/servicechain migrate
@@ -77,10 +76,10 @@ test: install sysdeps-test postgres
 	$(MAKE) --no-print-directory test-sqlite test-postgres test-browser
 
 test-sqlite:
-	SERVICECHAIN_ENV=test $(BIN)/pytest -q -m "not browser and not postgres_only" -p no:playwright
+	SERVICECHAIN_ENV=test $(BIN)/pytest -q -m "not browser and not postgres_only" -p no:playwright-asyncio
 
 test-postgres:
-	SERVICECHAIN_ENV=test DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not sqlite_only" -p no:playwright
+	SERVICECHAIN_ENV=test DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not sqlite_only" -p no:playwright-asyncio
 
 test-browser:
 	SERVICECHAIN_ENV=test $(BIN)/pytest -q -m browser tests/browser

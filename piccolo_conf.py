@@ -1,18 +1,4 @@
-"""Piccolo finds this file in the working directory (or through PICCOLO_CONF).
+"""For the `piccolo` command run from the repository root; the app itself uses
+servicechain.piccolo_conf (set as PICCOLO_CONF by the servicechain package)."""
 
-The engine is chosen once, from the settings: SQLite by default, PostgreSQL when
-DATABASE_URL says so.
-"""
-
-from piccolo.conf.apps import AppRegistry
-
-from servicechain.platform.db import build_engine
-
-DB = build_engine()
-
-APP_REGISTRY = AppRegistry(
-    apps=[
-        "servicechain.platform.piccolo_app",
-        "servicechain.platform.people.piccolo_app",
-    ]
-)
+from servicechain.piccolo_conf import APP_REGISTRY, DB  # noqa: F401

@@ -10,7 +10,6 @@ from servicechain.platform.config import REPO_ROOT
 async def migrate_forwards() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
     cwd = os.getcwd()
     os.chdir(REPO_ROOT)  # piccolo looks for piccolo_conf.py from the working directory
     try:

@@ -103,9 +103,10 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Jinja's newstyle wrappers do the %-formatting themselves, so these return raw text.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda s, **kw: i18n.gettext(s, **kw),
-        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+        lambda s: i18n.translations(i18n.current_language()).gettext(s),
+        lambda s, p, n: i18n.translations(i18n.current_language()).ngettext(s, p, n),
         newstyle=True,
         pgettext=lambda c, s: i18n.pgettext(c, s),
     )
@@ -304,8 +305,10 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 
 def _db_unavailable(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
-    if isinstance(exc, (ConnectionError, OSError, sqlite3.OperationalError)):
-        return "locked" not in str(exc)
+    if isinstance(exc, (ConnectionError, OSError)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(s in str(exc) for s in ("unable to open", "disk I/O", "readonly database"))
     return bool(names & {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError", "TooManyConnectionsError"})
 
 

@@ -10,3 +10,7 @@ import system find the namespace portion itself.
 import os
 
 __path__.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # type: ignore[name-defined]
+
+# Piccolo finds its configuration by module name; ours lives inside the package so the
+# installed `servicechain` command finds it from any working directory.
+os.environ.setdefault("PICCOLO_CONF", "servicechain.piccolo_conf")

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["SERVICECHAIN_ENV"] = "test"
 os.environ.setdefault("SERVICECHAIN_DEFAULT_LANGUAGE", "en")
-os.environ["PICCOLO_CONF"] = "piccolo_conf"
+os.environ["PICCOLO_CONF"] = "servicechain.piccolo_conf"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="servicechain-test-"))
@@ -138,3 +138,55 @@ def as_user(client):
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.fixture
+async def fresh_database(cast, tmp_path) -> AsyncIterator[str]:
+    """A private copy of the test database (cast included) for tests that commit data on several
+    connections (concurrency, faults, subprocesses). Every table points at the copy while the test
+    runs; yields the copy's DATABASE_URL for subprocesses. SQLite: a file copy; PostgreSQL: a
+    template copy."""
+    import asyncio
+    import importlib
+    import sqlite3
+    import uuid
+
+    from piccolo.conf.apps import Finder
+    from piccolo.engine.postgres import PostgresEngine
+
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgres"):
+        base, source = url.rsplit("/", 1)
+        name = f"{source}_fresh_{uuid.uuid4().hex[:8]}"
+        for attempt in range(20):  # the template must have no open connections for a moment
+            done = subprocess.run(["psql", base + "/postgres", "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{source}"'],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(done.stderr)
+        fresh_url = f"{base}/{name}"
+        engine = PostgresEngine(config={"dsn": fresh_url})
+    else:
+        path = tmp_path / "fresh.sqlite3"
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as source_db, sqlite3.connect(path) as target:
+            source_db.backup(target)
+        fresh_url = f"sqlite:///{path}"
+        engine = db.TunedSQLiteEngine(path=str(path), timeout=db.SQLITE_BUSY_TIMEOUT_S)
+        db.prepare_sqlite_file(str(path))
+    conf = importlib.import_module(os.environ["PICCOLO_CONF"])
+    tables = Finder().get_table_classes()
+    saved = conf.DB, [t._meta.db for t in tables]
+    conf.DB = engine
+    for table in tables:
+        table._meta.db = engine
+    try:
+        yield fresh_url
+    finally:
+        conf.DB = saved[0]
+        for table, old in zip(tables, saved[1]):
+            table._meta.db = old
+        if fresh_url.startswith("postgres"):
+            subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                           capture_output=True)

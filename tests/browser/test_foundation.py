@@ -1,0 +1,44 @@
+"""A person signs in, switches to Russian and finds a colleague live, in a real browser."""
+
+import pytest
+
+from tests.browser.conftest import sign_in
+from tests.cast import EMAILS, PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+async def test_sign_in_with_wrong_password_shows_message_then_succeeds(page, live_server):
+    await page.goto(live_server + "/login")
+    await page.get_by_label("Email or employee number").fill(EMAILS["employee"])
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_text("The email, employee number or password is wrong.").wait_for()
+    await sign_in(page, live_server, EMAILS["employee"], PASSWORD)
+    await page.get_by_role("heading", name="Hello, Ёлкин Иван").wait_for()
+
+
+async def test_switch_to_russian_and_back(page, live_server):
+    await sign_in(page, live_server, "T-005", PASSWORD)  # by employee number
+    await page.get_by_role("button", name="Русский").click()
+    await page.wait_for_load_state()
+    assert await page.get_attribute("html", "lang") == "ru"
+    await page.get_by_role("heading", name="Здравствуйте, Ёлкин Иван").wait_for()
+    await page.get_by_role("link", name="Сотрудники").wait_for()
+    await page.get_by_role("button", name="English").click()
+    await page.wait_for_load_state()
+    assert await page.get_attribute("html", "lang") == "en"
+
+
+async def test_live_search_finds_colleague_with_yo_folded(page, live_server):
+    await sign_in(page, live_server, EMAILS["hr"], PASSWORD)
+    await page.goto(live_server + "/people/")
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    async with page.expect_response(lambda r: "/people/?" in r.url and r.request.headers.get("hx-request") == "true"):
+        await page.get_by_label("Search").fill("елкин")
+    results = page.locator("#results")
+    await results.get_by_role("link", name="Ёлкин Иван").wait_for()
+    assert await results.get_by_role("link", name="Склад Складов").count() == 0
+    assert "q=%D0%B5%D0%BB%D0%BA%D0%B8%D0%BD" in page.url  # the search is in the address bar (hx-push-url)
+    assert navigations == []  # no full page load: htmx swapped the results in place
