@@ -11,12 +11,14 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "test", "production")
 LANGUAGES = ("ru", "en")
 ABSOLUTE_MIN_GROUP_SIZE = 3
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class ConfigError(ValueError):
@@ -70,6 +72,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"SERVICECHAIN_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
 
     data_dir = Path(env_vars.get("SERVICECHAIN_DATA_DIR") or REPO_ROOT / "data").resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"SERVICECHAIN_DATA_DIR must be a folder, but {str(data_dir)!r} is a file")
 
     database_url = env_vars.get("DATABASE_URL", "").strip()
     if not database_url:
@@ -106,6 +110,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "smaller groups would let people recognise each other's answers"
         )
 
+    smtp_url = env_vars.get("SERVICECHAIN_SMTP_URL", "").strip()
+    if smtp_url and (urlparse(smtp_url).scheme not in SMTP_SCHEMES or not urlparse(smtp_url).hostname):
+        raise ConfigError(
+            "SERVICECHAIN_SMTP_URL must look like smtp://host:25, smtp+starttls://user:password@host:587 "
+            "or smtps://host:465 (or be empty to keep mail as files)"
+        )
+
     proxies = []
     for item in filter(None, (p.strip() for p in env_vars.get("SERVICECHAIN_TRUSTED_PROXIES", "").split(","))):
         try:
@@ -118,7 +129,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         secret_key=secret_key,
         data_dir=data_dir,
-        smtp_url=env_vars.get("SERVICECHAIN_SMTP_URL", "").strip(),
+        smtp_url=smtp_url,
         default_language=language,
         timezone=timezone,
         min_group_size=min_group_size,

@@ -8,6 +8,7 @@ takes the lock before it reads; a deferred transaction that later writes can fai
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from servicechain.platform.config import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
+log = logging.getLogger("servicechain.db")
 
 
 class TunedSQLiteEngine(SQLiteEngine):
@@ -34,7 +36,10 @@ def build_engine(settings: Settings | None = None) -> Engine:
     settings = settings or get_settings()
     if settings.uses_postgres:
         return PostgresEngine(config={"dsn": settings.database_url})
-    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create the folder of the SQLite database %s: %s", settings.sqlite_path, exc)
     return TunedSQLiteEngine(path=str(settings.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
 
 
@@ -59,9 +64,14 @@ def prepare_sqlite_file(path: str) -> None:
 async def start() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        await db.start_connection_pool(min_size=1, max_size=10)
+        # min_size=0: the pool connects on first use, so the server starts while the database
+        # is down and /healthz can say 503 instead of the process dying; it recovers by itself.
+        await db.start_connection_pool(min_size=0, max_size=10)
     else:
-        prepare_sqlite_file(db.path)
+        try:
+            prepare_sqlite_file(db.path)
+        except sqlite3.Error as exc:  # same reasoning: serve 503 until the file is reachable
+            log.warning("cannot open the SQLite database %s: %s", db.path, exc)
 
 
 async def stop() -> None:
