@@ -262,7 +262,8 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            if scope["method"] in ("GET", "HEAD") and not path.startswith("/static/"):
+            # /healthz asks the database itself; a failing snapshot must not turn it into an error page.
+            if scope["method"] in ("GET", "HEAD") and not path.startswith("/static/") and path != "/healthz":
                 async with db.read():
                     await app(scope, receive, send_with_headers)
             else:
