@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -116,8 +117,9 @@ def format_money(kopecks: int | None) -> str:
     """Money is stored as whole kopecks; people read roubles."""
     if kopecks is None:
         return "—"
-    roubles = kopecks / 100
-    fmt = "#,##0 ¤" if kopecks % 100 == 0 else "#,##0.00 ¤"
+    roubles = Decimal(kopecks) / 100  # exact: a float would drop kopecks of large sums
+    # A no-break space keeps the sign on the same line as the number.
+    fmt = "#,##0\u00a0¤" if kopecks % 100 == 0 else "#,##0.00\u00a0¤"
     return format_currency(roubles, "RUB", format=fmt, locale=_locale(), currency_digits=False)
 
 

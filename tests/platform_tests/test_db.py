@@ -1,0 +1,129 @@
+"""The database layer: SQLite tuned for concurrent writers, raw SQL on both engines, money."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from servicechain.platform import db, i18n
+from servicechain.platform.lib import money
+from servicechain.platform.tables import SystemFlag
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(database):
+    assert (await db.fetch("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
+    assert (await db.fetch("PRAGMA busy_timeout"))[0]["timeout"] == db.SQLITE_BUSY_TIMEOUT_S * 1000
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_write_transactions_take_the_lock_up_front(rollback):
+    # BEGIN IMMEDIATE: the transaction holds the write lock before it reads anything.
+    transaction = db.engine().current_transaction.get()
+    assert transaction is not None
+    assert transaction.transaction_type.value == "IMMEDIATE"
+
+
+@pytest.mark.sqlite_only
+async def test_a_write_inside_a_read_snapshot_is_refused_rather_than_deadlocking(database):
+    async with db.read():
+        with pytest.raises(RuntimeError, match="read-only"):
+            async with db.write():
+                pass
+
+
+async def test_nested_writes_join_the_outer_transaction(rollback):
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="test.nested", value="1")).run()
+    # Still inside the rolled-back outer transaction, the row is visible to it.
+    assert await SystemFlag.exists().where(SystemFlag.key == "test.nested").run()
+
+
+async def test_rolled_back_write_leaves_nothing(database):
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with db.write():
+            await SystemFlag.insert(SystemFlag(key="test.rolled-back", value="1")).run()
+            raise Boom()
+    assert not await SystemFlag.exists().where(SystemFlag.key == "test.rolled-back").run()
+
+
+@pytest.mark.sqlite_only
+async def test_twenty_concurrent_writers_never_see_database_is_locked_and_lose_nothing(fresh_database):
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="counter", value="0")).run()
+
+    async def increment() -> None:
+        async with db.write():
+            row = await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == "counter").first().run()
+            await asyncio.sleep(0.005)  # let the other writers pile up behind the lock
+            await SystemFlag.update({SystemFlag.value: str(int(row["value"]) + 1)}).where(SystemFlag.key == "counter").run()
+
+    results = await asyncio.gather(*(increment() for _ in range(20)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    row = await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == "counter").first().run()
+    assert row["value"] == "20"
+
+
+async def test_fetch_uses_the_same_placeholders_on_both_engines(cast):
+    rows = await db.fetch("SELECT id, name_ru FROM department WHERE code = {} AND depth = {}", "support", 1)
+    assert rows == [{"id": cast.departments["support"], "name_ru": "Служба поддержки"}]
+    assert db.placeholders(3) == "{}, {}, {}"
+
+
+async def test_bulk_insert_needs_a_write_transaction(database):
+    with pytest.raises(RuntimeError, match="inside db.write"):
+        await db.bulk_insert("system_flag", ("key", "value"), [("test.bulk", "1")])
+
+
+async def test_bulk_insert_writes_every_row(rollback):
+    count = await db.bulk_insert("system_flag", ("key", "value"), [(f"test.bulk.{i}", str(i)) for i in range(300)])
+    assert count == 300
+    assert await SystemFlag.count().where(SystemFlag.key.like("test.bulk.%")).run() == 300
+    assert await db.bulk_insert("system_flag", ("key", "value"), []) == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "kopecks", "shown"),
+    [
+        ("ru", 150000, "1\xa0500\xa0₽"),
+        ("ru", 123456, "1\xa0234,56\xa0₽"),
+        ("ru", 5, "0,05\xa0₽"),
+        ("ru", -99, "-0,99\xa0₽"),
+        ("en", 150000, "1,500\xa0RUB"),
+        ("en", 123456, "1,234.56\xa0RUB"),
+        ("en", 100, "1\xa0RUB"),
+    ],
+)
+def test_money_is_stored_in_kopecks_and_shown_in_roubles(language, kopecks, shown):
+    with i18n.use_language(language):
+        assert i18n.format_money(kopecks).replace("\u202f", "\xa0") == shown
+
+
+def test_missing_money_shows_a_dash():
+    assert i18n.format_money(None) == "—"
+
+
+def test_money_keeps_exact_kopecks_for_large_sums():
+    # 12 345 678 901,23 ₽ as an integer: floats would lose the kopecks long before this.
+    with i18n.use_language("en"):
+        assert i18n.format_money(1_234_567_890_123) == "12,345,678,901.23\xa0RUB"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kopecks"),
+    [("1500", 150000), ("1 234,56", 123456), ("1\xa0234.5", 123450), ("0,05", 5), ("-15,5", -1550), ("99 ₽", 9900)],
+)
+def test_typed_roubles_become_whole_kopecks(typed, kopecks):
+    assert money.to_kopecks(typed) == kopecks
+    assert money.to_roubles(kopecks) * 100 == kopecks
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "1,234", "12.345", "1 23", "1e3", "--5"])
+def test_text_that_is_not_an_amount_is_refused(typed):
+    # "1,234" is ambiguous (a thousand, or a bit over one rouble?), so it is refused too.
+    with pytest.raises(money.BadAmount):
+        money.to_kopecks(typed)
