@@ -249,15 +249,38 @@ async def update_person(actor: Actor, person_id: int, data: dict[str, Any]) -> N
 
 
 async def _move(person_id: int, department: int | None, manager: int | None, on: date) -> None:
-    current = await Assignment.select().where((Assignment.person == person_id) & Assignment.valid_to.is_null()).first().run()
-    if current and (current["department"], current["manager"]) == (department, manager):
-        return
-    if current:
-        if current["valid_from"] >= on:
-            await Assignment.delete().where(Assignment.id == current["id"]).run()
-        else:
-            await Assignment.update({Assignment.valid_to: on}).where(Assignment.id == current["id"]).run()
-    await Assignment.insert(Assignment(person=person_id, department=department, manager=manager, valid_from=on)).run()
+    await move_people([(person_id, department, manager)], on)
+
+
+async def move_people(moves: list[tuple[int, int | None, int | None]], on: date) -> int:
+    """Record new departments and managers from `on`: each person's open assignment ends on
+    `on` (or is dropped when it started that day or later) and a new one opens, so reports
+    for earlier months still see where people were. Moves that change nothing are skipped. Runs inside ``db.write()``;
+    the org import calls it with thousands of moves, so it works in a few set-wise queries.
+    Returns how many people moved."""
+    wanted = {person_id: (department, manager) for person_id, department, manager in moves}
+    if not wanted:
+        return 0
+    current: dict[int, dict[str, Any]] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in await Assignment.select().where(Assignment.person.is_in(chunk) & Assignment.valid_to.is_null()).run():
+            current[row["person"]] = row
+    drop, close, opened = [], [], []
+    for person_id, (department, manager) in wanted.items():
+        row = current.get(person_id)
+        if row and (row["department"], row["manager"]) == (department, manager):
+            continue
+        if row:
+            (drop if row["valid_from"] >= on else close).append(row["id"])
+        opened.append((person_id, department, manager, on))
+    for start in range(0, len(drop), 500):
+        await Assignment.delete().where(Assignment.id.is_in(drop[start:start + 500])).run()
+    for start in range(0, len(close), 500):
+        await Assignment.update({Assignment.valid_to: on}).where(Assignment.id.is_in(close[start:start + 500])).run()
+    await db.bulk_insert("assignment", ("person", "department", "manager", "valid_from"), opened)
+    return len(opened)
 
 
 async def people_choices(limit: int = 5000) -> list[dict[str, Any]]:
