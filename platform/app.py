@@ -7,12 +7,9 @@ import logging
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -20,6 +17,7 @@ from litestar.template.config import TemplateConfig
 from servicechain.platform import db, outbox
 from servicechain.platform.accounts.controllers import AccountController, InvitationController
 from servicechain.platform.api.controllers import PeopleApi
+from servicechain.platform.api.schema import openapi_config
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
@@ -71,12 +69,8 @@ def create_app(*, run_worker: bool = False) -> Litestar:
             cookie_samesite="lax", header_name="x-csrftoken", exclude=["/api/"],
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(
-            title="servicechain API", version="1", path="/schema", render_plugins=[JsonRenderPlugin()],
-            openapi_router=Router(path="/schema", route_handlers=[], opt={"policy": "public"}, include_in_schema=False),
-            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
-            security=[{"bearer": []}],
-        ),
+        openapi_config=openapi_config(),
+        include_in_schema=False,  # HTML pages are not the API; platform.api documents itself
         request_max_body_size=MAX_UPLOAD_BYTES,
         lifespan=[lifespan],
         state=State({}),

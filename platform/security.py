@@ -236,6 +236,10 @@ async def person_for(actor: Actor, person_id: int, *, write: bool = False) -> di
         raise NotFound()
     if write and not can(actor, "people.edit"):
         raise Forbidden()
+    if write and row["role"] == "admin" and not can(actor, "roles.grant_admin"):
+        # HR may edit and invite people, but not administrators: changing an admin's email or
+        # issuing them an invitation link would let HR take over the admin account.
+        raise Forbidden()
     return row
 
 

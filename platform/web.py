@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -296,11 +297,32 @@ def api_error(status: int, detail: str, errors: list[dict[str, Any]] | None = No
     return Response(content={"detail": detail, "errors": errors or []}, status_code=status, media_type="application/json", headers=headers)
 
 
+_BOUND = re.compile(r"Expected `(?:int|float)` (>=|<=|>|<) (-?\d+)")
+
+
+def _validation_message(raw: str) -> str:
+    """Litestar/msgspec explain bad parameters in English developer terms; say it in the user's language."""
+    if bound := _BOUND.match(raw):
+        op, n = bound.group(1), int(bound.group(2))
+        n = n + 1 if op == ">" else n - 1 if op == "<" else n
+        return i18n.gettext("Enter a number of at least %(n)s.", n=n) if op in (">=", ">") else i18n.gettext("Enter a number of at most %(n)s.", n=n)
+    if raw.startswith(("Expected `int`", "Expected `float`")):
+        return i18n.gettext("Enter a whole number.") if "int" in raw[:15] else i18n.gettext("Enter a number.")
+    if raw.startswith("Expected `bool"):
+        return i18n.gettext("Write true or false.")
+    if raw.startswith("Missing required"):
+        return i18n.gettext("This is required.")
+    if raw.startswith("Expected `"):
+        return i18n.gettext("This value is not valid.")
+    return raw  # our own messages arrive translated already
+
+
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     out = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            out.append({"field": str(item.get("key") or item.get("source") or ""), "message": str(item.get("message", ""))})
+            out.append({"field": str(item.get("key") or item.get("source") or ""),
+                        "message": _validation_message(str(item.get("message", "")))})
     return out
 
 
@@ -334,12 +356,14 @@ def exception_handler(request: Request, exc: Exception) -> Response:
             405: i18n.gettext("This action is not allowed here."),
             429: i18n.gettext("Too many attempts. Please wait and try again."),
         }.get(status, exc.detail if isinstance(exc.detail, str) else "")
+        headers = dict(getattr(exc, "headers", None) or {})
         if isinstance(exc, NotAuthenticated) or status == 401:
             message = i18n.gettext("A valid API token is required.") if _is_api(request) else message
+            headers.setdefault("WWW-Authenticate", "Bearer")  # RFC 6750: say which scheme to use
         if status == 403 and "CSRF" in str(exc.detail):
             message = i18n.gettext("Your form expired. Reload the page and try again.")
         if _is_api(request):
-            return api_error(status, message, headers=getattr(exc, "headers", None))
+            return api_error(status, message, headers=headers or None)
         return _error_page(request, status, message)
     if _db_unavailable(exc):
         log.warning("database unavailable: %s", exc)

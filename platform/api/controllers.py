@@ -12,13 +12,15 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
 from servicechain.platform import db
+from servicechain.platform.api.schema import ERROR_RESPONSES
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.web import DomainError
 
 MAX_LIMIT = 500
+MAX_ID = 2**31 - 1  # ids are 32-bit serials; a bigger cursor would be a database error, not a 422
 
 
 @dataclass
@@ -64,16 +66,19 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> int:
+    """The id after which the page starts; a cursor we did not make is a 422 naming `cursor`."""
     if not cursor:
         return 0
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         kind, _sep, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
             raise ValueError
         return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise DomainError(_("The cursor is not valid; start again without it.")) from None
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        raise ValidationException(
+            extra=[{"key": "cursor", "message": _("The cursor is not valid; start again without it.")}]
+        ) from None
 
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1-500)")]
@@ -83,8 +88,11 @@ Cursor = Annotated[str | None, QueryParameter(description="The `next` value of t
 class PeopleApi(Controller):
     path = "/api/v1"
     tags = ["people"]
+    include_in_schema = True  # the app leaves its HTML pages out of the OpenAPI document
 
-    @get("/people", name="api:people", opt={"policy": "api.people.read"}, summary="List people")
+    @get("/people", name="api:people", opt={"policy": "api.people.read"}, responses=ERROR_RESPONSES,
+         summary="List people",
+         description="Everyone, including people who have left (`active=false`), in id order. Needs `people:read`.")
     async def people(self, limit: Limit = 100, cursor: Cursor = None, active: FromQuery[bool | None] = None) -> PeoplePage:
         after = decode_cursor(cursor)
         extra = "" if active is None else " AND p.active = {}"
@@ -100,7 +108,9 @@ class PeopleApi(Controller):
         items = [PersonOut(**{**r, "active": bool(r["active"])}) for r in rows]
         return PeoplePage(items=items, next=encode_cursor(rows[-1]["id"]) if more else None)
 
-    @get("/departments", name="api:departments", opt={"policy": "api.people.read"}, summary="List departments")
+    @get("/departments", name="api:departments", opt={"policy": "api.people.read"}, responses=ERROR_RESPONSES,
+         summary="List departments",
+         description="The department tree as a flat list in id order; `parent_code` links it. Needs `people:read`.")
     async def departments(self, limit: Limit = 100, cursor: Cursor = None) -> DepartmentsPage:
         after = decode_cursor(cursor)
         rows = await db.fetch(
