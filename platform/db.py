@@ -7,6 +7,7 @@ takes the lock before it reads; a deferred transaction that later writes can fai
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -32,10 +33,36 @@ class TunedSQLiteEngine(SQLiteEngine):
         return connection
 
 
+class LoopLocalPostgresEngine(PostgresEngine):
+    """PostgresEngine keeping one pool per event loop: an asyncpg pool works only on the loop
+    that made it. A server has one loop, so this changes nothing there; the test client runs
+    the app on a loop of its own while tests query on theirs."""
+
+    @property
+    def pool(self):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return self.__dict__.setdefault("_pools", {}).get(loop)
+
+    @pool.setter
+    def pool(self, value) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        pools = self.__dict__.setdefault("_pools", {})
+        if value is None:
+            pools.pop(loop, None)
+        else:
+            pools[loop] = value
+
+
 def build_engine(settings: Settings | None = None) -> Engine:
     settings = settings or get_settings()
     if settings.uses_postgres:
-        return PostgresEngine(config={"dsn": settings.database_url})
+        return LoopLocalPostgresEngine(config={"dsn": settings.database_url})
     try:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -61,12 +88,19 @@ def prepare_sqlite_file(path: str) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
 
 
+_pool_users: dict[tuple, int] = {}  # (engine id, event loop) -> apps started there
+
+
 async def start() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        # min_size=0: the pool connects on first use, so the server starts while the database
-        # is down and /healthz can say 503 instead of the process dying; it recovers by itself.
-        await db.start_connection_pool(min_size=0, max_size=10)
+        # Several apps in one process (tests) share the engine's pool: the last to stop closes it.
+        key = (id(db), asyncio.get_running_loop())
+        _pool_users[key] = _pool_users.get(key, 0) + 1
+        if db.pool is None:
+            # min_size=0: the pool connects on first use, so the server starts while the database
+            # is down and /healthz can say 503 instead of the process dying; it recovers by itself.
+            await db.start_connection_pool(min_size=0, max_size=10)
     else:
         try:
             prepare_sqlite_file(db.path)
@@ -77,7 +111,12 @@ async def start() -> None:
 async def stop() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        await db.close_connection_pool()
+        key = (id(db), asyncio.get_running_loop())
+        _pool_users[key] = max(0, _pool_users.get(key, 1) - 1)
+        if _pool_users[key] == 0:
+            del _pool_users[key]
+        if key not in _pool_users and db.pool is not None:
+            await db.close_connection_pool()
 
 
 def write():

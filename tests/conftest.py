@@ -152,7 +152,6 @@ async def fresh_database(cast, tmp_path) -> AsyncIterator[str]:
     import uuid
 
     from piccolo.conf.apps import Finder
-    from piccolo.engine.postgres import PostgresEngine
 
     url = os.environ["DATABASE_URL"]
     if url.startswith("postgres"):
@@ -167,7 +166,7 @@ async def fresh_database(cast, tmp_path) -> AsyncIterator[str]:
         else:
             raise RuntimeError(done.stderr)
         fresh_url = f"{base}/{name}"
-        engine = PostgresEngine(config={"dsn": fresh_url})
+        engine = db.LoopLocalPostgresEngine(config={"dsn": fresh_url})
     else:
         path = tmp_path / "fresh.sqlite3"
         with sqlite3.connect(url.removeprefix("sqlite:///")) as source_db, sqlite3.connect(path) as target:

@@ -29,6 +29,10 @@ def safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect after sign-in would help phishing."""
     if not target:
         return "/"
+    # Browsers read "\\" as "/" and drop tabs and newlines, so "/\\evil.example" or "/\t/evil.example"
+    # would leave the site: refuse both outright.
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
@@ -51,7 +55,8 @@ class AccountController(Controller):
         target = safe_next(str(form.get("next", "/")))
         try:
             signed = await service.sign_in(identifier, password, ip=client_ip(request.scope),
-                                           user_agent=request.headers.get("user-agent", ""))
+                                           user_agent=request.headers.get("user-agent", ""),
+                                           replaces_session=actor_of(request).session_id)
         except (FormInvalid, service.Throttled) as exc:
             errors = exc.errors if isinstance(exc, FormInvalid) else {"password": [exc.message]}
             status = 429 if isinstance(exc, service.Throttled) else 422

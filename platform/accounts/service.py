@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.i18n import gettext as _
+from servicechain.platform.i18n import use_language
 from servicechain.platform.lib import passwords
 from servicechain.platform.lib.text import fold
 from servicechain.platform.people.tables import Person
@@ -114,8 +115,10 @@ async def _recent_failures(key: str) -> int:
     return await LoginAttempt.count().where((LoginAttempt.key == key) & (LoginAttempt.at > utcnow() - THROTTLE_WINDOW)).run()
 
 
-async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str) -> SignedIn:
+async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str, replaces_session: int | None = None) -> SignedIn:
     """Check credentials and open a new session (a new id every time: no session fixation).
+    The session the browser held before (`replaces_session`), if any, ends: a cookie set
+    before sign-in never works after it.
 
     Refuses with 429 after too many failures for the account or from the address.
     """
@@ -149,6 +152,8 @@ async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str) -
             )
         ).run()
         await LoginAttempt.delete().where(LoginAttempt.key == account_key).run()
+        if replaces_session is not None:
+            await UserSession.delete().where(UserSession.id == replaces_session).run()
     return SignedIn(raw_token=raw, person_id=person["id"], language=person["language"])
 
 
@@ -208,11 +213,12 @@ async def request_password_reset(identifier: str, base_url: str) -> None:
         return
     async with db.write():
         raw = await _issue_link(person["id"], "reset", RESET_LINK_LIFETIME)
-        await outbox.enqueue_mail(
-            person["email"],
-            _("Reset your servicechain password"),
-            _("Open this link within two hours to choose a new password: %(url)s", url=f"{base_url}/password/reset/{raw}"),
-        )
+        with use_language(person["language"]):  # the reader's language, not the requester's
+            await outbox.enqueue_mail(
+                person["email"],
+                _("Reset your servicechain password"),
+                _("Open this link within two hours to choose a new password: %(url)s", url=f"{base_url}/password/reset/{raw}"),
+            )
 
 
 async def link_for(raw: str, purpose: str) -> dict:
@@ -250,10 +256,11 @@ async def invite(actor: Actor, person_id: int, base_url: str) -> str:
         raw = await _issue_link(person_id, "invite", INVITE_LINK_LIFETIME)
         url = f"{base_url}/invite/{raw}"
         if person["email"]:
-            await outbox.enqueue_mail(
-                person["email"], _("You are invited to servicechain"),
-                _("Open this link within 14 days to choose your password: %(url)s", url=url),
-            )
+            with use_language(person["language"]):
+                await outbox.enqueue_mail(
+                    person["email"], _("You are invited to servicechain"),
+                    _("Open this link within 14 days to choose your password: %(url)s", url=url),
+                )
         await audit.record(actor, "account.invite", object_type="person", object_id=person_id, by_mail=bool(person["email"]))
     return url
 
