@@ -83,7 +83,7 @@ class TokenController(Controller):
     @post("/", name="tokens:create", opt={"policy": "tokens.manage"})
     async def create(self, request: Request) -> Template:
         form = await request.form()
-        values = {"name": str(form.get("name", "")), "scopes": form.getall("scopes") if hasattr(form, "getall") else []}
+        values = {"name": str(form.get("name", "")), "scopes": [str(s) for s in form.getall("scopes", [])]}
         try:
             raw = await accounts.create_token(actor_of(request), values["name"], values["scopes"])
         except FormInvalid as exc:
