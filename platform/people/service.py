@@ -238,14 +238,25 @@ async def update_person(actor: Actor, person_id: int, data: dict[str, Any]) -> N
              Person.search_name: person_search_text(values["full_name"], values["employee_number"], values["email"]),
              Person.updated_at: utcnow()}
         ).where(Person.id == person_id).run()
-        if (values["department"], values["manager"]) != (before["department"], before["manager"]) or not values["active"]:
-            await _move(person_id, values["department"], values["manager"], values["left_on"] if not values["active"] else today())
+        moved = (values["department"], values["manager"]) != (before["department"], before["manager"])
+        if not values["active"]:
+            await _end_assignment(person_id, values["left_on"])
+        elif moved or not before["active"]:  # a move, or someone who left coming back
+            await _move(person_id, values["department"], values["manager"], today())
         if not values["active"]:
             from servicechain.platform.tables import UserSession
 
             await UserSession.delete().where(UserSession.person == person_id).run()
         await audit.record(actor, "person.update", object_type="person", object_id=person_id, summary=values["full_name"],
                            before=_auditable(before), after=_auditable(values))
+
+
+async def _end_assignment(person_id: int, on: date) -> None:
+    """Someone left: their open assignment ends on the leaving date, so they stop counting
+    in their department from then on."""
+    current = await Assignment.select().where((Assignment.person == person_id) & Assignment.valid_to.is_null()).first().run()
+    if current:
+        await Assignment.update({Assignment.valid_to: max(on, current["valid_from"])}).where(Assignment.id == current["id"]).run()
 
 
 async def _move(person_id: int, department: int | None, manager: int | None, on: date) -> None:
