@@ -1,0 +1,279 @@
+"""The authorization matrix: every route of the app, and the status each kind of actor gets.
+
+A route that is in the app but not in MATRIX fails the build: a new route needs a rule here
+before it ships. Expectations follow platform/security.py:
+- anonymous on a page → 303 to /login?next=… ("login"); anonymous on the API → 401;
+- a signed-in person without the capability → 403; an object they may not see → 404;
+- API tokens authenticate only /api/…; session cookies never authenticate the API.
+POSTs carry a valid CSRF token, so what is tested is authorization and not CSRF, and send
+empty or harmless data (a 422 means "allowed in, and the input was refused"); the ones that
+end sessions run last, each on a session of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+
+from servicechain.platform import db
+from servicechain.platform.accounts import service as accounts
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import token_hash, utcnow
+from servicechain.platform.tables import ApiToken
+from tests.api.helpers import on_app_loop
+from tests.cast import EMAILS, PASSWORD
+
+PEOPLE = ("employee", "manager", "hr", "ceo", "admin", "outsider")
+TOKENS = ("token_read", "token_other")
+ACTORS = ("anonymous", *PEOPLE, *TOKENS)
+LOGIN = "login"  # 303 to /login?next=<the page>
+
+
+def everyone(status) -> dict:
+    return {actor: status for actor in ACTORS}
+
+
+def page(default=200, **people) -> dict:
+    """An HTML page behind sign-in: nobody and tokens are sent to sign in."""
+    expected = {actor: LOGIN for actor in ("anonymous", *TOKENS)}
+    expected.update({person: people.get(person, default) for person in PEOPLE})
+    return expected
+
+
+def staff_only(allowed: dict[str, int], others: int = 403) -> dict:
+    """A page for some roles: the others get `others` (403: the guard refuses them first)."""
+    return page(others, **allowed)
+
+
+HR_AND_ADMIN = ("hr", "admin")
+
+
+def hr(status: int) -> dict:
+    return staff_only({who: status for who in HR_AND_ADMIN})
+
+
+def api(ok: int = 200) -> dict:
+    expected = {actor: 401 for actor in ("anonymous", *PEOPLE)}  # cookies do not count
+    expected.update(token_read=ok, token_other=403)
+    return expected
+
+
+@dataclass
+class Case:
+    url: str  # formatted with the ids of the cast and the fixtures below
+    expect: dict
+    data: dict = field(default_factory=dict)
+    last: bool = False  # ends sessions: runs after everything else, on a fresh session
+
+
+C = Case
+MATRIX: dict[tuple[str, str], list[Case]] = {
+    # public
+    ("GET", "/healthz"): [C("/healthz", everyone(200))],
+    ("GET", "/login"): [C("/login", everyone(200))],
+    ("POST", "/login"): [C("/login", everyone(422))],
+    ("POST", "/language"): [C("/language", everyone(303), {"language": "en", "next": "/"})],
+    ("GET", "/password/forgot"): [C("/password/forgot", everyone(200))],
+    ("POST", "/password/forgot"): [C("/password/forgot", everyone(200), {"identifier": ""})],
+    ("GET", "/password/reset/{token:str}"): [C("/password/reset/not-a-real-link", everyone(410))],
+    ("POST", "/password/reset/{token:str}"): [C("/password/reset/not-a-real-link", everyone(422))],
+    ("GET", "/invite/{token:str}"): [C("/invite/not-a-real-link", everyone(410))],
+    ("POST", "/invite/{token:str}"): [C("/invite/not-a-real-link", everyone(422))],
+    ("GET", "/schema/openapi.json"): [C("/schema/openapi.json", everyone(200))],
+    ("GET", "/schema"): [C("/schema", everyone(404))],
+    ("GET", "/schema/{path:str}"): [C("/schema/swagger", everyone(404)), C("/schema/openapi.yaml", everyone(404))],
+    # every signed-in person
+    ("GET", "/"): [C("/", page())],
+    ("GET", "/account"): [C("/account", page())],
+    ("POST", "/logout"): [C("/logout", page(303), last=True)],
+    ("POST", "/account/sign-out-everywhere"): [C("/account/sign-out-everywhere", page(303), last=True)],
+    # people
+    ("GET", "/people"): [C("/people", page()), C("/people?status=left", page())],
+    ("GET", "/people/{person_id:int}"): [
+        C("/people/{employee}", page()),  # the employee's own profile: everyone sees active colleagues
+        C("/people/{outsider}", page()),  # another team's person
+        C("/people/{left}", page(200, employee=404, outsider=404)),  # has left: only HR, executives, admins, their managers
+        C("/people/{missing}", page(404)),
+    ],
+    ("GET", "/people/new"): [C("/people/new", hr(200))],
+    ("POST", "/people/new"): [C("/people/new", hr(422))],
+    ("GET", "/people/{person_id:int}/edit"): [
+        C("/people/{employee}/edit", hr(200)),
+        C("/people/{left}/edit", hr(200)),
+        C("/people/{missing}/edit", hr(404)),
+    ],
+    ("POST", "/people/{person_id:int}/edit"): [
+        C("/people/{employee}/edit", hr(422)),
+        C("/people/{admin}/edit", staff_only({"hr": 403, "admin": 422})),  # HR may not change an administrator
+        C("/people/{missing}/edit", hr(404)),
+    ],
+    ("POST", "/people/{person_id:int}/invite"): [
+        C("/people/{invitee}/invite", hr(200)),
+        C("/people/{left}/invite", hr(422)),  # has left: a clear refusal, no link
+        C("/people/{admin}/invite", staff_only({"hr": 403, "admin": 200})),  # HR may not take over an admin account
+        C("/people/{missing}/invite", hr(404)),
+    ],
+    # departments
+    ("GET", "/departments"): [C("/departments", page())],
+    ("GET", "/departments/{department_id:int}"): [
+        C("/departments/{support}", page()),
+        C("/departments/{closed}", page(404, hr=200, admin=200)),  # closed: only those who edit the tree
+        C("/departments/{missing}", page(404)),
+    ],
+    ("GET", "/departments/new"): [C("/departments/new", hr(200))],
+    ("POST", "/departments/new"): [C("/departments/new", hr(422))],
+    ("GET", "/departments/{department_id:int}/edit"): [
+        C("/departments/{support}/edit", hr(200)),
+        C("/departments/{closed}/edit", hr(200)),
+        C("/departments/{missing}/edit", hr(404)),
+    ],
+    ("POST", "/departments/{department_id:int}/edit"): [
+        C("/departments/{support}/edit", hr(422)),
+        C("/departments/{missing}/edit", hr(404)),
+    ],
+    # HR and admins
+    ("GET", "/audit"): [C("/audit", hr(200))],
+    # admins only
+    ("GET", "/admin/tokens"): [C("/admin/tokens", staff_only({"admin": 200}))],
+    ("POST", "/admin/tokens"): [C("/admin/tokens", staff_only({"admin": 422}))],
+    ("POST", "/admin/tokens/{name:str}/revoke"): [C("/admin/tokens/no-such-token/revoke", staff_only({"admin": 303}))],
+    # API: bearer tokens with the scope
+    ("GET", "/api/v1/people"): [C("/api/v1/people?limit=5", api())],
+    ("GET", "/api/v1/departments"): [C("/api/v1/departments?limit=5", api())],
+}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, but the automatic OPTIONS and the static files."""
+    found = set()
+    for route in app.routes:
+        if route.path.startswith("/static"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in handler.http_methods:
+                if handler.http_methods == {"OPTIONS"} and handler.fn.__name__ == "options_handler":
+                    continue  # Litestar adds one to every path; it only lists the allowed methods
+                found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_row_and_every_row_a_route(app):
+    routes = app_routes(app)
+    missing = sorted(routes - set(MATRIX))
+    stale = sorted(set(MATRIX) - routes)
+    assert not missing, f"routes without a row in MATRIX (add the status each actor gets): {missing}"
+    assert not stale, f"rows in MATRIX for routes the app no longer has: {stale}"
+
+
+def test_the_matrix_is_complete_for_every_actor():
+    for key, cases in MATRIX.items():
+        assert cases, key
+        for case in cases:
+            assert set(case.expect) == set(ACTORS), (key, case.url)
+
+
+# --- running it ---------------------------------------------------------------------------------
+
+
+async def _fixtures(cast) -> dict[str, int]:
+    """A person who has left (in the manager's reach), one to invite, and a closed department."""
+    now, tag = utcnow(), uuid.uuid4().hex[:6]
+    async with db.write():
+        left = Person(full_name="Матрица Ушедшая", employee_number=f"MX-LEFT-{tag}", position="Courier", role="employee",
+                      language="ru", department=cast.departments["support.line1"], manager=cast.ids["manager"],
+                      active=False, hired_on=date(2020, 1, 1), left_on=date(2024, 1, 31), search_name="матрица ушедшая",
+                      created_at=now, updated_at=now)
+        invitee = Person(full_name="Матрица Приглашённая", employee_number=f"MX-INVITE-{tag}", position="Picker", role="employee",
+                         language="ru", department=cast.departments["warehouse"], search_name="матрица приглашенная",
+                         created_at=now, updated_at=now)
+        company = await Department.select().where(Department.id == cast.departments["company"]).first().run()
+        closed = Department(code=f"mx.closed.{tag}", name_en="Closed office", name_ru="Закрытый офис", parent=company["id"],
+                            depth=1, active=False)
+        for row in (left, invitee, closed):
+            await row.save().run()
+        await Department.update({Department.path: f"{company['path']}{closed.id}/"}).where(Department.id == closed.id).run()
+    return {"left": left.id, "invitee": invitee.id, "closed": closed.id}
+
+
+async def _token(name: str, scopes: str) -> str:
+    """Written directly: "goals:read" stands for any scope that does not cover the route."""
+    raw = f"sc_matrix_{name}_{uuid.uuid4().hex}"
+    async with db.write():
+        await ApiToken.insert(ApiToken(name=raw[3:40], token_hash=token_hash(raw), prefix=raw[:8], scopes=scopes,
+                                       created_at=utcnow())).run()
+    return raw
+
+
+async def _session(who: str) -> str:
+    signed = await accounts.sign_in(EMAILS[who], PASSWORD, ip="192.0.2.1", user_agent="matrix")
+    return signed.raw_token
+
+
+def _outcome(response) -> object:
+    location = response.headers.get("location", "")
+    if response.status_code == 303 and location.startswith("/login?next="):
+        return LOGIN
+    return response.status_code
+
+
+@pytest.fixture
+async def matrix_client(client, cast):
+    ids = {**cast.ids, **cast.departments, "missing": 999_999}
+    ids.update(await on_app_loop(client, _fixtures, cast))
+    tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read"),
+              "token_other": await on_app_loop(client, _token, "other", "goals:read")}
+    sessions = {who: await on_app_loop(client, _session, who) for who in PEOPLE}
+    await client.get("/login")
+    csrf = client.cookies.get("sc_csrf")
+    assert csrf
+    return client, ids, tokens, sessions, csrf
+
+
+async def test_authorization_matrix(matrix_client):
+    client, ids, tokens, sessions, csrf = matrix_client
+    plan = [(key, case) for key, cases in MATRIX.items() for case in cases]
+    plan.sort(key=lambda item: item[1].last)  # the session-ending ones at the end
+    wrong = []
+    for (method, _path), case in plan:
+        url = case.url.format(**ids)
+        for actor in ACTORS:
+            client.cookies.clear()
+            client.cookies.set("sc_csrf", csrf)
+            headers = {"x-csrftoken": csrf}
+            if actor in PEOPLE:
+                session = await on_app_loop(client, _session, actor) if case.last else sessions[actor]
+                client.cookies.set("sc_session", session)
+            elif actor in TOKENS:
+                headers["Authorization"] = f"Bearer {tokens[actor]}"
+            response = await client.request(method, url, data=case.data if method == "POST" else None, headers=headers,
+                                            follow_redirects=False)
+            got = _outcome(response)
+            if got != case.expect[actor]:
+                wrong.append(f"{method} {url} as {actor}: expected {case.expect[actor]}, got {got}")
+            if url.startswith("/api/") and isinstance(got, int) and got >= 400:
+                assert set(response.json()) == {"detail", "errors"}, (url, actor)
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_hr_cannot_take_over_an_admin_through_edit_or_invite(matrix_client):
+    """The rule behind two rows above, seen from the data: nothing changed, no link was issued."""
+    from servicechain.platform.tables import OneTimeLink
+
+    client, ids, _tokens, sessions, csrf = matrix_client
+    admin_id = ids["admin"]
+    before = await on_app_loop(client, Person.select(Person.email, Person.role).where(Person.id == admin_id).first().run)
+    links = await on_app_loop(client, OneTimeLink.count().where(OneTimeLink.person == admin_id).run)
+    client.cookies.clear()
+    client.cookies.set("sc_csrf", csrf)
+    client.cookies.set("sc_session", sessions["hr"])
+    data = {"full_name": "Админ Админов", "employee_number": "T-001", "email": "hr-owns-this@test.local",
+            "language": "en", "role": "employee"}
+    edit = await client.post(f"/people/{admin_id}/edit", data=data, headers={"x-csrftoken": csrf}, follow_redirects=False)
+    invite = await client.post(f"/people/{admin_id}/invite", headers={"x-csrftoken": csrf}, follow_redirects=False)
+    assert (edit.status_code, invite.status_code) == (403, 403)
+    assert "You do not have permission to do this." in edit.text
+    assert await on_app_loop(client, Person.select(Person.email, Person.role).where(Person.id == admin_id).first().run) == before
+    assert await on_app_loop(client, OneTimeLink.count().where(OneTimeLink.person == admin_id).run) == links
