@@ -19,14 +19,15 @@ from decimal import Decimal
 from typing import Any
 
 from servicechain.platform import db
-from servicechain.platform.security import Actor
-from servicechain.platform.tables import AuditEntry
+from servicechain.platform.security import SYSTEM, Actor
+from servicechain.platform.tables import AuditEntry, SystemFlag
 
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
 # PostgreSQL: serialise appends so two transactions never chain onto the same entry.
 # (SQLite's BEGIN IMMEDIATE already serialises writers.)
 PG_CHAIN_LOCK = 7_305_001
+HEAD_FLAG = "audit.head"  # system_flag row holding "<seq>:<entry_hash>" of the newest entry
 
 
 def _default(value: Any) -> Any:
@@ -102,6 +103,10 @@ async def record(
     label = actor.label
     p_hash = content_hash(label, summary, payload)
     object_id = str(object_id)
+    new_hash = entry_hash(
+        seq=seq, at=at, actor_person=actor.person_id, action=action, object_type=object_type,
+        object_id=object_id, payload_hash=p_hash, prev_hash=prev_hash,
+    )
     await AuditEntry.insert(
         AuditEntry(
             seq=seq,
@@ -115,12 +120,15 @@ async def record(
             payload=canonical(payload),
             payload_hash=p_hash,
             prev_hash=prev_hash,
-            entry_hash=entry_hash(
-                seq=seq, at=at, actor_person=actor.person_id, action=action, object_type=object_type,
-                object_id=object_id, payload_hash=p_hash, prev_hash=prev_hash,
-            ),
+            entry_hash=new_hash,
         )
     ).run()
+    # The chain alone cannot show that its newest entries were deleted; the head kept
+    # beside it can.
+    await db.fetch(
+        "INSERT INTO system_flag (key, value) VALUES ({}, {}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        HEAD_FLAG, f"{seq}:{new_hash}",
+    )
 
 
 @dataclass
@@ -148,7 +156,11 @@ async def verify(batch_size: int = 5000) -> tuple[int, list[Problem]]:
             payload = row["payload"]
             if isinstance(payload, str):
                 payload = json.loads(payload)
-            if not row["redacted"] and content_hash(row["actor_label"], row["summary"], payload) != row["payload_hash"]:
+            if row["redacted"]:
+                # Redaction only ever erases; a "redacted" entry showing content was forged.
+                if (row["actor_label"], row["summary"], payload) != (REDACTED, REDACTED, {}):
+                    problems.append(Problem(seq, "content was changed after it was redacted"))
+            elif content_hash(row["actor_label"], row["summary"], payload) != row["payload_hash"]:
                 problems.append(Problem(seq, "content was changed"))
             recomputed = entry_hash(
                 seq=seq, at=row["at"], actor_person=row["actor_person"], action=row["action"],
@@ -160,13 +172,28 @@ async def verify(batch_size: int = 5000) -> tuple[int, list[Problem]]:
             prev_hash = row["entry_hash"]
             expected_seq = seq + 1
             last_seq = seq
+    head = await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == HEAD_FLAG).first().run()
+    if head is not None:
+        head_seq, _, head_hash = head["value"].partition(":")
+        if int(head_seq) > last_seq:
+            problems.append(Problem(int(head_seq), f"entries {last_seq + 1}..{head_seq} are missing at the end"))
+        elif int(head_seq) == last_seq and head_hash != prev_hash:
+            problems.append(Problem(last_seq, "entry was changed"))
+    elif checked:
+        problems.append(Problem(last_seq, "the record of the newest entry is missing"))
     return checked, problems
 
 
-async def redact(entry_ids: list[int]) -> int:
-    """Erase the personal content of entries (an erasure request) without breaking the chain."""
+async def redact(entry_ids: list[int], actor: Actor = SYSTEM) -> int:
+    """Erase the personal content of entries (an erasure request) without breaking the chain.
+    The erasure itself is recorded, naming only the entries' sequence numbers."""
+    if not entry_ids:
+        return 0
     async with db.write():
+        rows = await AuditEntry.select(AuditEntry.seq).where(AuditEntry.id.is_in(entry_ids)).run()
         await AuditEntry.update(
             {AuditEntry.actor_label: REDACTED, AuditEntry.summary: REDACTED, AuditEntry.payload: "{}", AuditEntry.redacted: True}
         ).where(AuditEntry.id.is_in(entry_ids)).run()
-    return len(entry_ids)
+        seqs = sorted(r["seq"] for r in rows)
+        await record(actor, "audit.redact", object_type="audit_entry", entries=seqs, count=len(seqs))
+    return len(rows)

@@ -141,7 +141,7 @@ def text_of(html: str) -> str:
 
 
 @pytest.fixture
-async def fresh_database(cast, tmp_path) -> AsyncIterator[str]:
+async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
     """A private copy of the test database (cast included) for tests that commit data on several
     connections (concurrency, faults, subprocesses). Every table points at the copy while the test
     runs; yields the copy's DATABASE_URL for subprocesses. SQLite: a file copy; PostgreSQL: a

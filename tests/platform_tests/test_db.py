@@ -52,7 +52,7 @@ async def test_rolled_back_write_leaves_nothing(database):
 
 
 @pytest.mark.sqlite_only
-async def test_twenty_concurrent_writers_never_see_database_is_locked_and_lose_nothing(fresh_database):
+async def test_twenty_concurrent_writers_never_see_database_is_locked_and_lose_nothing(database_copy):
     async with db.write():
         await SystemFlag.insert(SystemFlag(key="counter", value="0")).run()
 
