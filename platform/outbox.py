@@ -18,6 +18,7 @@ import json
 import logging
 import smtplib
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -37,6 +38,7 @@ JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 JOB_HANDLERS: dict[str, JobHandler] = {}
 # Periodic work: kind -> interval. Each run schedules the next with a unique key.
 PERIODIC: dict[str, timedelta] = {}
+PERIODIC_LOCK = 7_305_002
 
 
 def now() -> datetime:
@@ -67,9 +69,13 @@ async def notify(person_id: int, text: str, link: str = "") -> None:
 
 
 async def schedule(kind: str, payload: dict[str, Any] | None = None, *, run_at: datetime | None = None, unique_key: str | None = None) -> None:
-    if unique_key and await Job.exists().where((Job.unique_key == unique_key)).run():
-        return
-    await Job.insert(Job(kind=kind, payload=json.dumps(payload or {}), run_at=run_at or now(), unique_key=unique_key)).run()
+    # ON CONFLICT rather than a check first: two workers scheduling the same run at once
+    # (PostgreSQL) must collapse into one row, not fail on the unique key.
+    await db.fetch(
+        "INSERT INTO job (kind, payload, run_at, unique_key, attempts, last_error) VALUES ({}, {}, {}, {}, 0, '')"
+        " ON CONFLICT (unique_key) DO NOTHING",
+        kind, json.dumps(payload or {}), run_at or now(), unique_key,
+    )
 
 
 # --- claiming --------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ def send_mail_sync(to_email: str, subject: str, body: str) -> None:
         folder = Path(settings.data_dir) / "mail"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = now().strftime("%Y%m%dT%H%M%S%f")
-        (folder / f"{stamp}.eml").write_bytes(bytes(message))
+        (folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml").write_bytes(bytes(message))
         return
     url = urlparse(settings.smtp_url)
     port = url.port or (465 if url.scheme == "smtps" else 25)
@@ -177,6 +183,8 @@ async def _schedule_next(kind: str, at: datetime) -> None:
 
 async def ensure_periodic() -> None:
     async with db.write():
+        if not db.is_sqlite():  # two workers starting together must not both schedule a chain
+            await db.fetch("SELECT pg_advisory_xact_lock({})", PERIODIC_LOCK)
         for kind, every in PERIODIC.items():
             pending = await Job.exists().where((Job.kind == kind) & Job.finished_at.is_null()).run()
             if not pending:
