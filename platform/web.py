@@ -336,6 +336,15 @@ def _db_unavailable(exc: BaseException) -> bool:
 
 
 def exception_handler(request: Request, exc: Exception) -> Response:
+    response = _error_response(request, exc)
+    # A path no route matches (404, 405) is answered before any middleware runs, so the
+    # security headers are set here too; the middleware leaves headers already present alone.
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name.decode(), value.decode())
+    return response
+
+
+def _error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ValidationException):
         if _is_api(request):
             return api_error(422, i18n.gettext("The request is not valid."), _validation_errors(exc))
