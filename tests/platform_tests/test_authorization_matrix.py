@@ -116,6 +116,25 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         C("/people/{admin}/invite", staff_only({"hr": 403, "admin": 200})),  # HR may not take over an admin account
         C("/people/{missing}/invite", hr(404)),
     ],
+    # org import: HR and admins; an upload between steps is its uploader's alone (404 for anyone else)
+    ("GET", "/people/import"): [C("/people/import", hr(200))],
+    ("POST", "/people/import"): [C("/people/import", hr(422))],  # no file
+    ("GET", "/people/import/{token:str}/mapping"): [
+        C("/people/import/{hr_upload}/mapping", staff_only({"hr": 200, "admin": 404})),
+        C("/people/import/no-such-upload/mapping", hr(404)),
+    ],
+    ("POST", "/people/import/{token:str}/preview"): [
+        C("/people/import/{hr_upload}/preview", staff_only({"hr": 422, "admin": 404})),  # no mapping chosen
+        C("/people/import/no-such-upload/preview", hr(404)),
+    ],
+    ("POST", "/people/import/{token:str}/apply"): [
+        C("/people/import/{hr_upload}/apply", staff_only({"hr": 422, "admin": 404})),  # no mapping: nothing written
+        C("/people/import/no-such-upload/apply", hr(404)),
+    ],
+    ("GET", "/people/import/{token:str}/done"): [
+        C("/people/import/{hr_upload}/done", staff_only({"hr": 303, "admin": 404})),  # not applied: back to the mapping
+        C("/people/import/no-such-upload/done", hr(404)),
+    ],
     # departments
     ("GET", "/departments"): [C("/departments", page())],
     ("GET", "/departments/{department_id:int}"): [
@@ -178,8 +197,9 @@ def test_the_matrix_is_complete_for_every_actor():
 # --- running it ---------------------------------------------------------------------------------
 
 
-async def _fixtures(cast) -> dict[str, int]:
-    """A person who has left (in the manager's reach), one to invite, and a closed department."""
+async def _fixtures(cast) -> dict[str, int | str]:
+    """A person who has left (in the manager's reach), one to invite, a closed department, and an
+    org file HR uploaded."""
     now, tag = utcnow(), uuid.uuid4().hex[:6]
     async with db.write():
         left = Person(full_name="Матрица Ушедшая", employee_number=f"MX-LEFT-{tag}", position="Courier", role="employee",
@@ -195,7 +215,10 @@ async def _fixtures(cast) -> dict[str, int]:
         for row in (left, invitee, closed):
             await row.save().run()
         await Department.update({Department.path: f"{company['path']}{closed.id}/"}).where(Department.id == closed.id).run()
-    return {"left": left.id, "invitee": invitee.id, "closed": closed.id}
+    from servicechain.platform.people import importing
+
+    upload = await importing.store_upload(cast.actor("hr"), "org.csv", f"employee_number,full_name\nMX-{tag},Матрица Файл\n".encode())
+    return {"left": left.id, "invitee": invitee.id, "closed": closed.id, "hr_upload": upload}
 
 
 async def _token(name: str, scopes: str) -> str:
