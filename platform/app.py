@@ -21,6 +21,7 @@ from servicechain.platform.api.schema import openapi_config
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
+from servicechain.platform.people.importing_controllers import ImportController
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
 from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
 
@@ -34,6 +35,7 @@ ROUTES = [
     InvitationController,
     PeopleController,
     DepartmentController,
+    ImportController,
     AuditController,
     TokenController,
     PeopleApi,

@@ -259,6 +259,17 @@ async def department_for(actor: Actor, department_id: int, *, write: bool = Fals
     return row
 
 
+async def import_upload_for(actor: Actor, token: str) -> dict[str, Any]:
+    """An uploaded org file between import steps: only its uploader sees it (404 for others)."""
+    from servicechain.platform.people.tables import ImportUpload
+
+    require(actor, "people.import")
+    row = await ImportUpload.select().where(ImportUpload.token == token).first().run()
+    if row is None or row["uploader"] != actor.person_id:
+        raise NotFound()
+    return row
+
+
 # --- secrets ----------------------------------------------------------------------------------
 
 

@@ -140,8 +140,7 @@ def import_command(
             return EXIT_OK
         confirmed = yes
         if plan.needs_confirmation and not yes:
-            warning = _("This full import would deactivate %(count)s of %(active)s active people (%(share)s %%).",
-                        count=len(plan.deactivate), active=plan.active_count, share=round(plan.deactivation_share * 100))
+            warning = importing.confirmation_message(plan)
             if not sys.stdin.isatty():
                 _error(warning + " " + _("Run it again with --yes to confirm."))
                 return EXIT_DATA

@@ -18,15 +18,17 @@ alone. People missing from the file are deactivated only by a full import.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import hashlib
 import io
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from servicechain.platform import audit, db
@@ -37,8 +39,9 @@ from servicechain.platform.lib.dates import BadDate, parse_date
 from servicechain.platform.lib.text import fold, person_search_text
 from servicechain.platform.people.forms import CODE_RE, valid_email
 from servicechain.platform.people.service import move_people, today
-from servicechain.platform.people.tables import ROLES, Department
-from servicechain.platform.security import Actor, assignable_roles, can, require, utcnow
+from servicechain.platform.people.tables import ROLES, Department, ImportUpload
+from servicechain.platform.security import Actor, assignable_roles, import_upload_for, require, utcnow
+from servicechain.platform.web import DomainError, FormInvalid
 
 MAX_ROWS = 100_000
 # A full import that would deactivate more than this share of active people needs a yes.
@@ -986,3 +989,106 @@ async def _executemany(sql: str, rows: Iterable[tuple]) -> None:
     else:
         counter = iter(range(1, 10_000))
         await transaction.connection.executemany(re.sub(r"\{\}", lambda _m: f"${next(counter)}", sql), rows)
+
+
+# --- the web steps: an upload kept in the database between requests ----------------------------
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+UPLOAD_LIFETIME = timedelta(days=1)
+
+
+async def _read_in_thread(data: bytes, filename: str, sheet: str | None) -> tuple[list[str], list[SourceRow]]:
+    """A big workbook takes seconds to parse; keep the event loop serving others meanwhile."""
+    return await asyncio.to_thread(read_table, data, filename, sheet)
+
+
+async def store_upload(actor: Actor, filename: str, data: bytes, sheet: str = "") -> str:
+    """Check that the file can be read and keep it for the next steps; returns its token.
+
+    Needs ``people.import``. Raises FormInvalid ({"file"|"sheet": [message]}) for an empty,
+    too large or unreadable file. Uploads older than a day are deleted on the way.
+    """
+    require(actor, "people.import")
+    filename = (filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    sheet = (sheet or "").strip()[:100]
+    if not data:
+        raise FormInvalid({"file": [_("Choose a CSV or XLSX file.")]})
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise FormInvalid({"file": [_("The file is larger than %(mb)s MB; split it into smaller files.",
+                                      mb=MAX_UPLOAD_BYTES // (1024 * 1024))]})
+    try:
+        await _read_in_thread(data, filename, sheet or None)
+    except ImportFileError as exc:
+        raise FormInvalid({"sheet" if sheet and "sheet" in exc.message.lower() else "file": [exc.message]}) from None
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    async with db.write():
+        await ImportUpload.delete().where(ImportUpload.created_at < now - UPLOAD_LIFETIME).run()
+        await ImportUpload.insert(ImportUpload(token=token, uploader=actor.person_id, filename=filename, sheet=sheet,
+                                               content=data, created_at=now)).run()
+    return token
+
+
+@dataclass
+class Upload:
+    token: str
+    filename: str
+    data: bytes
+    headers: list[str]
+    rows: list[SourceRow]
+    applied: bool
+    result: dict[str, Any]
+
+
+async def load_upload(actor: Actor, token: str) -> Upload:
+    """The actor's own upload, read again (404 for anyone else's, or an expired one)."""
+    row = await import_upload_for(actor, token)
+    applied = row["applied_at"] is not None
+    data = bytes(row["content"] or b"")
+    # An applied upload keeps its counts but not the file (it holds personal data).
+    headers, rows = ([], []) if applied else await _read_in_thread(data, row["filename"], row["sheet"] or None)
+    return Upload(token=token, filename=row["filename"], data=data, headers=headers, rows=rows, applied=applied,
+                  result=json.loads(row["result"]) if row["result"] else {})
+
+
+def mapping_from_form(headers: list[str], form: dict[str, Any]) -> dict[str, str]:
+    """Select `col-<index>` holds the field for the column at that index."""
+    return normalise_mapping({h: str(form.get(f"col-{i}", "") or "") for i, h in enumerate(headers)})
+
+
+def mapping_as_form(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    return {f"col-{i}": mapping.get(h, "") for i, h in enumerate(headers)}
+
+
+async def preview_upload(actor: Actor, upload: Upload, mapping: dict[str, str], full: bool) -> ImportPlan:
+    """The plan for an upload; writes nothing. FormInvalid when the mapping cannot be used."""
+    require(actor, "people.import")
+    errors = check_mapping(upload.headers, mapping)
+    if errors:
+        raise FormInvalid({"__all__": errors})
+    return await plan_import(upload.rows, mapping, full, actor=actor)
+
+
+async def apply_upload(actor: Actor, upload: Upload, mapping: dict[str, str], full: bool, confirmed: bool) -> dict[str, int]:
+    """Apply an upload once; its counts are kept on it for the result page.
+
+    Raises DomainError (409) when it was applied already, FormInvalid for a bad mapping and
+    ImportRejected (nothing written) for problems or a missing confirmation."""
+    if upload.applied:
+        raise DomainError(_("This file has been imported already."), 409)
+    plan = await preview_upload(actor, upload, mapping, full)
+    async with db.write():
+        claimed = await db.fetch("UPDATE import_upload SET applied_at = {} WHERE token = {} AND applied_at IS NULL"
+                                 " RETURNING id", utcnow(), upload.token)
+        if not claimed:  # a second click or tab got there first
+            raise DomainError(_("This file has been imported already."), 409)
+        counts = await apply_import(actor, plan, confirmed=confirmed, file_checksum=checksum(upload.data),
+                                    filename=upload.filename)
+        await ImportUpload.update({ImportUpload.result: json.dumps(counts), ImportUpload.content: b""}).where(
+            ImportUpload.token == upload.token).run()
+    return counts
+
+
+def confirmation_message(plan: ImportPlan) -> str:
+    return _("This full import would deactivate %(count)s of %(active)s active people (%(share)s %%).",
+             count=len(plan.deactivate), active=plan.active_count, share=round(plan.deactivation_share * 100))

@@ -65,7 +65,7 @@ async def test_problems_are_listed_one_per_line_and_exit_1(cast):
 
 
 async def test_import_applies_then_reimport_updates(cast):
-    rows = [["Employee number", "Full name", "Email", "Department"], ["CLI-A1", "Applied One", "cli-a1@imp.test", "CLI dept"]]
+    rows = [["Employee number", "Full name", "Email", "Department"], ["CLI-A1", "Applied One", "cli-a1@imp.test", "Company / CLI dept"]]
     result = cli(write("cli-apply.csv", csv_bytes(rows)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Imported: 1 created, 0 updated, 0 unchanged, 0 deactivated, 1 new departments."
@@ -77,9 +77,9 @@ async def test_import_applies_then_reimport_updates(cast):
 
 
 async def test_mapping_file_and_map_options_override_the_guess(cast):
-    data = csv_bytes([["Код", "Человек", "Мыло"], ["CLI-M1", "Картографов", "cli-m1@imp.test"]])
+    data = csv_bytes([["Код", "Человек", "Мыло", "Отдел"], ["CLI-M1", "Картографов", "cli-m1@imp.test", "company"]])
     path = write("cli-map.csv", data)
-    mapping = write("cli-map.json", json.dumps({"Код": "employee_number", "Человек": "full_name"}).encode())
+    mapping = write("cli-map.json", json.dumps({"Код": "employee_number", "Человек": "full_name", "Отдел": "department"}).encode())
     result = cli(path, "--mapping", mapping, "--map", "Мыло=email", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "Мыло → email" in result.stderr
