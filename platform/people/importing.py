@@ -284,7 +284,7 @@ def _decode(data: bytes) -> str:
             raise unknown from None
         if not _plausible_cp1251(text):
             raise unknown
-    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text):
+    if _CONTROL.search(text):
         raise unknown  # NULs and other control bytes: UTF-16 without BOM, or not text at all
     return text
 
@@ -292,14 +292,19 @@ def _decode(data: bytes) -> str:
 def _plausible_cp1251(text: str) -> bool:
     """Any byte string decodes as cp1251, so check it reads like Russian: non-ASCII letters
     are Cyrillic, and mostly lower case (KOI8-R read as cp1251 comes out mostly upper case)."""
-    non_ascii = [ch for ch in text if ord(ch) > 127]
-    cyrillic = [ch for ch in non_ascii if "\u0400" <= ch <= "\u04ff"]
-    if len(cyrillic) < 0.9 * len(non_ascii):
+    non_ascii = len(_NON_ASCII.findall(text))
+    cyrillic = len(_CYRILLIC.findall(text))
+    if cyrillic < 0.9 * non_ascii:
         return False
-    letters = [ch for ch in cyrillic if ch.isalpha()]
-    if len(letters) >= 20 and sum(ch.isupper() for ch in letters) > 0.7 * len(letters):
-        return False
-    return True
+    upper, lower = len(_CYRILLIC_UPPER.findall(text)), len(_CYRILLIC_LOWER.findall(text))
+    return upper + lower < 20 or upper <= 0.7 * (upper + lower)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_CYRILLIC_UPPER = re.compile(r"[\u0400-\u042f]")
+_CYRILLIC_LOWER = re.compile(r"[\u0430-\u045f]")
 
 
 def _read_csv(text: str) -> list[list[str]]:
@@ -585,6 +590,20 @@ async def plan_import(
     def problem(row: SourceRow, name: str, message: str) -> None:
         problems.append(Problem(row.number, column_of.get(name, ""), message))
 
+    dates_seen: dict[str, date | None | BadDate] = {}
+
+    def parse(raw: str) -> date | None:
+        """HR files repeat the same few thousand dates; parse each once."""
+        if raw not in dates_seen:
+            try:
+                dates_seen[raw] = parse_date(raw)
+            except BadDate as exc:
+                dates_seen[raw] = exc
+        found = dates_seen[raw]
+        if isinstance(found, BadDate):
+            raise found
+        return found
+
     seen_numbers: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
     matched: dict[int, int] = {}  # existing person id -> row number
@@ -660,7 +679,7 @@ async def plan_import(
             if name in column_of:
                 raw = cell(row, name)
                 try:
-                    values[name] = parse_date(raw)
+                    values[name] = parse(raw)
                 except BadDate:
                     problem(row, name, _("“%(value)s” is not a real date; write it as 31.12.2025 or 2025-12-31.", value=raw))
                     values[name] = base.get(name)
