@@ -252,6 +252,9 @@ async def invite(actor: Actor, person_id: int, base_url: str) -> str:
     person = await person_for(actor, person_id, write=True)
     if not person["active"]:
         raise DomainError(_("This person has left; they cannot be invited."))
+    if person["password_hash"]:
+        # An invitation link shown to HR would let HR set someone else's password.
+        raise DomainError(_("This person already has a password. They can reset it with “Forgot your password?”."), status_code=409)
     async with db.write():
         raw = await _issue_link(person_id, "invite", INVITE_LINK_LIFETIME)
         url = f"{base_url}/invite/{raw}"

@@ -10,7 +10,7 @@ from litestar.response import Template
 
 from servicechain.platform.people import service
 from servicechain.platform.people.tables import ROLES
-from servicechain.platform.security import actor_of, assignable_roles
+from servicechain.platform.security import actor_of, assignable_roles, person_for
 from servicechain.platform.web import FormInvalid, redirect, render
 
 
@@ -27,10 +27,9 @@ class PeopleController(Controller):
         actor = actor_of(request)
         result = await service.search_people(actor, q=q, department_id=_int(department), role=role if role in ROLES else "",
                                              status=status, page=page)
-        context = {
-            "result": result, "q": q, "department": department, "role": role, "status": status,
-            "departments": await service.department_tree(actor), "roles": ROLES,
-        }
+        context = {"result": result, "q": q, "department": department, "role": role, "status": status, "roles": ROLES}
+        if not getattr(request, "htmx", False):  # htmx asks only for the results fragment
+            context["departments"] = await service.department_tree(actor)
         return render(request, "people/list.html", context, fragment="people/_results.html")
 
     @get("/new", name="people:new", opt={"policy": "people.edit"})
@@ -53,6 +52,7 @@ class PeopleController(Controller):
 
     @get("/{person_id:int}/edit", name="people:edit", opt={"policy": "people.edit"})
     async def edit(self, request: Request, person_id: FromPath[int]) -> Template:
+        await person_for(actor_of(request), person_id, write=True)  # a form that could not be saved is a 403
         card = await service.person_card(actor_of(request), person_id)
         p = card["person"]
         values = {
@@ -78,7 +78,7 @@ class PeopleController(Controller):
         actor = actor_of(request)
         context = {
             "person": person, "values": values, "errors": errors,
-            "departments": await service.department_tree(actor), "managers": await service.people_choices(),
+            "departments": await service.department_tree(actor), "managers": await service.manager_choices(_int(str(values.get("manager_id", "")))),
             "roles": assignable_roles(actor) or ROLES,
         }
         return render(request, "people/form.html", context, status_code=422 if errors else 200, fragment="people/_form.html")
@@ -130,6 +130,6 @@ class DepartmentController(Controller):
     async def _form(self, request: Request, department: dict | None, values: dict, errors: dict) -> Template:
         actor = actor_of(request)
         context = {"department": department, "values": values, "errors": errors,
-                   "departments": await service.department_tree(actor), "people": await service.people_choices()}
+                   "departments": await service.department_tree(actor), "people": await service.manager_choices(_int(str(values.get("head_id", ""))))}
         return render(request, "people/department_form.html", context, status_code=422 if errors else 200,
                       fragment="people/_department_form.html")

@@ -121,6 +121,7 @@ async def person_card(actor: Actor, person_id: int) -> dict[str, Any]:
     from servicechain.platform.security import may_see_person_details
 
     person = await person_for(actor, person_id)
+    person["has_password"] = bool(person.pop("password_hash", None))  # pages never need the hash
     card: dict[str, Any] = {"person": person, "details": await may_see_person_details(actor, person)}
     card["department"] = (
         await Department.select().where(Department.id == person["department"]).first().run() if person["department"] else None
@@ -294,10 +295,23 @@ async def move_people(moves: list[tuple[int, int | None, int | None]], on: date)
     return len(opened)
 
 
-async def people_choices(limit: int = 5000) -> list[dict[str, Any]]:
-    return await Person.select(Person.id, Person.full_name, Person.employee_number).where(
-        Person.active == True  # noqa: E712
-    ).order_by(Person.search_name).limit(limit).run()
+async def manager_choices(*also: int | None) -> list[dict[str, Any]]:
+    """Who can be picked as a manager or a head: people with a leading role, heads of
+    departments and people who already have reports (plus `also`, e.g. the current one).
+
+    At 20,000 people a select of everyone is unusable; this is the set a person picks from.
+    """
+    extra = [i for i in also if i]
+    rows = await db.fetch(
+        "SELECT p.id, p.full_name, p.employee_number FROM person p WHERE p.active = {} AND ("
+        " p.role IN ('manager', 'executive', 'hr', 'admin')"
+        " OR EXISTS (SELECT 1 FROM department d WHERE d.head = p.id)"
+        " OR EXISTS (SELECT 1 FROM person r WHERE r.manager = p.id AND r.active = {})"
+        + (f" OR p.id IN ({db.placeholders(len(extra))})" if extra else "")
+        + ") ORDER BY p.search_name",
+        True, True, *extra,
+    )
+    return rows
 
 
 # --- departments --------------------------------------------------------------------------------
@@ -308,13 +322,19 @@ async def department_tree(actor: Actor, *, include_inactive: bool = False) -> li
     require(actor, "departments.view")
     rows = await db.fetch(
         "SELECT d.id, d.code, d.name_en, d.name_ru, d.parent, d.path, d.depth, d.active, d.head,"
-        " h.full_name AS head_name,"
-        " (SELECT COUNT(*) FROM person p WHERE p.department = d.id AND p.active = {}) AS direct_count"
+        " h.full_name AS head_name"
         " FROM department d LEFT JOIN person h ON h.id = d.head"
         + ("" if include_inactive else " WHERE d.active = {}")
         + " ORDER BY d.path",
-        *([True] if include_inactive else [True, True]),
+        *([] if include_inactive else [True]),
     )
+    # One grouped scan, not a count per department: SQLite would scan people once per row.
+    counts = {
+        r["department"]: r["n"]
+        for r in await db.fetch("SELECT department, COUNT(*) AS n FROM person WHERE active = {} GROUP BY department", True)
+    }
+    for row in rows:
+        row["direct_count"] = counts.get(row["id"], 0)
     totals: dict[str, int] = {}
     for row in rows:
         row["name"] = department_name(row)

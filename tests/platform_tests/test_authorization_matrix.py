@@ -113,7 +113,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("POST", "/people/{person_id:int}/invite"): [
         C("/people/{invitee}/invite", hr(200)),
         C("/people/{left}/invite", hr(422)),  # has left: a clear refusal, no link
-        C("/people/{admin}/invite", staff_only({"hr": 403, "admin": 200})),  # HR may not take over an admin account
+        C("/people/{admin}/invite", staff_only({"hr": 403, "admin": 409})),  # HR may not take over an admin; nobody re-invites a person with a password
         C("/people/{missing}/invite", hr(404)),
     ],
     # org import: HR and admins; an upload between steps is its uploader's alone (404 for anyone else)
