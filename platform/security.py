@@ -105,8 +105,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "admin": frozenset(HR | {"tokens.manage", "roles.grant_admin"}),
 }
 
+
+def N_(message: str) -> str:
+    """Marks a string for the message catalog; it is translated where it is shown."""
+    return message
+
+
 SCOPES: dict[str, str] = {
-    "people:read": "Read people and departments",
+    "people:read": N_("Read people and departments"),
 }
 SCOPE_FOR_CAPABILITY = {
     "api.people.read": "people:read",

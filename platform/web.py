@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.plugins.htmx import HTMXTemplate
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -147,11 +147,12 @@ def render(
     if getattr(request, "htmx", False) and fragment:
         if trigger_event:
             return HTMXTemplate(
-                template_name=fragment, context=context, status_code=status_code,
+                template_name=fragment, context=context, status_code=status_code, media_type=MediaType.HTML,
                 trigger_event=trigger_event, after="swap",
             )
-        return Template(template_name=fragment, context=context, status_code=status_code)
-    return Template(template_name=template, context=context, status_code=status_code)
+        return Template(template_name=fragment, context=context, status_code=status_code, media_type=MediaType.HTML)
+    # Explicit: a handler annotated `-> Any` would otherwise send the page as JSON.
+    return Template(template_name=template, context=context, status_code=status_code, media_type=MediaType.HTML)
 
 
 def redirect(request: Request, path: str) -> Response:
@@ -233,15 +234,35 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         path = scope["path"]
-        actor: Actor = NOBODY
+        # GETs run in one read snapshot: on SQLite, one connection for the whole request
+        # (sign-in check included) instead of one per query. /healthz asks the database
+        # itself, so a failing snapshot must not turn it into an error page.
+        snapshot = scope["method"] in ("GET", "HEAD") and not path.startswith("/static/") and path != "/healthz"
+        token_actor: Actor | None = None
         if path.startswith("/api/"):
+            # Tokens are checked before the snapshot: their last-use stamp is a write.
             auth = _header(scope, b"authorization") or ""
-            if auth.lower().startswith("bearer "):
-                actor = await accounts.actor_for_token(auth[7:].strip())
+            token_actor = await accounts.actor_for_token(auth[7:].strip()) if auth.lower().startswith("bearer ") else NOBODY
+        stale_sessions: list[int] = []
+        try:
+            if snapshot:
+                async with db.read():
+                    await handle(scope, receive, send, token_actor, stale_sessions)
+            else:
+                await handle(scope, receive, send, token_actor, None)
+        finally:
+            if stale_sessions:
+                await accounts.touch_sessions(stale_sessions)
+
+    async def handle(scope: Scope, receive: Receive, send: Send, token_actor: Actor | None, stale_sessions: list[int] | None) -> None:
+        path = scope["path"]
+        actor: Actor = NOBODY
+        if token_actor is not None:
+            actor = token_actor
         elif not path.startswith("/static/"):
             raw = _cookie(scope, SESSION_COOKIE)
             if raw:
-                actor = await accounts.actor_for_session(raw)
+                actor = await accounts.actor_for_session(raw, defer_touch=stale_sessions)
         scope["user"] = actor  # type: ignore[typeddict-unknown-key]
 
         language = actor.language if actor.is_person else None
@@ -263,12 +284,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            # /healthz asks the database itself; a failing snapshot must not turn it into an error page.
-            if scope["method"] in ("GET", "HEAD") and not path.startswith("/static/") and path != "/healthz":
-                async with db.read():
-                    await app(scope, receive, send_with_headers)
-            else:
-                await app(scope, receive, send_with_headers)
+            await app(scope, receive, send_with_headers)
         finally:
             i18n._current_language.reset(token)
 
@@ -388,8 +404,8 @@ def _error_response(request: Request, exc: Exception) -> Response:
 def _error_page(request: Request, status: int, message: str) -> Response:
     context = {"status": status, "message": message, "actor": request.scope.get("user") or NOBODY}
     if getattr(request, "htmx", False):
-        return Template(template_name="errors/_message.html", context=context, status_code=status)
-    return Template(template_name="errors/page.html", context=context, status_code=status)
+        return Template(template_name="errors/_message.html", context=context, status_code=status, media_type=MediaType.HTML)
+    return Template(template_name="errors/page.html", context=context, status_code=status, media_type=MediaType.HTML)
 
 
 EXCEPTION_HANDLERS = {Exception: exception_handler, NotFoundException: exception_handler}

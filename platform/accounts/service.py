@@ -43,7 +43,15 @@ class Throttled(DomainError):
 # --- who is asking --------------------------------------------------------------------------------
 
 
-async def actor_for_session(raw: str) -> Actor:
+async def touch_sessions(session_ids: list[int]) -> None:
+    now = utcnow()
+    async with db.write():
+        await UserSession.update(
+            {UserSession.last_seen_at: now, UserSession.expires_at: now + SESSION_LIFETIME}
+        ).where(UserSession.id.is_in(session_ids)).run()
+
+
+async def actor_for_session(raw: str, *, defer_touch: list[int] | None = None) -> Actor:
     rows = await db.fetch(
         "SELECT s.id AS sid, s.last_seen_at, s.expires_at, p.id, p.full_name, p.role, p.language, p.department"
         " FROM user_session s JOIN person p ON p.id = s.person"
@@ -60,9 +68,11 @@ async def actor_for_session(raw: str) -> Actor:
         return NOBODY
     if now - last_seen > SESSION_TOUCH_EVERY:
         # Sliding expiry, written at most every few minutes rather than on every request.
-        await UserSession.update(
-            {UserSession.last_seen_at: now, UserSession.expires_at: now + SESSION_LIFETIME}
-        ).where(UserSession.id == row["sid"]).run()
+        # Inside a read snapshot the caller collects the id and touches after it ends.
+        if defer_touch is not None:
+            defer_touch.append(row["sid"])
+        else:
+            await touch_sessions([row["sid"]])
     return Actor(
         kind="person", person_id=row["id"], role=row["role"], name=row["full_name"],
         language=row["language"], department_id=row["department"], session_id=row["sid"],

@@ -18,6 +18,11 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+# The directory's department filter offers the upper levels; a team's own page links to
+# "everyone here and below" for the deeper ones.
+FILTER_DEPTH = 2
+
+
 class PeopleController(Controller):
     path = "/people"
 
@@ -29,7 +34,7 @@ class PeopleController(Controller):
                                              status=status, page=page)
         context = {"result": result, "q": q, "department": department, "role": role, "status": status, "roles": ROLES}
         if not getattr(request, "htmx", False):  # htmx asks only for the results fragment
-            context["departments"] = await service.department_tree(actor)
+            context["departments"] = await service.department_tree(actor, max_depth=FILTER_DEPTH, also=_int(department), with_counts=False)
         return render(request, "people/list.html", context, fragment="people/_results.html")
 
     @get("/new", name="people:new", opt={"policy": "people.edit"})
@@ -78,7 +83,7 @@ class PeopleController(Controller):
         actor = actor_of(request)
         context = {
             "person": person, "values": values, "errors": errors,
-            "departments": await service.department_tree(actor), "managers": await service.manager_choices(_int(str(values.get("manager_id", "")))),
+            "departments": await service.department_tree(actor, with_counts=False), "managers": await service.manager_choices(_int(str(values.get("manager_id", "")))),
             "roles": assignable_roles(actor) or ROLES,
         }
         return render(request, "people/form.html", context, status_code=422 if errors else 200, fragment="people/_form.html")
@@ -130,6 +135,6 @@ class DepartmentController(Controller):
     async def _form(self, request: Request, department: dict | None, values: dict, errors: dict) -> Template:
         actor = actor_of(request)
         context = {"department": department, "values": values, "errors": errors,
-                   "departments": await service.department_tree(actor), "people": await service.manager_choices(_int(str(values.get("head_id", ""))))}
+                   "departments": await service.department_tree(actor, with_counts=False), "people": await service.manager_choices(_int(str(values.get("head_id", ""))))}
         return render(request, "people/department_form.html", context, status_code=422 if errors else 200,
                       fragment="people/_department_form.html")

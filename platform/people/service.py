@@ -104,7 +104,9 @@ async def search_people(
     clause = " AND ".join(where)
     page = max(1, page)
     base = f" FROM person p LEFT JOIN department d ON d.id = p.department WHERE {clause}"
-    total = (await db.fetch("SELECT COUNT(*) AS n" + base, *args))[0]["n"]
+    # Without a department filter the count needs no join, and reads only the index.
+    count_from = base if department_id else f" FROM person p WHERE {clause}"
+    total = (await db.fetch("SELECT COUNT(*) AS n" + count_from, *args))[0]["n"]
     rows = await db.fetch(
         "SELECT p.id, p.full_name, p.employee_number, p.email, p.position, p.role, p.active,"
         " p.department, d.name_en AS d_name_en, d.name_ru AS d_name_ru"
@@ -317,29 +319,48 @@ async def manager_choices(*also: int | None) -> list[dict[str, Any]]:
 # --- departments --------------------------------------------------------------------------------
 
 
-async def department_tree(actor: Actor, *, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """All departments in tree order, each with depth, head and head count (including below)."""
+async def department_tree(
+    actor: Actor, *, include_inactive: bool = False, max_depth: int | None = None, also: int | None = None,
+    with_counts: bool = True,
+) -> list[dict[str, Any]]:
+    """Departments in tree order, each with depth, head and head count (including below).
+
+    `max_depth` keeps only the upper levels (a filter menu of 1,400 teams helps nobody),
+    `also` adds one department back however deep it is (the one currently chosen).
+    Head counts cost a scan of people; menus pass ``with_counts=False``.
+    """
     require(actor, "departments.view")
+    where, args = ["1 = 1"], []
+    if not include_inactive:
+        where.append("d.active = {}")
+        args.append(True)
+    if max_depth is not None:
+        where.append("(d.depth <= {} OR d.id = {})")
+        args += [max_depth, also or 0]
     rows = await db.fetch(
         "SELECT d.id, d.code, d.name_en, d.name_ru, d.parent, d.path, d.depth, d.active, d.head,"
         " h.full_name AS head_name"
         " FROM department d LEFT JOIN person h ON h.id = d.head"
-        + ("" if include_inactive else " WHERE d.active = {}")
-        + " ORDER BY d.path",
-        *([] if include_inactive else [True]),
+        " WHERE " + " AND ".join(where) + " ORDER BY d.path",
+        *args,
     )
     # One grouped scan, not a count per department: SQLite would scan people once per row.
-    counts = {
-        r["department"]: r["n"]
-        for r in await db.fetch("SELECT department, COUNT(*) AS n FROM person WHERE active = {} GROUP BY department", True)
+    # Totals roll up over every department, including levels left out by `max_depth`.
+    direct_by_path = {} if not with_counts else {
+        r["path"]: r["n"]
+        for r in await db.fetch(
+            "SELECT d.path, COUNT(*) AS n FROM person p JOIN department d ON d.id = p.department"
+            " WHERE p.active = {} GROUP BY d.path",
+            True,
+        )
     }
-    for row in rows:
-        row["direct_count"] = counts.get(row["id"], 0)
     totals: dict[str, int] = {}
+    for path, count in direct_by_path.items():
+        for ancestor in _ancestor_paths(path):
+            totals[ancestor] = totals.get(ancestor, 0) + count
     for row in rows:
         row["name"] = department_name(row)
-        for ancestor in _ancestor_paths(row["path"]):
-            totals[ancestor] = totals.get(ancestor, 0) + row["direct_count"]
+        row["direct_count"] = direct_by_path.get(row["path"], 0)
     by_id = {r["id"]: r for r in rows}
     for row in rows:
         row["total_count"] = totals.get(row["path"], 0)
