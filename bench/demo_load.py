@@ -6,29 +6,19 @@ the one audit entry). Prints the figures."""
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import tempfile
+import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-PG_NAME = "servicechain_bench_demo"
-PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_NAME}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, empty_database  # noqa: E402
+
 TARGETS = {0: 60.0, 24: 600.0}
 
 
 def run(engine: str, employees: int, months: int) -> tuple[float, str]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-demo-{engine}-"))
-    env = {**os.environ, "SERVICECHAIN_ENV": "development", "SERVICECHAIN_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    if engine == "postgres":
-        env["DATABASE_URL"] = PG_URL
-        admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)"], check=True)
-        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {PG_NAME}"], check=True)
-    subprocess.run([BIN / "servicechain", "migrate"], env=env, check=True, capture_output=True)
+    env, _ = empty_database(engine, "servicechain_bench_demo")
     started = time.perf_counter()
     result = subprocess.run(
         [BIN / "servicechain", "demo", "--employees", str(employees), "--months", str(months), "--seed", "1",

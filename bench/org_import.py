@@ -5,16 +5,15 @@ database, on SQLite and on PostgreSQL. Target: ≤ 10 s. Prints the figures."""
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/servicechain_bench_import"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, empty_database  # noqa: E402
 
 FIRST = ["Иван", "Пётр", "Алексей", "Сергей", "Дмитрий", "Андрей", "Михаил", "Николай", "Фёдор", "Артём"]
 FIRST_F = ["Анна", "Мария", "Елена", "Ольга", "Алёна", "Наталья", "Ирина", "Татьяна", "Светлана", "Юлия"]
@@ -41,15 +40,7 @@ def make_file(path: Path, rows: int, seed: int = 3) -> None:
 
 
 def run(engine: str, file: Path) -> float:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-import-{engine}-"))
-    env = {**os.environ, "SERVICECHAIN_ENV": "development", "SERVICECHAIN_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    if engine == "postgres":
-        env["DATABASE_URL"] = PG_URL
-        admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-        subprocess.run(["psql", admin, "-qc", "DROP DATABASE IF EXISTS servicechain_bench_import WITH (FORCE)"], check=True)
-        subprocess.run(["psql", admin, "-qc", "CREATE DATABASE servicechain_bench_import"], check=True)
-    subprocess.run([BIN / "servicechain", "migrate"], env=env, check=True, capture_output=True)
+    env, _ = empty_database(engine, "servicechain_bench_import")
     started = time.perf_counter()
     result = subprocess.run([BIN / "servicechain", "people", "import", str(file)], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started

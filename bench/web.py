@@ -19,15 +19,14 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/servicechain_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, ROOT, empty_database  # noqa: E402
+
 PAGES = {"home": "/", "people": "/people/?q=&page=3"}
 
 
@@ -84,26 +83,18 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def prepare(engine: str, data_dir: Path, employees: int) -> dict[str, str]:
-    env = {**os.environ, "SERVICECHAIN_ENV": "development", "SERVICECHAIN_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    if engine == "postgres":
-        env["DATABASE_URL"] = PG_URL
-        admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-        subprocess.run(["psql", admin, "-qc", "DROP DATABASE IF EXISTS servicechain_bench WITH (FORCE)"], check=True)
-        subprocess.run(["psql", admin, "-qc", "CREATE DATABASE servicechain_bench"], check=True)
-    subprocess.run([BIN / "servicechain", "migrate"], env=env, check=True, capture_output=True)
+def prepare(engine: str, employees: int) -> tuple[dict[str, str], Path]:
+    env, data_dir = empty_database(engine, "servicechain_bench")
     started = time.perf_counter()
     subprocess.run([BIN / "servicechain", "demo", "--employees", str(employees), "--months", "0", "--seed", "7"],
                    env=env, check=True, capture_output=True)
     print(f"  demo load, {employees} people, --months 0: {time.perf_counter() - started:.1f} s", flush=True)
-    return env
+    return env, data_dir
 
 
 def run_engine(engine: str, workers: int, employees: int, seconds: int) -> list[tuple]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
     print(f"{engine}: {workers} worker(s)", flush=True)
-    env = prepare(engine, data_dir, employees)
+    env, data_dir = prepare(engine, employees)
     port = free_port()
     server = start([str(BIN / "servicechain"), "serve", "--port", str(port), "--workers", str(workers), "--no-worker"], env)
     base = f"http://127.0.0.1:{port}"
@@ -162,5 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()
