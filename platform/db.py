@@ -95,9 +95,15 @@ def is_sqlite() -> bool:
 
 
 def prepare_sqlite_file(path: str) -> None:
-    """WAL lets readers go on while one writer writes; the setting lives in the file."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
+    """WAL lets readers go on while one writer writes; the setting lives in the file.
+
+    `PRAGMA optimize` refreshes the planner's statistics where they are stale: without
+    them SQLite prefers the low-selectivity `active` index over `manager` or `department`
+    and scans every person for what should be one index lookup.
+    """
+    with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as conn:
         conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA optimize = 0x10002")
 
 
 _pool_users: dict[tuple, int] = {}  # (engine id, event loop) -> apps started there
