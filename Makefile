@@ -60,14 +60,7 @@ postgres: sysdeps-test
 
 demo: install sysdeps
 	$(BIN)/servicechain migrate
-	$(BIN)/servicechain demo
-	@echo
-	@echo "Demo accounts (password: servicechain-demo):"
-	@echo "  admin@example.com     administrator"
-	@echo "  hr@example.com        HR admin"
-	@echo "  ceo@example.com       executive"
-	@echo "  manager@example.com   manager of a customer support team"
-	@echo "  employee@example.com  employee in that team"
+	$(BIN)/servicechain demo   # prints the demo accounts
 	@echo
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl+C stops)"
 	$(BIN)/servicechain serve --host 127.0.0.1 --port 8000

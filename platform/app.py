@@ -20,6 +20,7 @@ from servicechain.platform.api.controllers import PeopleApi
 from servicechain.platform.api.schema import openapi_config
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
+from servicechain.platform.people import jobs as people_jobs  # noqa: F401  (registers scheduled work)
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
 from servicechain.platform.people.importing_controllers import ImportController
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
