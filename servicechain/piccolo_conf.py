@@ -14,5 +14,8 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "servicechain.platform.piccolo_app",
         "servicechain.platform.people.piccolo_app",
+        "servicechain.goals.piccolo_app",
+        "servicechain.goals.authority.piccolo_app",
+        "servicechain.recognition.piccolo_app",
     ]
 )
