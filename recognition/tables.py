@@ -91,7 +91,7 @@ class Reward(Table, tablename="reward"):
     value = ForeignKey(references=CompanyValue, null=True, default=None)
     recognition = ForeignKey(references=Recognition, null=True, default=None)
     goal_id = Integer(null=True, default=None)  # goals are another domain: a plain id
-    budget = ForeignKey(references=RewardBudget, null=True, default=None, index=True)
+    from_budget = ForeignKey(references=RewardBudget, null=True, default=None, index=True)
     # The recipient's ranking of this kind when it was given (1 = favourite, null = unranked).
     preference_rank = Integer(null=True, default=None)
     created_at = Timestamptz(index=True)
