@@ -105,6 +105,21 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "admin": frozenset(HR | {"tokens.manage", "roles.grant_admin"}),
 }
 
+# Recognition and rewards: everyone thanks colleagues and ranks their own reward preferences;
+# those who lead people give rewards (to people in their reach only); HR sets reward budgets
+# and sees everyone's preferences; admins define the company values.
+RECOGNITION_EVERYONE = {"recognition.view", "recognition.give", "rewards.preferences_own"}
+RECOGNITION_EXTRA = {
+    "manager": {"rewards.give"},
+    "executive": {"rewards.give"},
+    "hr": {"rewards.give", "rewards.budgets", "rewards.preferences_all"},
+    "admin": {"rewards.give", "rewards.budgets", "rewards.preferences_all", "recognition.values_manage"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | RECOGNITION_EVERYONE | RECOGNITION_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
 
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
@@ -117,6 +132,9 @@ SCOPES: dict[str, str] = {
 SCOPE_FOR_CAPABILITY = {
     "api.people.read": "people:read",
 }
+
+SCOPES["recognition:write"] = N_("Post recognitions on behalf of people (a chat bot)")
+SCOPE_FOR_CAPABILITY["api.recognition.write"] = "recognition:write"
 
 # Routes anyone may open without signing in. Nothing else is public.
 PUBLIC_ROUTES = (
@@ -274,6 +292,64 @@ async def import_upload_for(actor: Actor, token: str) -> dict[str, Any]:
     if row is None or row["uploader"] != actor.person_id:
         raise NotFound()
     return row
+
+
+# --- recognition and rewards ------------------------------------------------------------------
+
+
+async def manages(actor: Actor, person_id: int) -> bool:
+    """Is the actor one of the person's managers up the chain (their manager, that manager's
+    manager…, or the head of their department or of one above it)? Unlike reach, seeing
+    everyone (HR, executives) does not count: private things are for the line only."""
+    if not actor.is_person or actor.person_id == person_id:
+        return False
+    rows = await db.fetch(
+        "WITH RECURSIVE up(id, manager) AS ("
+        " SELECT id, manager FROM person WHERE id = {}"
+        " UNION SELECT p.id, p.manager FROM person p JOIN up u ON p.id = u.manager)"
+        " SELECT id FROM up",
+        person_id,
+    )
+    if any(r["id"] == actor.person_id for r in rows):
+        return True
+    person = await Person.select(Person.department).where(Person.id == person_id).first().run()
+    if not person or not person["department"]:
+        return False
+    headed = await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
+    if not headed:
+        return False
+    path = await Department.select(Department.path).where(Department.id == person["department"]).first().run()
+    return bool(path) and any(path["path"].startswith(h) for h in headed)
+
+
+async def recognition_for(actor: Actor, recognition_id: int) -> dict[str, Any]:
+    """A recognition the actor may see: public ones to everyone signed in; private ones to the
+    sender, the recipients and the recipients' managers only (404 for anyone else)."""
+    from servicechain.recognition.tables import Recognition, RecognitionRecipient
+
+    require(actor, "recognition.view")
+    row = await Recognition.select().where(Recognition.id == recognition_id).first().run()
+    if row is None:
+        raise NotFound()
+    if row["public"] or row["sender"] == actor.person_id:
+        return row
+    recipients = await RecognitionRecipient.select(RecognitionRecipient.person).where(
+        RecognitionRecipient.recognition == recognition_id).run()
+    for r in recipients:
+        if r["person"] == actor.person_id or await manages(actor, r["person"]):
+            return row
+    raise NotFound()
+
+
+async def preferences_for(actor: Actor, person_id: int) -> dict[str, Any]:
+    """The person whose reward preferences the actor may read: themselves, their managers up the
+    chain, and HR (404 for anyone else, so the page does not say whether the person exists)."""
+    row = await Person.select().where(Person.id == person_id).first().run()
+    if row is None or not actor.is_person:
+        raise NotFound()
+    if row["id"] == actor.person_id or can(actor, "rewards.preferences_all") or await manages(actor, row["id"]):
+        return row
+    raise NotFound()
 
 
 # --- secrets ----------------------------------------------------------------------------------
