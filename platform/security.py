@@ -88,6 +88,7 @@ EVERYONE = {
     "departments.view",
     "account.manage_own",
     "notifications.view_own",
+    "goals.view",
 }
 HR = EVERYONE | {
     "people.view_all",
@@ -97,12 +98,16 @@ HR = EVERYONE | {
     "departments.edit",
     "audit.view",
 }
+# Delegated authority: everyone sees and uses their own; those who lead people hand it down
+# and see their team's; admins define scopes and root grants.
+AUTHORITY_OWN = {"authority.view_own", "authority.use"}
+AUTHORITY_LEAD = AUTHORITY_OWN | {"authority.grant", "authority.team"}
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    "employee": frozenset(EVERYONE),
-    "manager": frozenset(EVERYONE),
-    "hr": frozenset(HR),
-    "executive": frozenset(EVERYONE | {"people.view_all"}),
-    "admin": frozenset(HR | {"tokens.manage", "roles.grant_admin"}),
+    "employee": frozenset(EVERYONE | AUTHORITY_OWN),
+    "manager": frozenset(EVERYONE | AUTHORITY_LEAD),
+    "hr": frozenset(HR | AUTHORITY_OWN),
+    "executive": frozenset(EVERYONE | {"people.view_all"} | AUTHORITY_LEAD),
+    "admin": frozenset(HR | {"tokens.manage", "roles.grant_admin"} | AUTHORITY_LEAD | {"authority.admin"}),
 }
 
 # Recognition and rewards: everyone thanks colleagues and ranks their own reward preferences;
@@ -128,9 +133,13 @@ def N_(message: str) -> str:
 
 SCOPES: dict[str, str] = {
     "people:read": N_("Read people and departments"),
+    "authority:read": N_("Read what people may do without asking (delegated authority)"),
+    "authority:use": N_("Record uses of delegated authority"),
 }
 SCOPE_FOR_CAPABILITY = {
     "api.people.read": "people:read",
+    "api.authority.read": "authority:read",
+    "api.authority.use": "authority:use",
 }
 
 SCOPES["recognition:write"] = N_("Post recognitions on behalf of people (a chat bot)")
@@ -291,6 +300,92 @@ async def import_upload_for(actor: Actor, token: str) -> dict[str, Any]:
     row = await ImportUpload.select().where(ImportUpload.token == token).first().run()
     if row is None or row["uploader"] != actor.person_id:
         raise NotFound()
+    return row
+
+
+# --- goals ------------------------------------------------------------------------------------
+# Company goals: everyone sees them; executives, HR and admins set and agree them.
+# Department goals: seen by the department's people (and those of the departments below), its
+# head and those above; set by its head, agreed by the head of a department above or by
+# executives/HR/admins. Person goals: seen by the owner and those whose reach covers the owner
+# (404 for anyone else); the owner drafts and proposes, a manager in reach agrees.
+
+
+async def _department_path(department_id: int | None) -> str | None:
+    if not department_id:
+        return None
+    row = await Department.select(Department.path).where(Department.id == department_id).first().run()
+    return row["path"] if row else None
+
+
+@dataclass(frozen=True)
+class GoalViewer:
+    """What one actor may do with goals, worked out once so a list or tree of goals is
+    filtered without a query per row. ``reach`` None means everyone."""
+
+    person_id: int | None
+    org: bool
+    view_all: bool
+    headed: tuple[str, ...]
+    mine: str
+    reach: frozenset[int] | None
+
+    def roles(self, goal: dict[str, Any], department_path: str | None = None) -> dict[str, bool]:
+        """``department_path`` is the path of the goal's owner department (department goals)."""
+        if self.person_id is None:
+            return {"see": False, "own": False, "approve": False}
+        if goal["level"] == "company":
+            return {"see": True, "own": self.org, "approve": self.org}
+        if goal["level"] == "department":
+            path = department_path or "/"
+            own = self.org or path in self.headed
+            approve = self.org or any(path.startswith(h) and h != path for h in self.headed)
+            see = own or approve or self.view_all or self.mine.startswith(path) or any(path.startswith(h) for h in self.headed)
+            return {"see": see, "own": own, "approve": approve}
+        owner = goal["owner_person"]
+        if owner == self.person_id:
+            return {"see": True, "own": True, "approve": False}
+        in_reach = self.reach is None or owner in self.reach
+        return {"see": in_reach, "own": False, "approve": in_reach}
+
+
+async def goal_viewer(actor: Actor) -> GoalViewer:
+    if not actor.is_person:
+        return GoalViewer(None, False, False, (), "", frozenset())
+    reach = await people_in_reach(actor)
+    department_id = actor.department_id
+    if department_id is None:  # actors made outside a session (CLI, tests) may not carry it
+        row = await Person.select(Person.department).where(Person.id == actor.person_id).first().run()
+        department_id = row["department"] if row else None
+    return GoalViewer(
+        person_id=actor.person_id, org=can(actor, "goals.manage_org"), view_all=can(actor, "people.view_all"),
+        headed=tuple(await department_paths_headed(actor.person_id)),  # type: ignore[arg-type]
+        mine=await _department_path(department_id) or "", reach=None if reach is None else frozenset(reach),
+    )
+
+
+async def goal_roles(actor: Actor, goal: dict[str, Any]) -> dict[str, bool]:
+    """May the actor see the goal, are they its owner (who drafts and proposes) and its
+    approver (who agrees and closes)."""
+    viewer = await goal_viewer(actor)
+    return viewer.roles(goal, await _department_path(goal.get("owner_department")))
+
+
+async def goal_for(actor: Actor, goal_id: int, *, write: bool = False) -> dict[str, Any]:
+    """The goal row with the actor's roles under ``"_roles"``; 404 when they may not see it,
+    403 with ``write=True`` when they may neither draft nor agree it."""
+    from servicechain.goals.tables import Goal
+
+    require(actor, "goals.view")
+    row = await Goal.select().where(Goal.id == goal_id).first().run()
+    if row is None:
+        raise NotFound()
+    roles = await goal_roles(actor, row)
+    if not roles["see"]:
+        raise NotFound()
+    if write and not (roles["own"] or roles["approve"]):
+        raise Forbidden()
+    row["_roles"] = roles
     return row
 
 

@@ -17,5 +17,6 @@ APP_REGISTRY = AppRegistry(
         "servicechain.goals.piccolo_app",
         "servicechain.goals.authority.piccolo_app",
         "servicechain.recognition.piccolo_app",
+        "servicechain.internal_service.piccolo_app",
     ]
 )

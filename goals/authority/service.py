@@ -1,0 +1,561 @@
+"""Delegated authority: grants handed down a chain, and uses checked against every grant above.
+
+The one rule: never more than the grantor holds. A grant's per-case limit, budget and validity
+lie within its grantor's grant; a use consumes the budget of its grant and of every grant above
+it, and is refused when any would be exceeded. Refusals are audited and change nothing else.
+
+Concurrency: a use reads the running totals of its whole chain and then writes them. On
+PostgreSQL the chain's grant rows are locked (``FOR UPDATE``, in id order, so two chains that
+share a root cannot deadlock) before anything is read; on SQLite ``db.write()`` is ``BEGIN
+IMMEDIATE``, which already lets one writer in at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from servicechain.goals.authority.tables import (
+    PERIODS,
+    AuthorityGrant,
+    AuthorityScope,
+    AuthorityUse,
+    EscalationRequest,
+)
+from servicechain.platform import audit, db, i18n
+from servicechain.platform.config import get_settings
+from servicechain.platform.i18n import gettext as _
+from servicechain.platform.people.tables import Person
+from servicechain.platform.security import Actor, Forbidden, NotFound, can, people_in_reach, utcnow
+from servicechain.platform.web import DomainError, FormInvalid
+
+MAX_CANDIDATES = 20
+
+
+class UseRefused(DomainError):
+    """A use that no grant allows; the message says which limit and what remains."""
+
+    status_code = 422
+
+
+class RequestConflict(DomainError):
+    status_code = 409
+
+
+@dataclass
+class UseResult:
+    use_id: int
+    grant_id: int
+    remaining_budget: int
+    replayed: bool = False
+
+
+# --- time --------------------------------------------------------------------------------------
+
+
+def today() -> date:
+    """Budgets run by the company's calendar, not the server's."""
+    return datetime.now(get_settings().tz).date()
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "quarter":
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    return date(day.year, day.month, 1)
+
+
+def valid_on(grant: dict[str, Any], day: date) -> bool:
+    return grant["valid_from"] <= day and (grant["valid_until"] is None or day <= grant["valid_until"])
+
+
+def chain_ids(path: str) -> list[int]:
+    """"/1/7/12/" -> [12, 7, 1]: the grant first, then up to the root."""
+    return [int(part) for part in reversed(path.strip("/").split("/")) if part]
+
+
+# --- showing amounts ---------------------------------------------------------------------------
+
+
+def scope_name(scope: dict[str, Any]) -> str:
+    return scope["name_ru"] if i18n.current_language() == "ru" and scope["name_ru"] else scope["name_en"]
+
+
+def format_amount(scope: dict[str, Any], amount: int) -> str:
+    if scope["kind"] == "money":
+        return i18n.format_money(amount)
+    unit = scope.get("unit") or ""
+    return f"{i18n.format_number(amount)} {unit}".strip()
+
+
+def amount_to_api(scope: dict[str, Any], amount: int | None) -> float | int | None:
+    """Roubles (two decimals at most) for money, whole units for counts."""
+    if amount is None:
+        return None
+    return amount / 100 if scope["kind"] == "money" else amount
+
+
+def amount_from_api(scope: dict[str, Any], value: Any) -> int:
+    """The API's roubles -> kopecks; a count must be whole. Raises ValueError otherwise."""
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(value) from None
+    if not number.is_finite():
+        raise ValueError(value)
+    scaled = number * 100 if scope["kind"] == "money" else number
+    if scaled != scaled.to_integral_value():
+        raise ValueError(value)
+    return int(scaled)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def scopes(active_only: bool = True) -> list[dict[str, Any]]:
+    query = AuthorityScope.select().order_by(AuthorityScope.code)
+    if active_only:
+        query = query.where(AuthorityScope.active == True)  # noqa: E712
+    return await query.run()
+
+
+async def scope_by_code(code: str) -> dict[str, Any]:
+    row = await AuthorityScope.select().where(AuthorityScope.code == code).first().run()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def _grants(ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = await db.fetch(
+        "SELECT g.*, p.full_name AS grantee_name FROM authority_grant g JOIN person p ON p.id = g.grantee"
+        f" WHERE g.id IN ({db.placeholders(len(ids))})",
+        *ids,
+    )
+    return {r["id"]: _normalise(r) for r in rows}
+
+
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
+    """Raw SQLite rows carry dates as text and booleans as 0/1."""
+    for key in ("valid_from", "valid_until"):
+        if isinstance(row.get(key), str):
+            row[key] = date.fromisoformat(row[key])
+    if "may_redelegate" in row:
+        row["may_redelegate"] = bool(row["may_redelegate"])
+    return row
+
+
+async def _spent(grants: list[dict[str, Any]], day: date) -> dict[int, int]:
+    """Each grant's consumption in the period that contains `day`."""
+    if not grants:
+        return {}
+    keys = {f"{g['id']}:{period_start(day, g['period']).isoformat()}": g["id"] for g in grants}
+    rows = await db.fetch(
+        f"SELECT key, spent FROM authority_spent WHERE key IN ({db.placeholders(len(keys))})", *keys
+    )
+    spent = {g["id"]: 0 for g in grants}
+    for row in rows:
+        spent[keys[row["key"]]] = row["spent"]
+    return spent
+
+
+async def _case_uses(scope_id: int, case_ref: str) -> list[dict[str, Any]]:
+    return await db.fetch(
+        "SELECT grant_path, amount FROM authority_use WHERE case_ref = {} AND scope = {}", case_ref, scope_id
+    )
+
+
+def _used_on_case(case_uses: list[dict[str, Any]], grant: dict[str, Any]) -> int:
+    """Uses on one case under this grant and every grant below it, together."""
+    return sum(u["amount"] for u in case_uses if u["grant_path"].startswith(grant["path"]))
+
+
+def _effective(chain: list[dict[str, Any]], spent: dict[int, int], case_uses: list[dict[str, Any]] | None):
+    """(least budget left anywhere up the chain, least left for the case, smallest per-case limit)."""
+    budget_left = min(g["budget"] - spent[g["id"]] for g in chain)
+    limit = min(g["per_case_limit"] for g in chain)
+    case_left = None
+    if case_uses is not None:
+        case_left = min(g["per_case_limit"] - _used_on_case(case_uses, g) for g in chain)
+    return max(budget_left, 0), (max(case_left, 0) if case_left is not None else None), limit
+
+
+async def authority_of(person_id: int, case_ref: str | None = None, on: date | None = None) -> list[dict[str, Any]]:
+    """What a person may do today, one item per usable grant: the per-case limit, the budget
+    left this period (the least anywhere up the chain), and what is left for a case."""
+    on = on or today()
+    rows = await db.fetch(
+        "SELECT id FROM authority_grant WHERE grantee = {} AND revoked_at IS NULL AND valid_from <= {}"
+        " AND (valid_until IS NULL OR valid_until >= {}) ORDER BY valid_until, id",
+        person_id, on, on,
+    )
+    own = [r["id"] for r in rows]
+    if not own:
+        return []
+    first = await _grants(own)
+    everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}))
+    scope_rows = {s["id"]: s for s in await AuthorityScope.select().run()}
+    items = []
+    for grant_id in own:
+        chain = [everything[i] for i in chain_ids(everything[grant_id]["path"])]
+        if any(g["revoked_at"] is not None or not valid_on(g, on) for g in chain):
+            continue
+        spent = await _spent(chain, on)
+        case_uses = await _case_uses(everything[grant_id]["scope"], case_ref) if case_ref else None
+        budget_left, case_left, limit = _effective(chain, spent, case_uses)
+        grant = everything[grant_id]
+        items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "per_case_limit": limit,
+                      "remaining_budget": budget_left, "remaining_for_case": case_left if case_ref else limit,
+                      "valid_until": grant["valid_until"], "period": grant["period"], "budget": grant["budget"]})
+    items.sort(key=lambda i: (i["scope"]["code"], i["valid_until"] or date.max))
+    return items
+
+
+# --- scopes and grants -------------------------------------------------------------------------
+
+
+async def create_scope(actor: Actor, values: dict[str, Any]) -> int:
+    """Admins define what may be done without asking, named in both languages."""
+    if not can(actor, "authority.admin"):
+        raise Forbidden()
+    async with db.write():
+        if await AuthorityScope.exists().where(AuthorityScope.code == values["code"]).run():
+            raise FormInvalid({"code": [_("A scope with this code exists already.")]})
+        scope = AuthorityScope(**values)
+        await scope.save().run()
+        await audit.record(actor, "authority.scope_created", object_type="authority_scope", object_id=scope.id,
+                           summary=f"scope {values['code']}", after=values)
+    return scope.id
+
+
+def _grant_errors(values: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The grant against its grantor's: never more, never longer."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if values["per_case_limit"] <= 0:
+        add("per_case_limit", _("Enter an amount above zero."))
+    if values["budget"] <= 0:
+        add("budget", _("Enter an amount above zero."))
+    if values["per_case_limit"] > values["budget"] > 0:
+        add("per_case_limit", _("The per-case limit cannot be above the budget."))
+    if values["period"] not in PERIODS:
+        add("period", _("Choose a month or a quarter."))
+    if values["valid_until"] is not None and values["valid_until"] < values["valid_from"]:
+        add("valid_until", _("The end comes before the start."))
+    if parent is None:
+        return errors
+    if values["valid_until"] is None:
+        add("valid_until", _("A delegated grant needs an end date."))
+    if values["per_case_limit"] > parent["per_case_limit"]:
+        add("per_case_limit", _("Above the grantor's own per-case limit of %(limit)s.",
+                                limit=format_amount(parent["scope_row"], parent["per_case_limit"])))
+    if values["budget"] > parent["budget"]:
+        add("budget", _("Above the grantor's own budget of %(budget)s.",
+                        budget=format_amount(parent["scope_row"], parent["budget"])))
+    if values["period"] == "quarter" and parent["period"] == "month":
+        add("period", _("The grantor's budget is monthly; a delegated budget cannot run for a quarter."))
+    if values["valid_from"] < parent["valid_from"]:
+        add("valid_from", _("The grantor's grant starts on %(day)s.", day=i18n.format_date(parent["valid_from"])))
+    if parent["valid_until"] is not None and (values["valid_until"] is None or values["valid_until"] > parent["valid_until"]):
+        add("valid_until", _("The grantor's grant ends on %(day)s.", day=i18n.format_date(parent["valid_until"])))
+    return errors
+
+
+async def grantable(actor: Actor) -> list[dict[str, Any]]:
+    """Grants the actor holds and may hand on: root grants, and those that allow re-delegation."""
+    if not can(actor, "authority.grant"):
+        return []
+    return [item for item in await authority_of(actor.person_id)  # type: ignore[arg-type]
+            if item["grant"]["parent"] is None or item["grant"]["may_redelegate"]]
+
+
+async def create_grant(actor: Actor, values: dict[str, Any]) -> int:
+    """Hand part of a grant the actor holds to someone in their reach (`parent_id`), or, for
+    admins, set a scope's root grant held by an executive (`parent_id` None, `scope_id` given).
+    Refuses anything above the grantor's own; audited."""
+    async with db.write():
+        parent = None
+        if values.get("parent_id") is None:
+            if not can(actor, "authority.admin"):
+                raise Forbidden()
+            scope = await AuthorityScope.select().where(AuthorityScope.id == values.get("scope_id")).first().run()
+            if scope is None:
+                raise FormInvalid({"scope_id": [_("Choose a scope.")]})
+            grantee = await Person.select().where(Person.id == values["grantee_id"]).first().run()
+            if grantee is None or not grantee["active"] or grantee["role"] != "executive":
+                raise FormInvalid({"grantee_id": [_("A root grant is held by an executive.")]})
+            if await AuthorityGrant.exists().where((AuthorityGrant.scope == scope["id"]) & (AuthorityGrant.parent.is_null())
+                                                   & AuthorityGrant.revoked_at.is_null()).run():
+                raise FormInvalid({"scope_id": [_("This scope has a root grant already; revoke it first.")]})
+        else:
+            if not can(actor, "authority.grant"):
+                raise Forbidden()
+            found = await _grants([values["parent_id"]])
+            parent = found.get(values["parent_id"])
+            if parent is None or parent["grantee"] != actor.person_id:
+                raise NotFound()
+            if parent["parent"] is not None and not parent["may_redelegate"]:
+                raise FormInvalid({"parent_id": [_("This grant may not be handed on.")]})
+            chain = await _grants(chain_ids(parent["path"]))
+            if any(g["revoked_at"] is not None or not valid_on(g, today()) for g in chain.values()):
+                raise FormInvalid({"parent_id": [_("This grant is no longer valid.")]})
+            scope = await AuthorityScope.select().where(AuthorityScope.id == parent["scope"]).first().run()
+            parent["scope_row"] = scope
+            grantee = await Person.select().where(Person.id == values["grantee_id"]).first().run()
+            reach = await people_in_reach(actor)
+            if grantee is None or not grantee["active"] or grantee["id"] == actor.person_id or (
+                    reach is not None and grantee["id"] not in reach):
+                raise FormInvalid({"grantee_id": [_("Choose someone in your team.")]})
+        errors = _grant_errors(values, parent)
+        if errors:
+            raise FormInvalid(errors)
+        now = utcnow()
+        grant = AuthorityGrant(
+            scope=scope["id"], grantor=parent["grantee"] if parent else None, grantee=values["grantee_id"],
+            parent=parent["id"] if parent else None, depth=(parent["depth"] + 1) if parent else 0,
+            per_case_limit=values["per_case_limit"], budget=values["budget"], period=values["period"],
+            valid_from=values["valid_from"], valid_until=values["valid_until"],
+            may_redelegate=bool(values.get("may_redelegate")) or parent is None, goal_id=values.get("goal_id"),
+            note=values.get("note", ""), created_at=now, created_by=actor.person_id,
+        )
+        await grant.save().run()
+        path = (parent["path"] if parent else "/") + f"{grant.id}/"
+        await AuthorityGrant.update({AuthorityGrant.path: path}).where(AuthorityGrant.id == grant.id).run()
+        shown = {k: values.get(k) for k in ("per_case_limit", "budget", "period", "valid_from", "valid_until",
+                                            "may_redelegate", "goal_id", "note")}
+        await audit.record(actor, "authority.granted", object_type="authority_grant", object_id=grant.id,
+                           summary=f"{scope['code']}: {grantee['full_name']}", after=shown,
+                           parent=parent["id"] if parent else None, grantee=grantee["id"])
+    return grant.id
+
+
+async def grant_for(actor: Actor, grant_id: int, *, write: bool = False) -> dict[str, Any]:
+    """A grant the actor may see: their own, one they gave, one in their team, or any for those
+    who see everyone. Revoking (`write`) is for whoever stands above it in the chain, and admins."""
+    found = await _grants([grant_id])
+    grant = found.get(grant_id)
+    if grant is None:
+        raise NotFound()
+    chain = await _grants(chain_ids(grant["path"]))
+    above = {g["grantee"] for i, g in chain.items() if i != grant_id}
+    mine = actor.person_id in above or grant["grantee"] == actor.person_id
+    if not (mine or can(actor, "authority.admin")):
+        reach = await people_in_reach(actor) if can(actor, "authority.team") else set()
+        if reach is not None and grant["grantee"] not in reach:
+            raise NotFound()
+    if write and not (actor.person_id in above or can(actor, "authority.admin")):
+        raise Forbidden()
+    return grant
+
+
+async def revoke_grant(actor: Actor, grant_id: int) -> int:
+    """Ends a grant and every grant delegated from it; returns how many ended. Audited once."""
+    async with db.write():
+        grant = await grant_for(actor, grant_id, write=True)
+        if grant["revoked_at"] is not None:
+            raise DomainError(_("This grant was revoked already."))
+        now = utcnow()
+        ended = await db.fetch(
+            "UPDATE authority_grant SET revoked_at = {}, revoked_by = {} WHERE path LIKE {} AND revoked_at IS NULL"
+            " RETURNING id", now, actor.person_id, grant["path"] + "%",
+        )
+        await audit.record(actor, "authority.revoked", object_type="authority_grant", object_id=grant_id,
+                           summary=f"grant #{grant_id} and {len(ended) - 1} below it",
+                           ended=sorted(r["id"] for r in ended))
+    return len(ended)
+
+
+# --- uses --------------------------------------------------------------------------------------
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _refusal(grant: dict[str, Any], chain: list[dict[str, Any]], scope: dict[str, Any], amount: int, day: date,
+             spent: dict[int, int], case_uses: list[dict[str, Any]], case_ref: str) -> str | None:
+    """Why this grant cannot cover the use, naming the limit and what remains; None if it can."""
+    show = lambda value: format_amount(scope, max(value, 0))  # noqa: E731
+    for g in chain:
+        if g["revoked_at"] is not None:
+            return _("Refused: the grant held by %(holder)s was revoked.", holder=g["grantee_name"])
+    for g in chain:
+        if not valid_on(g, day):
+            until = i18n.format_date(g["valid_until"]) if g["valid_until"] else "…"
+            return _("Refused: the grant held by %(holder)s is valid from %(start)s until %(end)s, not on %(day)s.",
+                     holder=g["grantee_name"], start=i18n.format_date(g["valid_from"]), end=until,
+                     day=i18n.format_date(day))
+    for g in chain:
+        used = _used_on_case(case_uses, g)
+        if used + amount > g["per_case_limit"]:
+            return _("Refused: %(amount)s is over the per-case limit of the grant held by %(holder)s "
+                     "(%(limit)s per case); %(left)s remains for case %(case)s.",
+                     amount=show(amount), holder=g["grantee_name"], limit=show(g["per_case_limit"]),
+                     left=show(g["per_case_limit"] - used), case=case_ref)
+    for g in chain:
+        if spent[g["id"]] + amount > g["budget"]:
+            message = (_("Refused: %(amount)s is over the monthly budget of the grant held by %(holder)s "
+                         "(%(budget)s); %(left)s remains this month.", amount=show(amount), holder=g["grantee_name"],
+                         budget=show(g["budget"]), left=show(g["budget"] - spent[g["id"]]))
+                       if g["period"] == "month" else
+                       _("Refused: %(amount)s is over the quarterly budget of the grant held by %(holder)s "
+                         "(%(budget)s); %(left)s remains this quarter.", amount=show(amount), holder=g["grantee_name"],
+                         budget=show(g["budget"]), left=show(g["budget"] - spent[g["id"]])))
+            return message
+    return None
+
+
+async def _lock_chain(ids: list[int]) -> None:
+    if db.engine().engine_type == "postgres" and ids:
+        await db.fetch(
+            f"SELECT id FROM authority_grant WHERE id IN ({db.placeholders(len(ids))}) ORDER BY id FOR UPDATE", *ids
+        )
+
+
+async def record_use(
+    actor: Actor, *, grantee_id: int, scope_id: int, amount: int, case_ref: str, customer: str = "",
+    action: str = "", used_on: date | None = None, request_id: str | None = None, fingerprint: str = "",
+    via_grant: int | None = None, escalation_id: int | None = None,
+) -> UseResult:
+    """Record a use of authority by `grantee_id`, under the grant that allows it and expires
+    first. Refused (UseRefused, audited, nothing else written) when no grant allows it. With a
+    `request_id`, a retry with the same fingerprint answers as the first time and one with
+    another fingerprint is a RequestConflict. `via_grant` (approved escalations) names the grant."""
+    used_on = used_on or today()
+    scope = await AuthorityScope.select().where(AuthorityScope.id == scope_id).first().run()
+    if scope is None:
+        raise NotFound()
+    if amount <= 0:
+        raise FormInvalid({"amount": [_("Enter an amount above zero.")]})
+    if used_on > today():
+        raise FormInvalid({"used_on": [_("The date is in the future.")]})
+    request_key = f"{grantee_id}:{request_id}" if request_id else None
+    refusal: str | None = None
+    async with db.write():
+        if via_grant is not None:
+            candidate_ids = [via_grant]
+        else:
+            rows = await db.fetch(
+                "SELECT id FROM authority_grant WHERE grantee = {} AND scope = {} ORDER BY id DESC"
+                f" LIMIT {MAX_CANDIDATES}", grantee_id, scope_id,
+            )
+            candidate_ids = [r["id"] for r in rows]
+        paths = await _grants(candidate_ids)
+        everything_ids = sorted({i for g in paths.values() for i in chain_ids(g["path"])})
+        await _lock_chain(everything_ids)
+        if request_key:
+            existing = await AuthorityUse.select().where(AuthorityUse.request_key == request_key).first().run()
+            if existing is not None:
+                if existing["request_hash"] != fingerprint:
+                    raise RequestConflict(_("This request id was used for another request."))
+                return UseResult(existing["id"], existing["grant_id"], existing["remaining_after"] or 0, replayed=True)
+        everything = await _grants(everything_ids)  # read again under the lock
+        candidates = sorted(
+            (everything[i] for i in candidate_ids),
+            key=lambda g: (g["revoked_at"] is not None, not valid_on(g, used_on), g["valid_until"] or date.max, g["id"]),
+        )
+        case_uses = await _case_uses(scope_id, case_ref)
+        chosen = None
+        for grant in candidates:
+            chain = [everything[i] for i in chain_ids(grant["path"])]
+            spent = await _spent(chain, used_on)
+            reason = _refusal(grant, chain, scope, amount, used_on, spent, case_uses, case_ref)
+            if reason is None:
+                chosen = (grant, chain, spent)
+                break
+            refusal = refusal or reason
+        if chosen is None:
+            if refusal is None:
+                person = await Person.select(Person.full_name).where(Person.id == grantee_id).first().run()
+                refusal = _("Refused: %(name)s holds no authority to %(scope)s.",
+                            name=person["full_name"] if person else "?", scope=scope_name(scope))
+            await audit.record(actor, "authority.use_refused", object_type="authority_scope", object_id=scope_id,
+                               summary=refusal, grantee=grantee_id, amount=amount, case_ref=case_ref,
+                               used_on=used_on, request_id=request_id)
+        else:
+            grant, chain, spent = chosen
+            for g in chain:
+                start = period_start(used_on, g["period"])
+                await db.fetch(
+                    "INSERT INTO authority_spent (grant_id, period_start, key, spent) VALUES ({}, {}, {}, {})"
+                    " ON CONFLICT (key) DO UPDATE SET spent = authority_spent.spent + excluded.spent",
+                    g["id"], start, f"{g['id']}:{start.isoformat()}", amount,
+                )
+                spent[g["id"]] += amount
+            remaining = min(g["budget"] - spent[g["id"]] for g in chain)
+            use = AuthorityUse(
+                grant_id=grant["id"], grant_path=grant["path"], scope=scope_id, grantee=grantee_id, case_ref=case_ref,
+                customer=customer, amount=amount, action=action, used_on=used_on, request_key=request_key,
+                request_hash=fingerprint, remaining_after=remaining, escalation_id=escalation_id,
+                created_at=utcnow(), created_by=actor.person_id,
+            )
+            await use.save().run()
+            await audit.record(actor, "authority.used", object_type="authority_use", object_id=use.id,
+                               summary=f"{scope['code']} {amount} on {case_ref}", grant=grant["id"],
+                               grantee=grantee_id, amount=amount, case_ref=case_ref, used_on=used_on)
+            return UseResult(use.id, grant["id"], remaining)
+    raise UseRefused(refusal)
+
+
+# --- escalation --------------------------------------------------------------------------------
+
+
+async def escalate(actor: Actor, *, scope_id: int, amount: int, case_ref: str, customer: str = "", action: str = "",
+                   reason: str = "") -> int:
+    """Put a case over the actor's own limit to the grantor of their grant (the one expiring
+    last, so the request is not lost when a short grant ends)."""
+    items = [i for i in await authority_of(actor.person_id) if i["scope"]["id"] == scope_id]  # type: ignore[arg-type]
+    delegated = [i for i in items if i["grant"]["grantor"] is not None]
+    if not delegated:
+        raise DomainError(_("You hold no delegated authority in this scope, so there is nobody to ask."))
+    grant = delegated[-1]["grant"]
+    if amount <= 0:
+        raise FormInvalid({"amount": [_("Enter an amount above zero.")]})
+    async with db.write():
+        request = EscalationRequest(grant_id=grant["id"], requester=actor.person_id, approver=grant["grantor"],
+                                    case_ref=case_ref, customer=customer, amount=amount, action=action,
+                                    used_on=today(), reason=reason, created_at=utcnow())
+        await request.save().run()
+        await audit.record(actor, "authority.escalated", object_type="authority_escalation", object_id=request.id,
+                           summary=f"{case_ref}: {amount}", grant=grant["id"], amount=amount)
+    return request.id
+
+
+async def decide_escalation(actor: Actor, request_id: int, approve: bool) -> int | None:
+    """The grantor approves (recorded as a use of the grantor's own grant, checked like any use)
+    or declines, in one step. Returns the use id when approved."""
+    request = await EscalationRequest.select().where(EscalationRequest.id == request_id).first().run()
+    if request is None or request["approver"] != actor.person_id:
+        raise NotFound()
+    if request["status"] != "pending":
+        raise DomainError(_("This request was decided already."))
+    grant = (await _grants([request["grant_id"]]))[request["grant_id"]]
+    async with db.write():
+        use_id = None
+        if approve:
+            result = await record_use(
+                actor, grantee_id=actor.person_id, scope_id=grant["scope"], amount=request["amount"],
+                case_ref=request["case_ref"], customer=request["customer"], action=request["action"],
+                used_on=request["used_on"], via_grant=grant["parent"], escalation_id=request_id,
+            )
+            use_id = result.use_id
+        await EscalationRequest.update({
+            EscalationRequest.status: "approved" if approve else "declined", EscalationRequest.decided_at: utcnow(),
+            EscalationRequest.decided_by: actor.person_id, EscalationRequest.use_id: use_id,
+        }).where(EscalationRequest.id == request_id).run()
+        await audit.record(actor, "authority.escalation_approved" if approve else "authority.escalation_declined",
+                           object_type="authority_escalation", object_id=request_id, summary=request["case_ref"],
+                           use=use_id)
+    return use_id
+
