@@ -11,6 +11,7 @@ from litestar.response import Template
 from servicechain.platform import db
 from servicechain.platform.accounts import service as accounts
 from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.ids import MAX_ID
 from servicechain.platform.people.service import managed_people_count
 from servicechain.platform.security import PUBLIC, SCOPES, actor_of
 from servicechain.platform.tables import AuditEntry, Notification
@@ -61,8 +62,8 @@ class AuditController(Controller):
                 continue
             if value is not None:
                 conditions.append(AuditEntry.at >= value.isoformat() if name == "since" else AuditEntry.at < value.isoformat() + "T23:59:59.999999+00:00")
-        if before:
-            conditions.append(AuditEntry.seq < before)
+        if before > 0:
+            conditions.append(AuditEntry.seq < min(before, MAX_ID))
         for condition in conditions if not errors else []:
             query = query.where(condition)
         entries = [] if errors else await query.order_by(AuditEntry.seq, ascending=False).limit(51).run()

@@ -20,6 +20,7 @@ from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 
 from servicechain.platform import db
+from servicechain.platform.lib.ids import MAX_ID
 from servicechain.platform.people.tables import Department, Person
 
 PUBLIC = "public"
@@ -259,7 +260,7 @@ async def person_for(actor: Actor, person_id: int, *, write: bool = False) -> di
     Everyone sees active colleagues in the directory; people who have left are visible only to
     those who see everyone and to managers whose reach covers them.
     """
-    row = await Person.select().where(Person.id == person_id).first().run()
+    row = await Person.select().where(Person.id == person_id).first().run() if person_id <= MAX_ID else None
     if row is None:
         raise NotFound()
     visible = row["active"] or can(actor, "people.view_all") or row["id"] == actor.person_id
@@ -284,7 +285,7 @@ async def may_see_person_details(actor: Actor, person: dict[str, Any]) -> bool:
 
 
 async def department_for(actor: Actor, department_id: int, *, write: bool = False) -> dict[str, Any]:
-    row = await Department.select().where(Department.id == department_id).first().run()
+    row = await Department.select().where(Department.id == department_id).first().run() if department_id <= MAX_ID else None
     if row is None or (not row["active"] and not can(actor, "departments.edit")):
         raise NotFound()
     if write and not can(actor, "departments.edit"):

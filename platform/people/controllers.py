@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery
 from litestar import Controller, Request, get, post
 from litestar.response import Template
 
+from servicechain.platform.lib.ids import parse_id
 from servicechain.platform.people import service
 from servicechain.platform.people.tables import ROLES
 from servicechain.platform.security import actor_of, assignable_roles, person_for
@@ -15,7 +16,7 @@ from servicechain.platform.web import FormInvalid, redirect, render
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_id(value)
 
 
 # The directory's department filter offers the upper levels; a team's own page links to

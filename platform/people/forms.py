@@ -10,6 +10,7 @@ from typing import Any
 from servicechain.platform.config import LANGUAGES
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.ids import is_id, parse_id
 from servicechain.platform.people.tables import ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -68,9 +69,9 @@ class PersonForm:
         ids: dict[str, int | None] = {}
         for name in ("department_id", "manager_id"):
             raw = getattr(self, name)
-            if raw and not raw.isdigit():
+            if raw and not is_id(raw):
                 errors[name] = [_("Choose from the list.")]
-            ids[name] = int(raw) if raw.isdigit() else None
+            ids[name] = parse_id(raw)
         self.parsed = {
             "full_name": self.full_name,
             "employee_number": self.employee_number,
@@ -110,13 +111,13 @@ class DepartmentForm:
             errors["name_en"] = [_("Enter the name in English.")]
         for name in ("parent_id", "head_id"):
             raw = getattr(self, name)
-            if raw and not raw.isdigit():
+            if raw and not is_id(raw):
                 errors[name] = [_("Choose from the list.")]
         self.parsed = {
             "code": self.code,
             "name_en": self.name_en[:200],
             "name_ru": self.name_ru[:200],
-            "parent": int(self.parent_id) if self.parent_id.isdigit() else None,
-            "head": int(self.head_id) if self.head_id.isdigit() else None,
+            "parent": parse_id(self.parent_id),
+            "head": parse_id(self.head_id),
         }
         return errors

@@ -32,6 +32,7 @@ from servicechain.platform.security import (
 from servicechain.platform.web import FormInvalid
 
 PAGE_SIZE = 25
+MAX_PAGE = 1_000_000
 AUDITED_PERSON_FIELDS = (
     "full_name", "employee_number", "email", "position", "department", "manager",
     "language", "role", "hired_on", "left_on", "active",
@@ -102,7 +103,7 @@ async def search_people(
         where.append("p.role = {}")
         args.append(role)
     clause = " AND ".join(where)
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)  # a page far past the end is empty, not an OFFSET overflow
     base = f" FROM person p LEFT JOIN department d ON d.id = p.department WHERE {clause}"
     # Without a department filter the count needs no join, and reads only the index.
     count_from = base if department_id else f" FROM person p WHERE {clause}"
