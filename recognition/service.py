@@ -1,0 +1,587 @@
+"""Recognition and rewards: company values, thanks between colleagues, feeds, manager rewards
+within a budget, and what people would like to be rewarded with.
+
+Permissions come from platform.security (capabilities and the ``*_for`` loaders); every change
+is written in one transaction with its audit entry. Messages for people are in their language.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from servicechain.platform import audit, db, outbox
+from servicechain.platform.config import get_settings
+from servicechain.platform.i18n import current_language, lazy_gettext, use_language
+from servicechain.platform.i18n import gettext as _
+from servicechain.platform.people.service import department_name, today
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import (
+    Actor,
+    NotFound,
+    can,
+    department_for,
+    is_in_reach,
+    manages,
+    person_for,
+    preferences_for,
+    recognition_for,
+    require,
+    utcnow,
+)
+from servicechain.platform.web import DomainError, FormInvalid
+from servicechain.recognition.forms import (
+    BudgetForm,
+    PreferencesForm,
+    RecognitionForm,
+    RewardForm,
+    ValueForm,
+)
+from servicechain.recognition.tables import (
+    MONEY_KINDS,
+    REACTIONS,
+    REWARD_KINDS,
+    CompanyValue,
+    Recognition,
+    RecognitionReaction,
+    RecognitionRecipient,
+    RecognitionValue,
+    Reward,
+    RewardBudget,
+    RewardPreference,
+)
+
+# A colleague may thank this many times in 24 hours: enough for a busy day, not for a script.
+DAILY_LIMIT = 20
+PAGE_SIZE = 20
+PERIODS = (7, 30, 90, 365)  # the feed filter's "last N days"
+
+KIND_LABELS = {
+    "bonus": lazy_gettext("Bonus"),
+    "gift": lazy_gettext("Gift"),
+    "day_off": lazy_gettext("Extra day off"),
+    "praise": lazy_gettext("Public praise"),
+    "learning": lazy_gettext("Learning budget"),
+    "responsibility": lazy_gettext("New responsibility"),
+}
+REACTION_LABELS = {
+    "thanks": lazy_gettext("Thanks"),
+    "applause": lazy_gettext("Applause"),
+    "heart": lazy_gettext("Love it"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
+
+
+def value_name(row: dict[str, Any], prefix: str = "") -> str:
+    ru, en = row.get(prefix + "name_ru"), row.get(prefix + "name_en")
+    return (ru if current_language() == "ru" else en) or en or ru or ""
+
+
+def value_description(row: dict[str, Any]) -> str:
+    return (row["description_ru"] if current_language() == "ru" else row["description_en"]) or ""
+
+
+# --- company values --------------------------------------------------------------------------
+
+
+async def list_values(*, include_retired: bool = False) -> list[dict[str, Any]]:
+    query = CompanyValue.select().order_by(CompanyValue.position).order_by(CompanyValue.id)
+    if not include_retired:
+        query = query.where(CompanyValue.retired_at.is_null())
+    rows = await query.run()
+    for row in rows:
+        row["name"] = value_name(row)
+        row["description"] = value_description(row)
+    return rows
+
+
+async def value_for_edit(actor: Actor, value_id: int) -> dict[str, Any]:
+    require(actor, "recognition.values_manage")
+    row = await CompanyValue.select().where(CompanyValue.id == value_id).first().run()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def save_value(actor: Actor, data: dict[str, Any], value_id: int | None = None) -> int:
+    """Admins define values. The code is what the API and chat bots name, so it is unique."""
+    require(actor, "recognition.values_manage")
+    form = ValueForm.from_data(data)
+    errors = form.validate()
+    async with db.write():
+        before = await value_for_edit(actor, value_id) if value_id else None
+        if not errors:
+            clash = await CompanyValue.select(CompanyValue.id).where(CompanyValue.code == form.parsed["code"]).first().run()
+            if clash and clash["id"] != value_id:
+                errors["code"] = [_("A value with this code already exists.")]
+        if errors:
+            raise FormInvalid(errors)
+        if before is None:
+            row = CompanyValue(**form.parsed)
+            await row.save().run()
+            value_id = row.id
+            await audit.record(actor, "value.create", object_type="company_value", object_id=value_id,
+                               summary=f"Company value {form.parsed['code']} defined", after=form.parsed)
+        else:
+            await CompanyValue.update(form.parsed).where(CompanyValue.id == value_id).run()
+            await audit.record(actor, "value.update", object_type="company_value", object_id=value_id,
+                               summary=f"Company value {form.parsed['code']} changed",
+                               before={k: before[k] for k in form.parsed}, after=form.parsed)
+    return value_id  # type: ignore[return-value]
+
+
+async def set_value_retired(actor: Actor, value_id: int, retired: bool) -> None:
+    """Retired values cannot be chosen any more; recognitions that named them keep the name."""
+    async with db.write():
+        row = await value_for_edit(actor, value_id)
+        await CompanyValue.update({CompanyValue.retired_at: utcnow() if retired else None}).where(
+            CompanyValue.id == value_id).run()
+        await audit.record(actor, "value.retire" if retired else "value.restore", object_type="company_value",
+                           object_id=value_id, summary=f"Company value {row['code']} {'retired' if retired else 'restored'}")
+
+
+# --- giving thanks ---------------------------------------------------------------------------
+
+
+async def find_people(identifiers: list[str]) -> dict[str, dict[str, Any]]:
+    """People by email (any case) or employee number; unknown identifiers are left out."""
+    if not identifiers:
+        return {}
+    lowered = [i.lower() for i in identifiers]
+    rows = await db.fetch(
+        "SELECT id, full_name, email, employee_number, department, active, language FROM person"
+        f" WHERE lower(email) IN ({db.placeholders(len(lowered))}) OR employee_number IN ({db.placeholders(len(identifiers))})",
+        *lowered, *identifiers,
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for ident in identifiers:
+        for row in rows:
+            if (row["email"] or "").lower() == ident.lower() or row["employee_number"] == ident:
+                found[ident] = row
+                break
+    return found
+
+
+async def _sent_in_last_day(sender_id: int) -> int:
+    rows = await db.fetch("SELECT COUNT(*) AS n FROM recognition WHERE sender = {} AND created_at >= {}",
+                          sender_id, utcnow() - timedelta(days=1))
+    return rows[0]["n"]
+
+
+async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int | None = None) -> int:
+    """Thank one or more colleagues for one or more company values.
+
+    The sender is the actor, or for an API token (a chat bot trusted to speak for its users)
+    the person named by ``sender_id``. Refused, with nothing saved: thanking yourself, someone
+    who has left or is unknown, a retired or unknown value, an empty or overlong message, and
+    more than DAILY_LIMIT recognitions from one sender in 24 hours. Recipients are notified in
+    the app; the audit entry names the actor (a person or the token).
+    """
+    require(actor, "api.recognition.write" if actor.kind == "token" else "recognition.give")
+    if actor.kind != "token":
+        sender_id = actor.person_id
+    form = RecognitionForm.from_data(data)
+    errors = form.validate()
+    async with db.write():
+        sender = await Person.select().where(Person.id == sender_id).first().run() if sender_id else None
+        if sender is None or not sender["active"]:
+            errors.setdefault("from", []).append(_("The sender is not someone who works here."))
+        people = await find_people(form.to)
+        recipients: list[dict[str, Any]] = []
+        for ident in form.to:
+            person = people.get(ident)
+            if person is None:
+                errors.setdefault("to", []).append(_("Nobody has the email or employee number %(who)s.", who=ident))
+            elif not person["active"]:
+                errors.setdefault("to", []).append(_("%(name)s has left the company.", name=person["full_name"]))
+            elif sender and person["id"] == sender["id"]:
+                errors.setdefault("to", []).append(_("You cannot thank yourself; thank a colleague."))
+            elif person["id"] not in {r["id"] for r in recipients}:
+                recipients.append(person)
+        values = await CompanyValue.select().where(CompanyValue.code.is_in(form.values)).run() if form.values else []
+        by_code = {v["code"]: v for v in values}
+        for code in form.values:
+            if code not in by_code:
+                errors.setdefault("values", []).append(_("There is no company value %(code)s.", code=code))
+            elif by_code[code]["retired_at"] is not None:
+                errors.setdefault("values", []).append(
+                    _("The value “%(name)s” has been retired; choose a current one.", name=value_name(by_code[code])))
+        if sender and not errors and await _sent_in_last_day(sender["id"]) >= DAILY_LIMIT:
+            errors["__all__"] = [_("You have sent %(n)s recognitions in the last 24 hours, the most allowed. "
+                                   "Try again tomorrow.", n=DAILY_LIMIT)]
+        if errors:
+            raise FormInvalid(errors)
+        public = form.visibility == "public"
+        now = utcnow()
+        rec = Recognition(sender=sender["id"], message=form.message, story=form.story, case_ref=form.case_ref,  # type: ignore[index]
+                          public=public, created_at=now, via_token=actor.name if actor.kind == "token" else "")
+        await rec.save().run()
+        await RecognitionRecipient.insert(*[
+            RecognitionRecipient(recognition=rec.id, person=p["id"], department=p["department"], public=public)
+            for p in recipients]).run()
+        await RecognitionValue.insert(*[
+            RecognitionValue(recognition=rec.id, value=by_code[c]["id"], public=public) for c in form.values]).run()
+        for person in recipients:
+            with use_language(person["language"] or "ru"):
+                await outbox.notify(person["id"], _("%(name)s thanked you: %(text)s", name=sender["full_name"],  # type: ignore[index]
+                                                    text=form.message[:200]), f"/recognition/{rec.id}")
+        await audit.record(
+            actor, "recognition.give", object_type="recognition", object_id=rec.id,
+            summary=f"{sender['full_name']} thanked {', '.join(p['full_name'] for p in recipients)}",  # type: ignore[index]
+            sender=sender["id"], recipients=[p["id"] for p in recipients], values=form.values,  # type: ignore[index]
+            public=public, token=actor.name if actor.kind == "token" else None,
+        )
+    return rec.id
+
+
+async def toggle_reaction(actor: Actor, recognition_id: int, kind: str) -> None:
+    """One reaction of each kind per person; reacting again takes it back."""
+    if kind not in REACTIONS:
+        raise DomainError(_("There is no such reaction."))
+    async with db.write():
+        await recognition_for(actor, recognition_id)
+        key = f"{recognition_id}:{actor.person_id}:{kind}"
+        existing = await RecognitionReaction.select(RecognitionReaction.id).where(RecognitionReaction.key == key).first().run()
+        if existing:
+            await RecognitionReaction.delete().where(RecognitionReaction.id == existing["id"]).run()
+        else:
+            await RecognitionReaction.insert(RecognitionReaction(recognition=recognition_id, person=actor.person_id,
+                                                                 kind=kind, key=key, created_at=utcnow())).run()
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+async def _first_id_since(since: datetime) -> int:
+    """Recognitions are written in time order, so a period start is an id to page down to."""
+    rows = await db.fetch("SELECT MIN(id) AS id FROM recognition WHERE created_at >= {}", since)
+    return rows[0]["id"] or 2**31 - 1
+
+
+async def _subtree_ids(department: dict[str, Any]) -> list[int]:
+    rows = await Department.select(Department.id).where(Department.path.like(department["path"] + "%")).run()
+    return [r["id"] for r in rows]
+
+
+async def feed(
+    actor: Actor,
+    *,
+    department_id: int | None = None,
+    person_id: int | None = None,
+    value: str = "",
+    days: int | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """A page of recognitions, newest first: the company's, a department's (and those below), or
+    one person's (received and given). Keyset paging: ``before`` is the last id of the previous
+    page. Private recognitions appear only in the person feed, for the person and their managers.
+    """
+    require(actor, "recognition.view")
+    args: list[Any] = []
+    value_row = None
+    if value:
+        value_row = await CompanyValue.select().where(CompanyValue.code == value).first().run()
+        if value_row is None:
+            return {"items": [], "next": None}
+    floor = await _first_id_since(utcnow() - timedelta(days=days)) if days else 0
+    ceiling = before if before else 2**31 - 1
+    if person_id is not None:
+        await person_for(actor, person_id)
+        own = person_id == actor.person_id
+        see_private_received = own or await manages(actor, person_id)
+        received = "SELECT recognition AS id FROM recognition_recipient WHERE person = {} AND recognition < {} AND recognition >= {}"
+        given = "SELECT id FROM recognition WHERE sender = {} AND id < {} AND id >= {}"
+        received += "" if see_private_received else " AND public = {}"
+        given += "" if own else " AND public = {}"
+        parts = [received, given]
+        args = [person_id, ceiling, floor, *([] if see_private_received else [True]),
+                person_id, ceiling, floor, *([] if own else [True])]
+        sql = f"SELECT id FROM ({parts[0]} UNION {parts[1]}) AS mine"
+        if value_row:
+            sql += " WHERE EXISTS (SELECT 1 FROM recognition_value rv WHERE rv.recognition = mine.id AND rv.value = {})"
+            args.append(value_row["id"])
+        sql += f" ORDER BY id DESC LIMIT {limit + 1}"
+    elif department_id is not None:
+        department = await department_for(actor, department_id)
+        ids = await _subtree_ids(department)
+        sql = ("SELECT DISTINCT rr.recognition AS id FROM recognition_recipient rr"
+               f" WHERE rr.department IN ({db.placeholders(len(ids))}) AND rr.public = {{}} AND rr.recognition < {{}} AND rr.recognition >= {{}}")
+        args = [*ids, True, ceiling, floor]
+        if value_row:
+            sql += " AND EXISTS (SELECT 1 FROM recognition_value rv WHERE rv.recognition = rr.recognition AND rv.value = {})"
+            args.append(value_row["id"])
+        sql += f" ORDER BY rr.recognition DESC LIMIT {limit + 1}"
+    elif value_row:
+        sql = ("SELECT recognition AS id FROM recognition_value WHERE value = {} AND public = {} AND recognition < {}"
+               f" AND recognition >= {{}} ORDER BY recognition DESC LIMIT {limit + 1}")
+        args = [value_row["id"], True, ceiling, floor]
+    else:
+        sql = f"SELECT id FROM recognition WHERE public = {{}} AND id < {{}} AND id >= {{}} ORDER BY id DESC LIMIT {limit + 1}"
+        args = [True, ceiling, floor]
+    rows = await db.fetch(sql, *args)
+    ids = [r["id"] for r in rows[:limit]]
+    return {"items": await hydrate(actor, ids), "next": ids[-1] if len(rows) > limit else None}
+
+
+async def hydrate(actor: Actor, ids: list[int]) -> list[dict[str, Any]]:
+    """Recognitions with sender, recipients, values and reactions, in the order of ``ids``."""
+    if not ids:
+        return []
+    marks = db.placeholders(len(ids))
+    recs = await db.fetch(
+        "SELECT r.id, r.sender, r.message, r.story, r.case_ref, r.public, r.created_at, r.via_token, p.full_name AS sender_name"
+        f" FROM recognition r JOIN person p ON p.id = r.sender WHERE r.id IN ({marks})", *ids)
+    recipients = await db.fetch(
+        "SELECT rr.recognition, p.id, p.full_name FROM recognition_recipient rr JOIN person p ON p.id = rr.person"
+        f" WHERE rr.recognition IN ({marks}) ORDER BY rr.id", *ids)
+    values = await db.fetch(
+        "SELECT rv.recognition, v.code, v.name_en, v.name_ru FROM recognition_value rv JOIN company_value v ON v.id = rv.value"
+        f" WHERE rv.recognition IN ({marks}) ORDER BY v.position, v.id", *ids)
+    reactions = await db.fetch(
+        "SELECT recognition, kind, COUNT(*) AS n, SUM(CASE WHEN person = {} THEN 1 ELSE 0 END) AS mine"
+        f" FROM recognition_reaction WHERE recognition IN ({marks}) GROUP BY recognition, kind", actor.person_id or 0, *ids)
+    by_id = {r["id"]: {**r, "public": bool(r["public"]), "recipients": [], "values": [],
+                       "reactions": {k: {"count": 0, "mine": False} for k in REACTIONS}} for r in recs}
+    for r in recipients:
+        by_id[r["recognition"]]["recipients"].append({"id": r["id"], "full_name": r["full_name"]})
+    for v in values:
+        by_id[v["recognition"]]["values"].append({"code": v["code"], "name": value_name(v)})
+    for x in reactions:
+        by_id[x["recognition"]]["reactions"][x["kind"]] = {"count": x["n"], "mine": bool(x["mine"])}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def recognition_card(actor: Actor, recognition_id: int) -> dict[str, Any]:
+    await recognition_for(actor, recognition_id)
+    return (await hydrate(actor, [recognition_id]))[0]
+
+
+# --- rewards and budgets -----------------------------------------------------------------------
+
+
+async def budget_status(manager_id: int, on: date | None = None) -> dict[str, Any] | None:
+    """The manager's budget covering ``on`` (today), with what is spent and what remains."""
+    on = on or today()
+    budget = await RewardBudget.select().where(
+        (RewardBudget.manager == manager_id) & (RewardBudget.starts_on <= on) & (RewardBudget.ends_on >= on)
+    ).first().run()
+    if budget is None:
+        return None
+    rows = await db.fetch("SELECT COALESCE(SUM(amount), 0) AS spent FROM reward WHERE from_budget = {}", budget["id"])
+    spent = int(rows[0]["spent"])
+    return {**budget, "spent": spent, "remaining": budget["amount"] - spent}
+
+
+async def preference_ranking(person_id: int) -> dict[str, Any]:
+    row = await RewardPreference.select().where(RewardPreference.person == person_id).first().run()
+    ranking = [k for k in (row["ranking"] if row else "").split(",") if k in REWARD_KINDS]
+    return {"ranking": ranking, "note": row["note"] if row else "", "updated_at": row["updated_at"] if row else None,
+            "labels": [kind_label(k) for k in ranking]}
+
+
+async def reward_form(actor: Actor, to: str = "") -> dict[str, Any]:
+    """What the reward form shows: the recipient (when named and in reach) with their ranking
+    of reward kinds as it is now, and what remains of the giver's budget."""
+    require(actor, "rewards.give")
+    recipient = None
+    lookup_error = ""
+    if to:
+        found = (await find_people([to])).get(to)
+        if found and found["id"] != actor.person_id and found["active"] and await is_in_reach(actor, found["id"]):
+            recipient = {**found, "preferences": await preference_ranking(found["id"])}
+        else:
+            lookup_error = _("Nobody within your reach has the email or employee number %(who)s.", who=to)
+    return {"recipient": recipient, "lookup_error": lookup_error, "budget": await budget_status(actor.person_id),  # type: ignore[arg-type]
+            "values": await list_values(), "kinds": [(k, kind_label(k)) for k in REWARD_KINDS], "money_kinds": MONEY_KINDS}
+
+
+async def give_reward(actor: Actor, data: dict[str, Any]) -> int:
+    """A manager rewards someone in their reach. Kinds that cost money draw on the manager's
+    budget for today; a reward over what remains is refused, saying what remains. The
+    recipient's ranking of the kind at this moment is kept with the reward (the top-three
+    metric reads it). Audited; the recipient is notified."""
+    require(actor, "rewards.give")
+    form = RewardForm.from_data(data)
+    errors = form.validate()
+    p = form.parsed
+    async with db.write():
+        recipient = (await find_people([form.to])).get(form.to) if form.to else None
+        if form.to and recipient is None:
+            errors.setdefault("to", []).append(_("Nobody has the email or employee number %(who)s.", who=form.to))
+        elif recipient is not None:
+            if recipient["id"] == actor.person_id:
+                errors.setdefault("to", []).append(_("You cannot reward yourself."))
+            elif not recipient["active"]:
+                errors.setdefault("to", []).append(_("%(name)s has left the company.", name=recipient["full_name"]))
+            elif not await is_in_reach(actor, recipient["id"]):
+                errors.setdefault("to", []).append(_("%(name)s is not within your reach: you may reward only people you manage.",
+                                                     name=recipient["full_name"]))
+        value_id = None
+        if p.get("value"):
+            value_row = await CompanyValue.select().where(CompanyValue.code == p["value"]).first().run()
+            if value_row is None:
+                errors.setdefault("value", []).append(_("There is no company value %(code)s.", code=p["value"]))
+            elif value_row["retired_at"] is not None:
+                errors.setdefault("value", []).append(
+                    _("The value “%(name)s” has been retired; choose a current one.", name=value_name(value_row)))
+            else:
+                value_id = value_row["id"]
+        if p.get("recognition_id") and recipient is not None:
+            try:
+                await recognition_for(actor, p["recognition_id"])
+                named = await RecognitionRecipient.exists().where(
+                    (RecognitionRecipient.recognition == p["recognition_id"]) & (RecognitionRecipient.person == recipient["id"])).run()
+            except NotFound:
+                named = False
+            if not named:
+                errors.setdefault("recognition_id", []).append(_("That recognition does not thank this person."))
+        budget = None
+        if not errors and p["kind"] in MONEY_KINDS:
+            if db.engine().engine_type == "postgres":  # two rewards at once must not both fit the last roubles
+                await db.fetch("SELECT id FROM reward_budget WHERE manager = {} FOR UPDATE", actor.person_id)
+            budget = await budget_status(actor.person_id)  # type: ignore[arg-type]
+            if budget is None:
+                errors["amount"] = [_("You have no reward budget for today; HR sets budgets.")]
+            elif p["amount"] > budget["remaining"]:
+                from servicechain.platform.i18n import format_date, format_money
+
+                errors["amount"] = [_("This is over your budget: %(remaining)s remains until %(until)s.",
+                                      remaining=format_money(budget["remaining"]), until=format_date(budget["ends_on"]))]
+        if errors:
+            raise FormInvalid(errors)
+        ranking = (await preference_ranking(recipient["id"]))["ranking"]  # type: ignore[index]
+        rank = ranking.index(p["kind"]) + 1 if p["kind"] in ranking else None
+        reward = Reward(giver=actor.person_id, recipient=recipient["id"], kind=p["kind"], amount=p["amount"],  # type: ignore[index]
+                        reason=p["reason"], value=value_id, recognition=p["recognition_id"], goal_id=p["goal_id"],
+                        from_budget=budget["id"] if budget else None, preference_rank=rank, created_at=utcnow())
+        await reward.save().run()
+        with use_language(recipient["language"] or "ru"):  # type: ignore[index]
+            await outbox.notify(recipient["id"], _("%(name)s gave you a reward: %(kind)s.", name=actor.name,  # type: ignore[index]
+                                                   kind=kind_label(p["kind"])), "/rewards/")
+        await audit.record(actor, "reward.give", object_type="reward", object_id=reward.id,
+                           summary=f"Reward ({p['kind']}) to {recipient['full_name']}",  # type: ignore[index]
+                           recipient=recipient["id"], kind=p["kind"], amount=p["amount"], value=p.get("value") or None,  # type: ignore[index]
+                           recognition=p["recognition_id"], goal_id=p["goal_id"], preference_rank=rank,
+                           budget=budget["id"] if budget else None)
+    return reward.id
+
+
+async def rewards_page(actor: Actor) -> dict[str, Any]:
+    """Rewards the actor received and, for those who give them, gave; with their budget."""
+    async def listing(column: str) -> list[dict[str, Any]]:
+        rows = await db.fetch(
+            "SELECT w.id, w.kind, w.amount, w.reason, w.created_at, w.preference_rank, g.full_name AS giver_name,"
+            " r.full_name AS recipient_name, v.name_en, v.name_ru FROM reward w JOIN person g ON g.id = w.giver"
+            " JOIN person r ON r.id = w.recipient LEFT JOIN company_value v ON v.id = w.value"
+            f" WHERE w.{column} = {{}} ORDER BY w.created_at DESC, w.id DESC LIMIT 100", actor.person_id)
+        for row in rows:
+            row["kind_label"] = kind_label(row["kind"])
+            row["value_name"] = value_name(row) if row["name_en"] else ""
+        return rows
+
+    giver = can(actor, "rewards.give")
+    return {"received": await listing("recipient"), "given": await listing("giver") if giver else [],
+            "budget": await budget_status(actor.person_id) if giver else None}  # type: ignore[arg-type]
+
+
+async def set_budget(actor: Actor, data: dict[str, Any]) -> int:
+    """HR sets a manager's reward budget for a period; periods of one manager may not overlap."""
+    require(actor, "rewards.budgets")
+    form = BudgetForm.from_data(data)
+    errors = form.validate()
+    p = form.parsed
+    async with db.write():
+        manager = (await find_people([form.manager])).get(form.manager) if form.manager else None
+        if form.manager and (manager is None or not manager["active"]):
+            errors.setdefault("manager", []).append(_("Nobody working here has the email or employee number %(who)s.",
+                                                      who=form.manager))
+        if not errors:
+            overlap = await RewardBudget.exists().where(
+                (RewardBudget.manager == manager["id"]) & (RewardBudget.starts_on <= p["ends_on"])  # type: ignore[index]
+                & (RewardBudget.ends_on >= p["starts_on"])).run()
+            if overlap:
+                errors["starts_on"] = [_("This manager already has a budget for part of this period.")]
+        if errors:
+            raise FormInvalid(errors)
+        budget = RewardBudget(manager=manager["id"], starts_on=p["starts_on"], ends_on=p["ends_on"], amount=p["amount"],  # type: ignore[index]
+                              set_by=actor.person_id, created_at=utcnow())
+        await budget.save().run()
+        await audit.record(actor, "reward_budget.set", object_type="reward_budget", object_id=budget.id,
+                           summary=f"Reward budget for {manager['full_name']}", manager=manager["id"],  # type: ignore[index]
+                           starts_on=p["starts_on"], ends_on=p["ends_on"], amount=p["amount"])
+    return budget.id
+
+
+async def list_budgets(actor: Actor) -> list[dict[str, Any]]:
+    require(actor, "rewards.budgets")
+    rows = await db.fetch(
+        "SELECT b.id, b.starts_on, b.ends_on, b.amount, p.full_name, p.id AS manager_id,"
+        " COALESCE((SELECT SUM(amount) FROM reward w WHERE w.from_budget = b.id), 0) AS spent"
+        " FROM reward_budget b JOIN person p ON p.id = b.manager ORDER BY b.ends_on DESC, p.full_name LIMIT 500")
+    for row in rows:
+        row["remaining"] = row["amount"] - int(row["spent"])
+    return rows
+
+
+# --- preferences -------------------------------------------------------------------------------
+
+
+async def preferences_card(actor: Actor, person_id: int) -> dict[str, Any]:
+    """A person's ranking: for them, their managers up the chain and HR only (404 otherwise)."""
+    person = await preferences_for(actor, person_id)
+    return {"person": person, "preferences": await preference_ranking(person_id)}
+
+
+async def save_preferences(actor: Actor, data: dict[str, Any]) -> None:
+    """Each person ranks the kinds of reward they value most; kinds left blank are unranked."""
+    require(actor, "rewards.preferences_own")
+    form = PreferencesForm.from_data(data)
+    errors = form.validate()
+    if errors:
+        raise FormInvalid(errors)
+    async with db.write():
+        ranking = ",".join(form.ranking)
+        existing = await RewardPreference.select(RewardPreference.id).where(RewardPreference.person == actor.person_id).first().run()
+        if existing:
+            await RewardPreference.update({RewardPreference.ranking: ranking, RewardPreference.note: form.note,
+                                           RewardPreference.updated_at: utcnow()}).where(RewardPreference.id == existing["id"]).run()
+        else:
+            await RewardPreference.insert(RewardPreference(person=actor.person_id, ranking=ranking, note=form.note,
+                                                           updated_at=utcnow())).run()
+        await audit.record(actor, "reward_preference.save", object_type="person", object_id=actor.person_id,
+                           summary="Reward preferences saved", ranking=form.ranking)
+
+
+async def top_three_share(*, giver_id: int | None = None, department_id: int | None = None,
+                          since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    """How many rewards fell in the recipient's top three kinds when given: for one giver, or
+    for recipients in a department and those below (by their current department). For reports;
+    callers check who may see it. ``share`` is None when there were no rewards."""
+    sql = "SELECT COUNT(*) AS n, SUM(CASE WHEN w.preference_rank <= 3 THEN 1 ELSE 0 END) AS top FROM reward w"
+    where, args = [], []
+    if department_id is not None:
+        dept = await Department.select(Department.path).where(Department.id == department_id).first().run()
+        if dept is None:
+            raise NotFound()
+        sql += " JOIN person p ON p.id = w.recipient JOIN department d ON d.id = p.department"
+        where.append("d.path LIKE {}")
+        args.append(dept["path"] + "%")
+    if giver_id is not None:
+        where.append("w.giver = {}")
+        args.append(giver_id)
+    if since:
+        where.append("w.created_at >= {}")
+        args.append(datetime.combine(since, time.min, tzinfo=get_settings().tz))
+    if until:
+        where.append("w.created_at < {}")
+        args.append(datetime.combine(until + timedelta(days=1), time.min, tzinfo=get_settings().tz))
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    row = (await db.fetch(sql, *args))[0]
+    n, top = int(row["n"] or 0), int(row["top"] or 0)
+    return {"rewards": n, "in_top_three": top, "share": (top / n) if n else None}
+
