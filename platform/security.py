@@ -126,6 +126,21 @@ ROLE_CAPABILITIES = {
     for role, caps in ROLE_CAPABILITIES.items()
 }
 
+# Internal service: everyone reads the catalogue and rates what their department receives;
+# department heads maintain their own catalogue and follow-ups (checked by the loaders below);
+# those who lead people read the matrix and scorecards; HR launches rounds and keeps the catalogue.
+INTERNAL_SERVICE_EVERYONE = {"internal_service.view", "internal_service.rate"}
+INTERNAL_SERVICE_EXTRA = {
+    "manager": {"internal_service.reports"},
+    "executive": {"internal_service.reports"},
+    "hr": {"internal_service.reports", "internal_service.rounds", "internal_service.catalogue_all"},
+    "admin": {"internal_service.reports", "internal_service.rounds", "internal_service.catalogue_all"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | INTERNAL_SERVICE_EVERYONE | INTERNAL_SERVICE_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
 
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
@@ -446,6 +461,56 @@ async def preferences_for(actor: Actor, person_id: int) -> dict[str, Any]:
     if row["id"] == actor.person_id or can(actor, "rewards.preferences_all") or await manages(actor, row["id"]):
         return row
     raise NotFound()
+
+
+# --- internal service -------------------------------------------------------------------------
+
+
+async def heads_department(actor: Actor, department_id: int) -> bool:
+    """Is the actor the head of this department or of one above it?"""
+    if not actor.is_person:
+        return False
+    path = await _department_path(department_id)
+    if not path:
+        return False
+    return any(path.startswith(h) for h in await department_paths_headed(actor.person_id))  # type: ignore[arg-type]
+
+
+async def internal_service_for(actor: Actor, service_id: int, *, write: bool = False) -> dict[str, Any]:
+    """A catalogue entry: everyone sees active ones; changing it takes the head of the providing
+    department (or one above) or HR/admins (403), who also see retired ones."""
+    from servicechain.internal_service.tables import InternalService
+
+    require(actor, "internal_service.view")
+    row = await InternalService.select().where(InternalService.id == service_id).first().run()
+    if row is None:
+        raise NotFound()
+    may_edit = can(actor, "internal_service.catalogue_all") or await heads_department(actor, row["provider"])
+    if not row["active"] and not may_edit:
+        raise NotFound()
+    if write and not may_edit:
+        raise Forbidden()
+    return row
+
+
+async def internal_scorecard_for(actor: Actor, department_id: int) -> dict[str, Any]:
+    """A department's internal service scorecard: for those who read reports and for its heads."""
+    row = await department_for(actor, department_id)
+    if not (can(actor, "internal_service.reports") or await heads_department(actor, department_id)):
+        raise Forbidden()
+    return row
+
+
+async def follow_up_for(actor: Actor, follow_up_id: int) -> dict[str, Any]:
+    """A follow-up of a low rating: only the head of the rated department (or one above) sees
+    and answers it (404 for anyone else, HR included: it is the department's to fix)."""
+    from servicechain.internal_service.tables import FollowUp
+
+    require(actor, "internal_service.view")
+    row = await FollowUp.select().where(FollowUp.id == follow_up_id).first().run()
+    if row is None or not await heads_department(actor, row["provider_department"]):
+        raise NotFound()
+    return row
 
 
 # --- secrets ----------------------------------------------------------------------------------
