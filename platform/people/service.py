@@ -79,7 +79,8 @@ async def search_people(
     per_page: int = PAGE_SIZE,
 ) -> Page:
     """The directory. Everyone sees active colleagues; people who have left only HR,
-    executives and admins. A department filter includes everything below it."""
+    executives and admins, who alone may filter by role. A department filter includes
+    everything below it."""
     require(actor, "people.directory")
     where = ["1 = 1"]
     args: list[Any] = []
@@ -99,7 +100,9 @@ async def search_people(
         if dept:
             where.append("d.path LIKE {}")
             args.append(dept["path"] + "%")
-    if role:
+    # Roles are employment details (see may_see_person_details): filtering by one would list,
+    # say, every administrator to anyone, so only those who see everyone may filter by role.
+    if role and can(actor, "people.view_all"):
         where.append("p.role = {}")
         args.append(role)
     clause = " AND ".join(where)
