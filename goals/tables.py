@@ -18,7 +18,7 @@ DIRECTIONS = ("up", "down")
 CONFIDENCES = ("on_track", "at_risk", "off_track")
 
 
-class Cycle(Table, tablename="goal_cycle"):
+class Cycle(Table, tablename="cycle"):
     """A planning period, a calendar quarter in the company's time zone by default.
     ``ends_on`` is the last day of the cycle (inclusive)."""
 
