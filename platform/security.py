@@ -141,6 +141,13 @@ ROLE_CAPABILITIES = {
     for role, caps in ROLE_CAPABILITIES.items()
 }
 
+# Goals: everyone sees and sets their own (goals.view; the rest is decided per goal by
+# goal_viewer below); executives, HR and admins set and agree company and department goals.
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | ({"goals.manage_org"} if role in ("hr", "executive", "admin") else set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
 
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
