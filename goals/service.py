@@ -1,0 +1,666 @@
+"""Goals: cycles, SMART goals that cascade, check-ins, progress and its roll-up, carry-over.
+
+Permissions come from ``security.goal_for`` / ``security.goal_viewer``: the owner drafts,
+edits and proposes; an approver (a manager whose reach covers the owner, the head of a
+department above, or executives/HR/admins for department and company goals) agrees, closes
+and cancels. Every change writes one audit entry in the same transaction. Progress is stored
+on the goal and recomputed up the chain whenever a check-in or a child changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from servicechain.goals.forms import CheckInForm, GoalForm
+from servicechain.goals.tables import OPEN_STATUSES, CheckIn, Cycle, Goal
+from servicechain.platform import audit, db
+from servicechain.platform.config import get_settings
+from servicechain.platform.i18n import gettext as _
+from servicechain.platform.i18n import lazy_gettext
+from servicechain.platform.people.service import department_name
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import (
+    Actor,
+    Forbidden,
+    GoalViewer,
+    can,
+    goal_for,
+    goal_viewer,
+    require,
+    utcnow,
+)
+from servicechain.platform.web import DomainError, FormInvalid
+
+# A goal is at risk when it is this many percentage points behind where elapsed time says it
+# should be, or when its last check-in was not "on track".
+AT_RISK_MARGIN = 15.0
+CHECK_IN_EVERY = timedelta(days=14)
+PARENT_LEVEL = {"department": "company", "person": "department"}
+STATUS_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "proposed": lazy_gettext("Proposed"),
+    "agreed": lazy_gettext("Agreed"),
+    "achieved": lazy_gettext("Achieved"),
+    "missed": lazy_gettext("Missed"),
+    "cancelled": lazy_gettext("Cancelled"),
+}
+CONFIDENCE_LABELS = {
+    "on_track": lazy_gettext("On track"),
+    "at_risk": lazy_gettext("At risk"),
+    "off_track": lazy_gettext("Off track"),
+}
+LEVEL_LABELS = {
+    "company": lazy_gettext("Company"),
+    "department": lazy_gettext("Department"),
+    "person": lazy_gettext("Person"),
+}
+# to-status: (from-statuses, who: "own" | "approve" | "either")
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "proposed": (("draft",), "own"),
+    "agreed": (("proposed",), "approve"),
+    "draft": (("proposed",), "either"),
+    "achieved": (("agreed",), "approve"),
+    "missed": (("agreed",), "approve"),
+    "cancelled": (("draft", "proposed", "agreed"), "approve"),
+}
+AUDITED = ("level", "owner_person", "owner_department", "parent", "standalone_reason", "title", "description", "metric",
+           "unit", "baseline", "target", "direction", "weight", "status", "starts_on", "deadline")
+
+
+def today() -> date:
+    return utcnow().astimezone(get_settings().tz).date()
+
+
+# --- cycles ---------------------------------------------------------------------------------------
+
+
+def quarter_of(on: date) -> tuple[str, date, date]:
+    """The calendar quarter containing ``on``: its code, first and last day."""
+    q = (on.month - 1) // 3
+    start = date(on.year, q * 3 + 1, 1)
+    end = (date(on.year + 1, 1, 1) if q == 3 else date(on.year, q * 3 + 4, 1)) - timedelta(days=1)
+    return f"{on.year}-Q{q + 1}", start, end
+
+
+def cycle_label(cycle: dict[str, Any] | str) -> str:
+    code = cycle if isinstance(cycle, str) else cycle["code"]
+    year, _sep, quarter = code.partition("-Q")
+    if quarter.isdigit():
+        return _("Q%(quarter)s %(year)s", quarter=quarter, year=year)
+    return code
+
+
+async def ensure_cycle(code: str) -> dict[str, Any]:
+    """The cycle with this quarter code, created if missing. Runs inside ``db.write()``."""
+    row = await Cycle.select().where(Cycle.code == code).first().run()
+    if row:
+        return row
+    year, _sep, quarter = code.partition("-Q")
+    if not (year.isdigit() and quarter in ("1", "2", "3", "4")):
+        raise ValueError(code)
+    _code, start, end = quarter_of(date(int(year), (int(quarter) - 1) * 3 + 1, 1))
+    await Cycle.insert(Cycle(code=code, starts_on=start, ends_on=end)).run()
+    return await Cycle.select().where(Cycle.code == code).first().run()
+
+
+async def cycle_choices(on: date | None = None) -> list[dict[str, Any]]:
+    """Cycles a goal can be set in: those not yet over, plus this quarter and the next even if
+    nobody has used them yet."""
+    on = on or today()
+    codes = {quarter_of(on)[0], quarter_of(quarter_of(on)[2] + timedelta(days=1))[0]}
+    rows = await Cycle.select().where(Cycle.ends_on >= on).run()
+    codes.update(r["code"] for r in rows)
+    return [{"code": c, "label": cycle_label(c)} for c in sorted(codes)]
+
+
+async def cycles_for_browsing() -> list[dict[str, Any]]:
+    rows = await Cycle.select().order_by(Cycle.starts_on, ascending=False).run()
+    for r in rows:
+        r["label"] = cycle_label(r)
+    return rows
+
+
+async def pick_cycle(cycle_id: int | None) -> dict[str, Any] | None:
+    """The cycle asked for, else the one running today, else the latest one."""
+    if cycle_id:
+        row = await Cycle.select().where(Cycle.id == cycle_id).first().run()
+        if row:
+            return row
+    on = today()
+    row = await Cycle.select().where((Cycle.starts_on <= on) & (Cycle.ends_on >= on)).first().run()
+    if row is None:
+        row = await Cycle.select().order_by(Cycle.starts_on, ascending=False).first().run()
+    return row
+
+
+# --- the maths ------------------------------------------------------------------------------------
+
+
+def progress_of(baseline: float | None, target: float | None, value: float | None) -> float:
+    """How far ``value`` has come from baseline to target, 0–100 %. Works for both
+    directions: when the target is below the baseline, going down is progress."""
+    if value is None or baseline is None or target is None or target == baseline:
+        return 0.0
+    share = (value - baseline) / (target - baseline) * 100.0
+    return max(0.0, min(100.0, share))
+
+
+def expected_progress(starts_on: date, deadline: date, on: date) -> float:
+    """Where the goal should be by ``on`` if progress were even over its time."""
+    if on <= starts_on:
+        return 0.0
+    if on >= deadline:
+        return 100.0
+    return (on - starts_on).days / (deadline - starts_on).days * 100.0
+
+
+def is_at_risk(goal: dict[str, Any], on: date) -> bool:
+    if goal["status"] != "agreed":
+        return False
+    behind = expected_progress(goal["starts_on"], goal["deadline"], on) - (goal["progress"] or 0.0) > AT_RISK_MARGIN
+    return behind or goal.get("confidence") in ("at_risk", "off_track")
+
+
+def rolled_up(children: list[tuple[float, int]]) -> float:
+    """Weighted average of (progress, weight) pairs."""
+    total = sum(w for _p, w in children)
+    return sum(p * w for p, w in children) / total if total else 0.0
+
+
+async def recompute_progress(goal_id: int | None) -> None:
+    """Recompute a goal's progress and every goal above it. Runs inside ``db.write()``."""
+    seen: set[int] = set()
+    while goal_id and goal_id not in seen:
+        seen.add(goal_id)
+        goal = await Goal.select(Goal.id, Goal.parent, Goal.baseline, Goal.target, Goal.current_value).where(
+            Goal.id == goal_id).first().run()
+        if goal is None:
+            return
+        children = await Goal.select(Goal.progress, Goal.weight).where(
+            (Goal.parent == goal_id) & (Goal.status != "cancelled")).run()
+        if children:
+            progress = rolled_up([(c["progress"] or 0.0, c["weight"] or 1) for c in children])
+        else:
+            progress = progress_of(goal["baseline"], goal["target"], goal["current_value"])
+        await Goal.update({Goal.progress: progress}).where(Goal.id == goal_id).run()
+        goal_id = goal["parent"]
+
+
+# --- SMART --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Letter:
+    letter: str
+    name: str
+    ok: bool
+    why: str
+
+
+def smart_of(goal: dict[str, Any]) -> list[Letter]:
+    """The goal's SMART check as shown on its page. S, M, R and T are enforced when it is
+    saved, so they hold for every stored goal; A holds once the manager agreed it."""
+    agreed = goal["status"] in ("agreed", "achieved", "missed")
+    if agreed:
+        a_why = _("Agreed by the manager.")
+    elif goal["status"] == "proposed":
+        a_why = _("Proposed by the owner; waiting for the manager to agree.")
+    elif goal["status"] == "cancelled":
+        a_why = _("Cancelled.")
+    else:
+        a_why = _("A draft: the owner has not proposed it yet.")
+    if goal["level"] == "company":
+        r_why = _("A company goal: the top of the cascade.")
+    elif goal["parent"]:
+        r_why = _("Aligned to a goal one level up.")
+    else:
+        r_why = _("Stands alone: %(reason)s", reason=goal["standalone_reason"])
+    return [
+        Letter("S", _("Specific"), True, _("Has a title and a description.")),
+        Letter("M", _("Measurable"), True, _("%(metric)s, from %(baseline)s to %(target)s %(unit)s.", metric=goal["metric"],
+               baseline=_num(goal["baseline"]), target=_num(goal["target"]), unit=goal["unit"])),
+        Letter("A", _("Achievable"), agreed, a_why),
+        Letter("R", _("Relevant"), True, r_why),
+        Letter("T", _("Time-bound"), True, _("From %(start)s to %(deadline)s.", start=goal["starts_on"].isoformat(),
+               deadline=goal["deadline"].isoformat())),
+    ]
+
+
+def _num(value: float | None) -> str:
+    from servicechain.platform.i18n import format_number
+
+    if value is None:
+        return "—"
+    return format_number(value, 0 if float(value).is_integer() else 2)
+
+
+async def _check_against_database(actor: Actor, viewer: GoalViewer, form: GoalForm, errors: dict[str, list[str]],
+                                  goal_id: int | None) -> dict[str, Any] | None:
+    """R and T need the parent and the cycle; ownership needs the owner. Adds to ``errors``;
+    returns the cycle's dates (or None)."""
+    values = form.parsed
+    cycle = None
+    code = form.cycle
+    try:
+        year, _sep, quarter = code.partition("-Q")
+        if not (year.isdigit() and quarter in ("1", "2", "3", "4")):
+            raise ValueError(code)
+        _code, start, end = quarter_of(date(int(year), (int(quarter) - 1) * 3 + 1, 1))
+        cycle = {"code": code, "starts_on": start, "ends_on": end}
+    except ValueError:
+        errors.setdefault("cycle", []).append(_("Choose a cycle from the list."))
+    if cycle:
+        for name in ("starts_on", "deadline"):
+            day = values.get(name)
+            if day and not cycle["starts_on"] <= day <= cycle["ends_on"]:
+                errors.setdefault(name, []).append(_(
+                    "T — time-bound: the date must lie inside the cycle, %(start)s to %(end)s.",
+                    start=cycle["starts_on"].isoformat(), end=cycle["ends_on"].isoformat()))
+    level = values["level"]
+    if level == "company" and not viewer.org:
+        errors.setdefault("level", []).append(_("Only executives, HR and administrators set company goals."))
+    if level == "department" and values["owner_department"]:
+        dept = await Department.select(Department.path, Department.active).where(
+            Department.id == values["owner_department"]).first().run()
+        if dept is None or not dept["active"]:
+            errors.setdefault("owner_department_id", []).append(_("This department does not exist."))
+        else:
+            roles = viewer.roles({"level": "department"}, dept["path"])
+            if not (roles["own"] or roles["approve"]):
+                errors.setdefault("owner_department_id", []).append(
+                    _("Only the department's head, the heads above it, executives, HR and administrators set its goals."))
+    if level == "person":
+        owner = values["owner_person"] or actor.person_id
+        values["owner_person"] = owner
+        person = await Person.select(Person.active).where(Person.id == owner).first().run()
+        if person is None or not person["active"]:
+            errors.setdefault("owner_person_id", []).append(_("This person does not exist or has left."))
+        elif owner != actor.person_id and not viewer.roles({"level": "person", "owner_person": owner})["approve"]:
+            errors.setdefault("owner_person_id", []).append(_("You may set goals only for yourself and the people you manage."))
+    if values["parent"]:
+        parent = await Goal.select(Goal.id, Goal.level, Goal.status, Goal.owner_person, Goal.owner_department,
+                                   Goal.cycle.code.as_alias("cycle_code")).where(Goal.id == values["parent"]).first().run()
+        if parent is not None:
+            parent_path = await _department_path(parent["owner_department"])
+            if not viewer.roles(parent, parent_path)["see"]:
+                parent = None
+        if parent is None or parent["id"] == goal_id:
+            errors.setdefault("parent_id", []).append(_("R — relevant: this parent goal does not exist."))
+        elif parent["level"] != PARENT_LEVEL.get(level):
+            errors.setdefault("parent_id", []).append(
+                _("R — relevant: a goal is aligned to a goal one level up (a department goal to a company goal, a person's goal to a department goal)."))
+        elif parent["status"] == "cancelled":
+            errors.setdefault("parent_id", []).append(_("R — relevant: the parent goal was cancelled."))
+        elif cycle and parent["cycle_code"] != cycle["code"]:
+            errors.setdefault("parent_id", []).append(_("R — relevant: the parent goal belongs to another cycle."))
+    return cycle
+
+
+async def _department_path(department_id: int | None) -> str | None:
+    if not department_id:
+        return None
+    row = await Department.select(Department.path).where(Department.id == department_id).first().run()
+    return row["path"] if row else None
+
+
+def _auditable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in AUDITED}
+
+
+async def create_goal(actor: Actor, data: dict[str, Any]) -> int:
+    """Anyone sets goals for themselves; managers for the people in their reach; department
+    heads (and the heads above, executives, HR, admins) for departments; executives, HR and
+    admins for the company. A new goal is a draft. Audited."""
+    require(actor, "goals.view")
+    viewer = await goal_viewer(actor)
+    form = GoalForm.from_data(data)
+    errors = form.validate()
+    if not errors.get("level"):
+        await _check_against_database(actor, viewer, form, errors, None)
+    if errors:
+        raise FormInvalid(errors)
+    values = form.parsed
+    now = utcnow()
+    async with db.write():
+        cycle = await ensure_cycle(form.cycle)
+        goal = Goal(**values, cycle=cycle["id"], status="draft", created_by=actor.person_id, created_at=now, updated_at=now)
+        await goal.save().run()
+        await recompute_progress(values["parent"])
+        await audit.record(actor, "goal.create", object_type="goal", object_id=goal.id, summary=values["title"],
+                           after=_auditable({**values, "status": "draft"}), cycle=cycle["code"])
+    return goal.id
+
+
+async def update_goal(actor: Actor, goal_id: int, data: dict[str, Any]) -> None:
+    """Drafts and proposals can be edited by their owner and approver; an agreed goal is fixed
+    (cancel it and set another). A proposal the owner edits goes back to draft. Audited."""
+    before = await goal_for(actor, goal_id, write=True)
+    if before["status"] not in ("draft", "proposed"):
+        raise DomainError(_("Only drafts and proposed goals can be changed; cancel this one and set a new goal."), 409)
+    viewer = await goal_viewer(actor)
+    form = GoalForm.from_data({**data, "level": before["level"]})
+    errors = form.validate()
+    await _check_against_database(actor, viewer, form, errors, goal_id)
+    values = form.parsed
+    if before["level"] == "person" and values["owner_person"] != before["owner_person"]:
+        errors.setdefault("owner_person_id", []).append(_("A goal cannot be handed to another person; set a new goal for them."))
+    if errors:
+        raise FormInvalid(errors)
+    status = "draft" if before["_roles"]["own"] and not before["_roles"]["approve"] else before["status"]
+    async with db.write():
+        cycle = await ensure_cycle(form.cycle)
+        await Goal.update({**{getattr(Goal, k): v for k, v in values.items()}, Goal.cycle: cycle["id"], Goal.status: status,
+                           Goal.updated_at: utcnow()}).where(Goal.id == goal_id).run()
+        await recompute_progress(goal_id)
+        if before["parent"] != values["parent"]:
+            await recompute_progress(before["parent"])
+        await audit.record(actor, "goal.update", object_type="goal", object_id=goal_id, summary=values["title"],
+                           before=_auditable(before), after=_auditable({**values, "status": status}))
+
+
+def may_move(roles: dict[str, bool], status: str, to: str) -> bool:
+    sources, who = TRANSITIONS[to]
+    if status not in sources:
+        return False
+    if to == "cancelled" and status == "draft" and roles["own"]:
+        return True  # owners may throw away their own drafts
+    return roles["own"] if who == "own" else roles["approve"] if who == "approve" else roles["own"] or roles["approve"]
+
+
+async def change_status(actor: Actor, goal_id: int, to: str) -> str:
+    """The A of SMART: the owner proposes; the approver agrees, returns it to draft, marks it
+    achieved or missed, or cancels it. Returns the new status. Audited."""
+    goal = await goal_for(actor, goal_id)
+    roles = goal["_roles"]
+    if to not in TRANSITIONS:
+        raise DomainError(_("Unknown status."), 422)
+    sources, who = TRANSITIONS[to]
+    if goal["status"] not in sources:
+        raise DomainError(_("A goal that is “%(status)s” cannot become “%(to)s”.", status=str(STATUS_LABELS[goal["status"]]),
+                            to=str(STATUS_LABELS[to])), 409)
+    if not may_move(roles, goal["status"], to):
+        if not (roles["own"] or roles["approve"]):
+            raise Forbidden()
+        if who == "own":
+            raise DomainError(_("A — achievable: only the goal's owner proposes it."), 403)
+        raise DomainError(_("A — achievable: only the owner's manager agrees, closes or cancels this goal; the owner cannot agree their own goal."), 403)
+    changes: dict[Any, Any] = {Goal.status: to, Goal.updated_at: utcnow()}
+    if to == "agreed":
+        changes.update({Goal.agreed_by: actor.person_id, Goal.agreed_at: utcnow()})
+    async with db.write():
+        # The status is checked again under the lock: two people pressing at once change it once.
+        current = await Goal.select(Goal.status).where(Goal.id == goal_id).first().run()
+        if current["status"] != goal["status"]:
+            raise DomainError(_("Someone changed this goal a moment ago; reload the page."), 409)
+        await Goal.update(changes).where(Goal.id == goal_id).run()
+        if to == "cancelled" or goal["status"] == "cancelled":
+            await recompute_progress(goal["parent"])
+        await audit.record(actor, f"goal.{to}", object_type="goal", object_id=goal_id, summary=goal["title"],
+                           before={"status": goal["status"]}, after={"status": to})
+    return to
+
+
+async def add_check_in(actor: Actor, goal_id: int, data: dict[str, Any]) -> int:
+    """The owner or the approver records where an agreed goal stands. Updates the goal's
+    progress and everything above it. Audited."""
+    goal = await goal_for(actor, goal_id, write=True)
+    if goal["status"] != "agreed":
+        raise DomainError(_("Check-ins are for agreed goals; this one is “%(status)s”.", status=str(STATUS_LABELS[goal["status"]])), 409)
+    form = CheckInForm.from_data(data)
+    errors = form.validate(today())
+    if not errors and form.parsed["taken_on"] < goal["starts_on"]:
+        errors["taken_on"] = [_("The date is before the goal starts (%(start)s).", start=goal["starts_on"].isoformat())]
+    if errors:
+        raise FormInvalid(errors)
+    values = form.parsed
+    async with db.write():
+        check_in = CheckIn(goal=goal_id, value=values["value"], confidence=values["confidence"], comment=values["comment"],
+                           taken_on=values["taken_on"], author=actor.person_id, created_at=utcnow())
+        await check_in.save().run()
+        latest = await CheckIn.select(CheckIn.value, CheckIn.confidence, CheckIn.taken_on).where(CheckIn.goal == goal_id).order_by(
+            CheckIn.taken_on, ascending=False).order_by(CheckIn.id, ascending=False).first().run()
+        await Goal.update({Goal.current_value: latest["value"], Goal.confidence: latest["confidence"],
+                           Goal.last_check_in_on: latest["taken_on"], Goal.updated_at: utcnow()}).where(Goal.id == goal_id).run()
+        await recompute_progress(goal_id)
+        await audit.record(actor, "goal.check_in", object_type="goal", object_id=goal_id, summary=goal["title"],
+                           after={k: values[k] for k in ("value", "confidence", "taken_on")}, check_in=check_in.id)
+    return check_in.id
+
+
+async def carry_over(actor: Actor, goal_id: int) -> int:
+    """An unfinished goal continues in the next cycle as a new draft that starts where the old
+    one stands (baseline = last value). Its parent is the parent's own carried copy when there
+    is one; otherwise the copy stands alone with a reason saying where it came from. Audited."""
+    goal = await goal_for(actor, goal_id, write=True)
+    if goal["status"] not in OPEN_STATUSES:
+        raise DomainError(_("Only unfinished goals (draft, proposed or agreed) can be carried over."), 409)
+    if await Goal.exists().where(Goal.carried_from == goal_id).run():
+        raise DomainError(_("This goal was already carried into the next cycle."), 409)
+    cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
+    next_code, start, end = quarter_of(cycle["ends_on"] + timedelta(days=1))
+    baseline = goal["current_value"] if goal["current_value"] is not None else goal["baseline"]
+    if baseline == goal["target"]:
+        raise DomainError(_("This goal already reached its target; mark it achieved instead."), 409)
+    parent_copy = None
+    if goal["parent"]:
+        parent_copy = await Goal.select(Goal.id).where((Goal.carried_from == goal["parent"]) & (Goal.status != "cancelled")).first().run()
+    reason = "" if goal["level"] == "company" or parent_copy else _("Carried over from %(cycle)s.", cycle=cycle_label(cycle))
+    now = utcnow()
+    async with db.write():
+        new_cycle = await ensure_cycle(next_code)
+        copy = Goal(
+            cycle=new_cycle["id"], level=goal["level"], owner_person=goal["owner_person"], owner_department=goal["owner_department"],
+            parent=parent_copy["id"] if parent_copy else None, standalone_reason=reason, title=goal["title"],
+            description=goal["description"], metric=goal["metric"], unit=goal["unit"], baseline=baseline, target=goal["target"],
+            direction=goal["direction"], weight=goal["weight"], status="draft", starts_on=start, deadline=end,
+            carried_from=goal_id, created_by=actor.person_id, created_at=now, updated_at=now,
+        )
+        await copy.save().run()
+        await recompute_progress(copy.parent)
+        await audit.record(actor, "goal.carry_over", object_type="goal", object_id=copy.id, summary=goal["title"],
+                           carried_from=goal_id, cycle=next_code)
+    return copy.id
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+SELECT_GOALS = (
+    "SELECT g.id, g.cycle, g.level, g.owner_person, g.owner_department, g.parent, g.title, g.metric, g.unit, g.baseline,"
+    " g.target, g.direction, g.weight, g.status, g.starts_on, g.deadline, g.current_value, g.confidence,"
+    " g.last_check_in_on, g.progress, p.full_name AS owner_name, d.name_en AS d_name_en, d.name_ru AS d_name_ru,"
+    " d.path AS department_path,"
+    " (SELECT COUNT(*) FROM goal c WHERE c.parent = g.id) AS children"
+    " FROM goal g LEFT JOIN person p ON p.id = g.owner_person LEFT JOIN department d ON d.id = g.owner_department"
+)
+
+
+def _decorate(rows: list[dict[str, Any]], on: date) -> list[dict[str, Any]]:
+    for row in rows:
+        row["department_name"] = department_name(row, "d_") if row.get("d_name_en") or row.get("d_name_ru") else ""
+        row["expected"] = expected_progress(row["starts_on"], row["deadline"], on)
+        row["at_risk"] = is_at_risk(row, on)
+        row["overdue"] = check_in_overdue(row, on)
+    return rows
+
+
+def check_in_overdue(goal: dict[str, Any], on: date) -> bool:
+    if goal["status"] != "agreed":
+        return False
+    since = goal["last_check_in_on"] or goal["starts_on"]
+    return on - since >= CHECK_IN_EVERY
+
+
+async def my_goals(actor: Actor, cycle_id: int) -> list[dict[str, Any]]:
+    require(actor, "goals.view")
+    rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.owner_person = {} ORDER BY g.deadline, g.id",
+                          cycle_id, actor.person_id)
+    return _decorate(rows, today())
+
+
+TEAM_LIMIT = 300
+
+
+async def team_goals(actor: Actor, cycle_id: int) -> tuple[list[dict[str, Any]], bool]:
+    """Goals of the people the actor manages (direct reports for those who see everyone),
+    at-risk ones first. Returns (rows, more): at most TEAM_LIMIT rows."""
+    require(actor, "goals.view")
+    viewer = await goal_viewer(actor)
+    if viewer.reach is None:
+        where, args = "g.owner_person IN (SELECT id FROM person WHERE manager = {})", [actor.person_id]
+    elif viewer.reach:
+        ids = sorted(viewer.reach)
+        where, args = f"g.owner_person IN ({', '.join(str(int(i)) for i in ids)})", []
+    else:
+        return [], False
+    rows = await db.fetch(SELECT_GOALS + f" WHERE g.cycle = {{}} AND g.level = 'person' AND {where}"
+                          f" ORDER BY p.search_name, g.id LIMIT {TEAM_LIMIT + 1}", cycle_id, *args)
+    more = len(rows) > TEAM_LIMIT
+    rows = _decorate(rows[:TEAM_LIMIT], today())
+    rows.sort(key=lambda r: (not r["at_risk"], r["status"] != "proposed"))
+    return rows, more
+
+
+async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = None,
+                     department_id: int | None = None) -> list[dict[str, Any]]:
+    """One level of the cascade: the company's goals (or a department's) for the first level,
+    a goal's children after that. Only goals the actor may see; children are loaded on demand."""
+    require(actor, "goals.view")
+    viewer = await goal_viewer(actor)
+    if parent_id is not None:
+        await goal_for(actor, parent_id)
+        rows = await db.fetch(SELECT_GOALS + " WHERE g.parent = {} AND g.status != 'cancelled' ORDER BY g.level, g.title, g.id",
+                              parent_id)
+    elif department_id is not None:
+        rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'department' AND g.owner_department = {}"
+                              " AND g.status != 'cancelled' ORDER BY g.title, g.id", cycle_id, department_id)
+    else:
+        rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'company' AND g.status != 'cancelled'"
+                              " ORDER BY g.title, g.id", cycle_id)
+    rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"]]
+    return _decorate(rows, today())
+
+
+async def goal_page(actor: Actor, goal_id: int) -> dict[str, Any]:
+    goal = await goal_for(actor, goal_id)
+    on = today()
+    rows = _decorate(await db.fetch(SELECT_GOALS + " WHERE g.id = {}", goal_id), on)
+    full = {**goal, **rows[0]}
+    check_ins = await db.fetch(
+        "SELECT c.id, c.value, c.confidence, c.comment, c.taken_on, p.full_name AS author_name FROM goal_check_in c"
+        " LEFT JOIN person p ON p.id = c.author WHERE c.goal = {} ORDER BY c.taken_on DESC, c.id DESC", goal_id)
+    parent = None
+    if goal["parent"]:
+        parent = await Goal.select(Goal.id, Goal.title, Goal.level).where(Goal.id == goal["parent"]).first().run()
+    cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
+    roles = goal["_roles"]
+    moves = [to for to in TRANSITIONS if may_move(roles, goal["status"], to)]
+    carried = await Goal.exists().where(Goal.carried_from == goal_id).run()
+    return {
+        "goal": full, "check_ins": check_ins, "parent": parent, "cycle": {**cycle, "label": cycle_label(cycle)},
+        "smart": smart_of(full), "moves": moves, "roles": roles,
+        "may_edit": (roles["own"] or roles["approve"]) and goal["status"] in ("draft", "proposed"),
+        "may_check_in": (roles["own"] or roles["approve"]) and goal["status"] == "agreed",
+        "may_carry": (roles["own"] or roles["approve"]) and goal["status"] in OPEN_STATUSES and not carried,
+        "chart": chart(full, check_ins),
+    }
+
+
+async def overdue_check_ins(actor: Actor, limit: int = 10) -> list[dict[str, Any]]:
+    """Agreed goals the actor owns (their own, or their department's as its head) with no
+    check-in for two weeks: reminders for the home page."""
+    if not actor.is_person or not can(actor, "goals.view"):
+        return []
+    cutoff = today() - CHECK_IN_EVERY
+    rows = await db.fetch(
+        "SELECT g.id, g.title, g.last_check_in_on, g.starts_on, g.deadline FROM goal g"
+        " WHERE g.status = 'agreed' AND COALESCE(g.last_check_in_on, g.starts_on) <= {}"
+        " AND (g.owner_person = {} OR g.owner_department IN (SELECT id FROM department WHERE head = {}))"
+        f" ORDER BY COALESCE(g.last_check_in_on, g.starts_on), g.id LIMIT {int(limit)}",
+        cutoff, actor.person_id, actor.person_id,
+    )
+    return rows
+
+
+async def parent_choices(actor: Actor, level: str, cycle_code: str, also: int | None = None) -> list[dict[str, Any]]:
+    """Goals one level up in the cycle that the actor may see, to align a new goal to."""
+    parent_level = PARENT_LEVEL.get(level)
+    if not parent_level:
+        return []
+    viewer = await goal_viewer(actor)
+    rows = await db.fetch(
+        "SELECT g.id, g.title, g.level, g.owner_person, g.owner_department, d.path AS department_path,"
+        " d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM goal g JOIN goal_cycle c ON c.id = g.cycle"
+        " LEFT JOIN department d ON d.id = g.owner_department"
+        " WHERE g.level = {} AND c.code = {} AND g.status != 'cancelled' ORDER BY g.title LIMIT 500",
+        parent_level, cycle_code)
+    rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"] or r["id"] == also]
+    for r in rows:
+        r["label"] = r["title"] + (f" — {department_name(r, 'd_')}" if r["level"] == "department" else "")
+    return rows
+
+
+async def department_choices(actor: Actor) -> list[dict[str, Any]]:
+    """Departments whose goals the actor may set."""
+    viewer = await goal_viewer(actor)
+    if viewer.org:
+        rows = await Department.select(Department.id, Department.name_en, Department.name_ru, Department.path).where(
+            Department.active == True).order_by(Department.path).limit(2000).run()  # noqa: E712
+    elif viewer.headed:
+        clauses = " OR ".join(["path LIKE {}"] * len(viewer.headed))
+        rows = await db.fetch(f"SELECT id, name_en, name_ru, path FROM department WHERE active = {{}} AND ({clauses}) ORDER BY path",
+                              True, *[h + "%" for h in viewer.headed])
+    else:
+        rows = []
+    return [{"id": r["id"], "name": department_name(r)} for r in rows]
+
+
+async def person_choices(actor: Actor) -> list[dict[str, Any]]:
+    """People whose goals the actor may set: themselves, and their direct reports."""
+    rows = await Person.select(Person.id, Person.full_name).where(
+        ((Person.id == actor.person_id) | (Person.manager == actor.person_id)) & (Person.active == True)  # noqa: E712
+    ).order_by(Person.search_name).run()
+    return rows
+
+
+# --- the check-in chart -----------------------------------------------------------------------------
+
+CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 56, 16, 16, 36
+
+
+def chart(goal: dict[str, Any], check_ins: list[dict[str, Any]]) -> dict[str, Any]:
+    """Coordinates for the server-drawn SVG: the check-ins over the goal's time, the baseline,
+    the target and the straight line of expected progress. Values only, no markup."""
+    start, end = goal["starts_on"], goal["deadline"]
+    days = max(1, (end - start).days)
+    points = sorted(check_ins, key=lambda c: (c["taken_on"], c["id"]))
+    values = [goal["baseline"], goal["target"], *[c["value"] for c in points]]
+    low, high = min(values), max(values)
+    if high == low:
+        high = low + 1
+    span = high - low
+    low, high = low - span * 0.05, high + span * 0.05
+
+    def x(day: date) -> float:
+        return round(PAD_L + (CHART_W - PAD_L - PAD_R) * min(max((day - start).days, 0), days) / days, 1)
+
+    def y(value: float) -> float:
+        return round(PAD_T + (CHART_H - PAD_T - PAD_B) * (high - value) / (high - low), 1)
+
+    dots = [{"x": x(c["taken_on"]), "y": y(c["value"]), "value": _num(c["value"]), "on": c["taken_on"].isoformat(),
+             "confidence": c["confidence"]} for c in points]
+    return {
+        "width": CHART_W, "height": CHART_H, "left": PAD_L, "right": CHART_W - PAD_R, "top": PAD_T, "bottom": CHART_H - PAD_B,
+        "baseline_y": y(goal["baseline"]), "target_y": y(goal["target"]),
+        "baseline": _num(goal["baseline"]), "target": _num(goal["target"]),
+        "expected": {"x1": x(start), "y1": y(goal["baseline"]), "x2": x(end), "y2": y(goal["target"])},
+        "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots, "start": start.isoformat(), "end": end.isoformat(),
+    }
+
+
+def labels() -> dict[str, Any]:
+    return {"status": {k: str(v) for k, v in STATUS_LABELS.items()},
+            "confidence": {k: str(v) for k, v in CONFIDENCE_LABELS.items()},
+            "level": {k: str(v) for k, v in LEVEL_LABELS.items()}}

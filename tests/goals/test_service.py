@@ -1,0 +1,290 @@
+"""Goals without HTTP, each test inside a rolled-back transaction."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from servicechain.goals import service
+from servicechain.goals.tables import CheckIn, Goal
+from servicechain.platform.security import Forbidden, NotFound
+from servicechain.platform.tables import AuditEntry
+from servicechain.platform.web import DomainError, FormInvalid
+from tests.goals.helpers import goal_data, make_cascade, this_quarter
+
+pytestmark = pytest.mark.usefixtures("rollback")
+
+
+async def goal_count() -> int:
+    return await Goal.count().run()
+
+
+async def refused(actor, data) -> dict[str, list[str]]:
+    before = await goal_count()
+    with pytest.raises(FormInvalid) as caught:
+        await service.create_goal(actor, data)
+    assert await goal_count() == before  # nothing was written
+    return caught.value.errors
+
+
+# --- SMART, letter by letter ---------------------------------------------------------------------
+
+
+async def test_a_goal_without_a_title_or_description_says_it_is_not_specific(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast, title="", description="short", standalone_reason="Team pilot"))
+    assert errors["title"][0].startswith("S — specific")
+    assert errors["description"][0].startswith("S — specific")
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("metric", "", "say what is measured"),
+    ("unit", "", "give the unit"),
+    ("baseline", "", "the value the goal starts from"),
+    ("target", "", "enter the target value"),
+    ("target", "90", "the target equals the baseline"),
+    ("target", "120", "should go down, but the target is above the baseline"),
+])
+async def test_a_goal_that_cannot_be_measured_says_so_under_m(cast, field, value, fragment):
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot", **{field: value}))
+    assert errors[field][0].startswith("M — measurable")
+    assert fragment in errors[field][0]
+
+
+async def test_an_upward_goal_with_a_lower_target_is_refused(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot", direction="up"))
+    assert "should go up, but the target is below the baseline" in errors["target"][0]
+
+
+async def test_a_non_numeric_target_gets_a_clear_message(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot", target="thirty"))
+    assert errors["target"] == ["Enter a number, e.g. 12 or 12,5."]
+
+
+async def test_a_goal_without_parent_or_reason_is_not_relevant(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast))
+    assert errors["parent_id"][0].startswith("R — relevant")
+    assert errors["standalone_reason"][0].startswith("R — relevant")
+
+
+async def test_a_parent_must_be_one_level_up(cast):
+    goals = await make_cascade(cast)
+    errors = await refused(cast.actor("employee"), goal_data(cast, parent_id=str(goals["company"])))
+    assert "one level up" in errors["parent_id"][0]
+
+
+async def test_a_deadline_outside_the_cycle_is_not_time_bound(cast):
+    _code, _start, end = this_quarter()
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot",
+                                                              deadline=(end + timedelta(days=1)).isoformat()))
+    assert errors["deadline"][0].startswith("T — time-bound: the date must lie inside the cycle")
+
+
+async def test_a_date_in_another_format_gets_a_clear_message(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot", starts_on="2025/31/12"))
+    assert errors["starts_on"] == ["Write the date as 31.12.2025 or 2025-12-31."]
+
+
+async def test_a_company_goal_needs_no_parent_and_an_employee_cannot_set_one(cast):
+    data = goal_data(cast, "company", baseline="40", target="60", direction="up")
+    goal_id = await service.create_goal(cast.actor("ceo"), data)
+    assert (await Goal.select(Goal.status).where(Goal.id == goal_id).first().run())["status"] == "draft"
+    errors = await refused(cast.actor("employee"), data)
+    assert "Only executives, HR and administrators" in errors["level"][0]
+
+
+async def test_an_employee_cannot_set_goals_for_someone_outside_their_reach(cast):
+    errors = await refused(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot",
+                                                              owner_person_id=str(cast.ids["outsider"])))
+    assert "only for yourself and the people you manage" in errors["owner_person_id"][0]
+
+
+async def test_a_department_goal_is_set_by_its_head_not_by_a_member(cast):
+    data = goal_data(cast, "department", standalone_reason="Pilot of the new queue")
+    assert await service.create_goal(cast.actor("manager"), data)
+    errors = await refused(cast.actor("employee"), data)
+    assert "department's head" in errors["owner_department_id"][0]
+
+
+# --- A: who moves a goal along ---------------------------------------------------------------------
+
+
+async def test_the_owner_proposes_and_the_manager_agrees(cast):
+    employee, manager = cast.actor("employee"), cast.actor("manager")
+    goal_id = await service.create_goal(employee, goal_data(cast, standalone_reason="Team pilot"))
+    with pytest.raises(DomainError) as caught:
+        await service.change_status(manager, goal_id, "proposed")
+    assert caught.value.status_code == 403 and "A — achievable" in caught.value.message
+    assert await service.change_status(employee, goal_id, "proposed") == "proposed"
+    with pytest.raises(DomainError) as caught:
+        await service.change_status(employee, goal_id, "agreed")
+    assert "cannot agree their own goal" in caught.value.message
+    assert await service.change_status(manager, goal_id, "agreed") == "agreed"
+    row = await Goal.select(Goal.status, Goal.agreed_by).where(Goal.id == goal_id).first().run()
+    assert row == {"status": "agreed", "agreed_by": cast.ids["manager"]}
+    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action).where(
+        (AuditEntry.object_type == "goal") & (AuditEntry.object_id == str(goal_id))).order_by(AuditEntry.seq).run()]
+    assert actions == ["goal.create", "goal.proposed", "goal.agreed"]
+
+
+async def test_an_impossible_transition_is_refused_and_changes_nothing(cast):
+    employee = cast.actor("employee")
+    goal_id = await service.create_goal(employee, goal_data(cast, standalone_reason="Team pilot"))
+    with pytest.raises(DomainError) as caught:
+        await service.change_status(cast.actor("manager"), goal_id, "achieved")
+    assert caught.value.status_code == 409
+    assert "cannot become" in caught.value.message
+    assert (await Goal.select(Goal.status).where(Goal.id == goal_id).first().run())["status"] == "draft"
+
+
+async def test_another_teams_person_goal_is_not_found_for_an_outsider(cast):
+    goal_id = await service.create_goal(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot"))
+    with pytest.raises(NotFound):
+        await service.goal_page(cast.actor("outsider"), goal_id)
+    with pytest.raises(NotFound):
+        await service.change_status(cast.actor("outsider"), goal_id, "cancelled")
+    assert (await service.goal_page(cast.actor("hr"), goal_id))["goal"]["id"] == goal_id
+
+
+async def test_everyone_sees_company_goals_but_may_not_change_them(cast):
+    goals = await make_cascade(cast)
+    page = await service.goal_page(cast.actor("outsider"), goals["company"])
+    assert page["moves"] == [] and not page["may_check_in"]
+    with pytest.raises(Forbidden):
+        await service.add_check_in(cast.actor("outsider"), goals["company"], {"value": "50", "confidence": "on_track"})
+
+
+async def test_an_agreed_goal_cannot_be_edited(cast):
+    goals = await make_cascade(cast)
+    with pytest.raises(DomainError) as caught:
+        await service.update_goal(cast.actor("manager"), goals["person"], goal_data(cast, parent_id=str(goals["department"])))
+    assert caught.value.status_code == 409
+
+
+async def test_the_owner_editing_a_proposal_returns_it_to_draft(cast):
+    employee = cast.actor("employee")
+    goal_id = await service.create_goal(employee, goal_data(cast, standalone_reason="Team pilot"))
+    await service.change_status(employee, goal_id, "proposed")
+    await service.update_goal(employee, goal_id, goal_data(cast, standalone_reason="Team pilot", title="Much faster replies"))
+    row = await Goal.select(Goal.status, Goal.title).where(Goal.id == goal_id).first().run()
+    assert row == {"status": "draft", "title": "Much faster replies"}
+
+
+# --- the maths ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("baseline, target, value, expected", [
+    (0, 100, 50, 50.0), (0, 100, 150, 100.0), (0, 100, -10, 0.0),
+    (90, 30, 60, 50.0), (90, 30, 100, 0.0), (90, 30, 10, 100.0), (10, 20, None, 0.0),
+])
+def test_progress_runs_from_baseline_to_target_in_either_direction(baseline, target, value, expected):
+    assert service.progress_of(baseline, target, value) == pytest.approx(expected)
+
+
+def test_expected_progress_follows_elapsed_time():
+    start, end = date(2026, 1, 1), date(2026, 1, 11)
+    assert service.expected_progress(start, end, date(2025, 12, 31)) == 0
+    assert service.expected_progress(start, end, date(2026, 1, 6)) == pytest.approx(50)
+    assert service.expected_progress(start, end, date(2026, 2, 1)) == 100
+
+
+def test_a_goal_behind_schedule_or_not_on_track_is_at_risk():
+    goal = {"status": "agreed", "starts_on": date(2026, 1, 1), "deadline": date(2026, 1, 11), "progress": 40.0, "confidence": "on_track"}
+    assert not service.is_at_risk(goal, date(2026, 1, 6))  # 10 points behind: within the margin
+    assert service.is_at_risk({**goal, "progress": 30.0}, date(2026, 1, 6))  # 20 behind
+    assert service.is_at_risk({**goal, "confidence": "at_risk"}, date(2026, 1, 2))
+    assert not service.is_at_risk({**goal, "status": "draft", "progress": 0.0}, date(2026, 1, 10))
+
+
+def test_roll_up_is_weighted():
+    assert service.rolled_up([(100.0, 3), (0.0, 1)]) == pytest.approx(75.0)
+    assert service.rolled_up([]) == 0.0
+
+
+async def test_a_check_in_moves_the_goal_and_rolls_up_to_its_ancestors(cast):
+    goals = await make_cascade(cast)
+    manager, employee = cast.actor("manager"), cast.actor("employee")
+    # A second person goal under the department goal, weight 3, at 100 %.
+    other = await service.create_goal(manager, goal_data(cast, owner_person_id=str(cast.ids["manager"]),
+                                                         parent_id=str(goals["department"]), weight="3"))
+    await service.change_status(manager, other, "proposed")
+    await service.change_status(cast.actor("ceo"), other, "agreed")
+    await service.add_check_in(employee, goals["person"], {"value": "75", "confidence": "on_track", "comment": "halfway"})
+    await service.add_check_in(manager, other, {"value": "30", "confidence": "on_track"})
+    progress = {r["id"]: r["progress"] for r in await Goal.select(Goal.id, Goal.progress).where(Goal.id.is_in(list(goals.values()) + [other])).run()}
+    assert progress[goals["person"]] == pytest.approx(50.0)  # 100 → 50, now 75
+    assert progress[other] == pytest.approx(100.0)
+    assert progress[goals["department"]] == pytest.approx((50 * 1 + 100 * 3) / 4)
+    assert progress[goals["company"]] == pytest.approx((50 * 1 + 100 * 3) / 4)
+    assert await CheckIn.count().where(CheckIn.goal == goals["person"]).run() == 1
+
+
+async def test_a_bad_check_in_is_refused_with_messages_and_records_nothing(cast):
+    goals = await make_cascade(cast)
+    future = (service.today() + timedelta(days=3)).isoformat()
+    with pytest.raises(FormInvalid) as caught:
+        await service.add_check_in(cast.actor("employee"), goals["person"], {"value": "-", "confidence": "sure", "taken_on": future})
+    assert caught.value.errors == {
+        "value": ["Enter a number, e.g. 12 or 12,5."],
+        "confidence": ["Choose on track, at risk or off track."],
+        "taken_on": ["A check-in cannot be dated in the future."],
+    }
+    assert await CheckIn.count().where(CheckIn.goal == goals["person"]).run() == 0
+
+
+async def test_check_ins_are_only_for_agreed_goals(cast):
+    goal_id = await service.create_goal(cast.actor("employee"), goal_data(cast, standalone_reason="Team pilot"))
+    with pytest.raises(DomainError) as caught:
+        await service.add_check_in(cast.actor("employee"), goal_id, {"value": "50", "confidence": "on_track"})
+    assert caught.value.status_code == 409
+
+
+async def test_an_agreed_goal_without_a_check_in_for_two_weeks_is_a_reminder(cast):
+    goals = await make_cascade(cast)
+    await Goal.update({Goal.starts_on: service.today() - timedelta(days=20)}).where(Goal.id == goals["person"]).run()
+    assert goals["person"] in [g["id"] for g in await service.overdue_check_ins(cast.actor("employee"))]
+    await service.add_check_in(cast.actor("employee"), goals["person"], {"value": "80", "confidence": "at_risk"})
+    assert goals["person"] not in [g["id"] for g in await service.overdue_check_ins(cast.actor("employee"))]
+    assert goals["department"] in [g["id"] for g in await service.overdue_check_ins(cast.actor("manager"))] or \
+        service.today() - this_quarter()[1] < timedelta(days=14)
+
+
+# --- carry-over and views ---------------------------------------------------------------------------
+
+
+async def test_an_unfinished_goal_is_carried_into_the_next_cycle_once(cast):
+    goals = await make_cascade(cast)
+    await service.add_check_in(cast.actor("employee"), goals["person"], {"value": "80", "confidence": "at_risk"})
+    company_copy = await service.carry_over(cast.actor("ceo"), goals["company"])
+    department_copy = await service.carry_over(cast.actor("manager"), goals["department"])
+    copy_id = await service.carry_over(cast.actor("employee"), goals["person"])
+    copy = await Goal.select().where(Goal.id == copy_id).first().run()
+    _code, _start, end = this_quarter()
+    next_code, next_start, next_end = service.quarter_of(end + timedelta(days=1))
+    assert (copy["status"], copy["baseline"], copy["target"], copy["starts_on"], copy["deadline"], copy["carried_from"]) == (
+        "draft", 80.0, 50.0, next_start, next_end, goals["person"])
+    assert copy["parent"] == department_copy
+    assert (await Goal.select(Goal.parent).where(Goal.id == department_copy).first().run())["parent"] == company_copy
+    with pytest.raises(DomainError):
+        await service.carry_over(cast.actor("employee"), goals["person"])
+
+
+async def test_a_goal_carried_without_its_parent_stands_alone_with_a_reason(cast):
+    goals = await make_cascade(cast)
+    copy_id = await service.carry_over(cast.actor("manager"), goals["person"])
+    copy = await Goal.select(Goal.parent, Goal.standalone_reason).where(Goal.id == copy_id).first().run()
+    assert copy["parent"] is None and copy["standalone_reason"].startswith("Carried over from Q")
+
+
+async def test_the_tree_shows_each_level_only_to_those_who_may_see_it(cast):
+    goals = await make_cascade(cast)
+    cycle = (await Goal.select(Goal.cycle).where(Goal.id == goals["company"]).first().run())["cycle"]
+    first = await service.tree_level(cast.actor("outsider"), cycle)
+    assert [g["id"] for g in first] == [goals["company"]] and first[0]["children"] == 1
+    # The warehouse outsider does not see support's department goal; the employee in support does.
+    assert await service.tree_level(cast.actor("outsider"), cycle, parent_id=goals["company"]) == []
+    assert [g["id"] for g in await service.tree_level(cast.actor("employee"), cycle, parent_id=goals["company"])] == [goals["department"]]
+    assert [g["id"] for g in await service.tree_level(cast.actor("manager"), cycle, parent_id=goals["department"])] == [goals["person"]]
+    team, more = await service.team_goals(cast.actor("manager"), cycle)
+    assert goals["person"] in [g["id"] for g in team] and not more
+    assert await service.team_goals(cast.actor("employee"), cycle) == ([], False)
