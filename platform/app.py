@@ -69,7 +69,7 @@ def create_app(*, run_worker: bool = False) -> Litestar:
         template_config=TemplateConfig(instance=template_engine),
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_name="sc_csrf", cookie_secure=settings.secure_cookies,
-            cookie_samesite="lax", header_name="x-csrftoken", exclude=["/api/"],
+            cookie_samesite="lax", header_name="x-csrftoken", exclude=["^/api/"],
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),

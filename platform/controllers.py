@@ -34,7 +34,10 @@ async def home(request: Request) -> Template:
     notifications = await Notification.select().where(
         (Notification.person == actor.person_id) & Notification.read_at.is_null()
     ).order_by(Notification.created_at, ascending=False).limit(10).run()
-    return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor)})
+    from servicechain.goals.service import overdue_check_ins
+
+    return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
+                                         "goal_reminders": await overdue_check_ins(actor)})
 
 
 class AuditController(Controller):
