@@ -559,3 +559,90 @@ async def decide_escalation(actor: Actor, request_id: int, approve: bool) -> int
                            use=use_id)
     return use_id
 
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+async def team_grants(actor: Actor) -> list[dict[str, Any]]:
+    """Valid grants held by the actor's team (everyone's, for those who see everyone) and the
+    grants the actor gave, each with its remaining budget this period (own and effective)."""
+    reach = await people_in_reach(actor)
+    on = today()
+    where = "g.revoked_at IS NULL AND (g.valid_until IS NULL OR g.valid_until >= {})"
+    args: list[Any] = [on]
+    if reach is not None:
+        ids = sorted(reach)
+        people = f"g.grantee IN ({db.placeholders(len(ids))})" if ids else "1 = 0"
+        where += f" AND ({people} OR g.grantor = {{}})"
+        args += [*ids, actor.person_id]
+    rows = await db.fetch(
+        "SELECT g.id FROM authority_grant g JOIN person p ON p.id = g.grantee"
+        f" WHERE {where} ORDER BY p.full_name, g.id LIMIT 500", *args,
+    )
+    own = [r["id"] for r in rows]
+    first = await _grants(own)
+    everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}))
+    scope_rows = {s["id"]: s for s in await AuthorityScope.select().run()}
+    spent = await _spent(list(everything.values()), on)
+    items = []
+    for grant_id in own:
+        grant = everything[grant_id]
+        chain = [everything[i] for i in chain_ids(grant["path"])]
+        budget_left, _case, _limit = _effective(chain, spent, None)
+        grantor = everything.get(grant["parent"]) if grant["parent"] else None
+        items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "spent": spent[grant_id],
+                      "own_left": max(grant["budget"] - spent[grant_id], 0), "remaining_budget": budget_left,
+                      "grantor_name": grantor["grantee_name"] if grantor else None,
+                      "may_revoke": actor.person_id in {g["grantee"] for g in chain if g["id"] != grant_id}
+                      or can(actor, "authority.admin")})
+    return items
+
+
+async def ledger(actor: Actor, *, person_id: int | None = None, scope_id: int | None = None, case_ref: str = "",
+                 since: date | None = None, until: date | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
+    """Uses the actor may see: their own; their team's with `authority.team`; everyone's for
+    those who see everyone. Newest first."""
+    conditions, args = [], []
+    reach = await people_in_reach(actor) if can(actor, "authority.team") else set()
+    if reach is not None:
+        ids = sorted(reach | {actor.person_id})  # type: ignore[arg-type]
+        conditions.append(f"u.grantee IN ({db.placeholders(len(ids))})")
+        args += ids
+    for sql, value in (("u.grantee = {}", person_id), ("u.scope = {}", scope_id), ("u.case_ref = {}", case_ref or None),
+                       ("u.used_on >= {}", since), ("u.used_on <= {}", until)):
+        if value is not None:
+            conditions.append(sql)
+            args.append(value)
+    where = " AND ".join(conditions) or "1 = 1"
+    rows = await db.fetch(
+        "SELECT u.id, u.used_on, u.case_ref, u.customer, u.amount, u.action, u.grant_id, u.escalation_id,"
+        " p.full_name AS grantee_name, p.email AS grantee_email, s.code AS scope_code, s.name_en, s.name_ru, s.kind, s.unit"
+        " FROM authority_use u JOIN person p ON p.id = u.grantee JOIN authority_scope s ON s.id = u.scope"
+        f" WHERE {where} ORDER BY u.used_on DESC, u.id DESC" + (f" LIMIT {int(limit)}" if limit else ""), *args,
+    )
+    for row in rows:
+        if isinstance(row["used_on"], str):
+            row["used_on"] = date.fromisoformat(row["used_on"])
+    return rows
+
+
+async def escalations_for(actor: Actor) -> dict[str, list[dict[str, Any]]]:
+    """Requests waiting for the actor's decision, and the actor's own recent requests."""
+    sql = ("SELECT e.*, r.full_name AS requester_name, a.full_name AS approver_name, s.code AS scope_code,"
+           " s.name_en, s.name_ru, s.kind, s.unit FROM authority_escalation e JOIN person r ON r.id = e.requester"
+           " JOIN person a ON a.id = e.approver JOIN authority_grant g ON g.id = e.grant_id"
+           " JOIN authority_scope s ON s.id = g.scope WHERE ")
+    inbox = await db.fetch(sql + "e.approver = {} AND e.status = 'pending' ORDER BY e.id", actor.person_id)
+    mine = await db.fetch(sql + "e.requester = {} ORDER BY e.id DESC LIMIT 20", actor.person_id)
+    return {"inbox": inbox, "mine": mine}
+
+
+async def home_authority(actor: Actor) -> dict[str, Any]:
+    """What the home page shows first: the actor's authority, and escalations waiting for them."""
+    if not actor.is_person or not can(actor, "authority.view_own"):
+        return {"authority": [], "authority_waiting": 0}
+    items = await authority_of(actor.person_id)  # type: ignore[arg-type]
+    waiting = await EscalationRequest.count().where((EscalationRequest.approver == actor.person_id)
+                                                    & (EscalationRequest.status == "pending")).run()
+    return {"authority": items, "authority_waiting": waiting, "scope_name": scope_name, "format_amount": format_amount}
