@@ -333,12 +333,16 @@ async def create_goal(actor: Actor, data: dict[str, Any]) -> int:
     return goal.id
 
 
+def check_editable(goal: dict[str, Any]) -> None:
+    if goal["status"] not in ("draft", "proposed"):
+        raise DomainError(_("Only drafts and proposed goals can be changed; cancel this one and set a new goal."), 409)
+
+
 async def update_goal(actor: Actor, goal_id: int, data: dict[str, Any]) -> None:
     """Drafts and proposals can be edited by their owner and approver; an agreed goal is fixed
     (cancel it and set another). A proposal the owner edits goes back to draft. Audited."""
     before = await goal_for(actor, goal_id, write=True)
-    if before["status"] not in ("draft", "proposed"):
-        raise DomainError(_("Only drafts and proposed goals can be changed; cancel this one and set a new goal."), 409)
+    check_editable(before)
     viewer = await goal_viewer(actor)
     form = GoalForm.from_data({**data, "level": before["level"]})
     errors = form.validate()
@@ -591,7 +595,7 @@ async def parent_choices(actor: Actor, level: str, cycle_code: str, also: int | 
     viewer = await goal_viewer(actor)
     rows = await db.fetch(
         "SELECT g.id, g.title, g.level, g.owner_person, g.owner_department, d.path AS department_path,"
-        " d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM goal g JOIN goal_cycle c ON c.id = g.cycle"
+        " d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM goal g JOIN cycle c ON c.id = g.cycle"
         " LEFT JOIN department d ON d.id = g.owner_department"
         " WHERE g.level = {} AND c.code = {} AND g.status != 'cancelled' ORDER BY g.title LIMIT 500",
         parent_level, cycle_code)

@@ -19,6 +19,7 @@ from servicechain.platform.accounts.controllers import AccountController, Invita
 from servicechain.platform.api.controllers import PeopleApi
 from servicechain.platform.api.schema import openapi_config
 from servicechain.platform.config import REPO_ROOT, get_settings
+from servicechain.goals.controllers import GoalController
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
 from servicechain.platform.people import jobs as people_jobs  # noqa: F401  (registers scheduled work)
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
@@ -40,6 +41,7 @@ ROUTES = [
     AuditController,
     TokenController,
     PeopleApi,
+    GoalController,
 ]
 
 

@@ -159,6 +159,42 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/admin/tokens"): [C("/admin/tokens", staff_only({"admin": 200}))],
     ("POST", "/admin/tokens"): [C("/admin/tokens", staff_only({"admin": 422}))],
     ("POST", "/admin/tokens/{name:str}/revoke"): [C("/admin/tokens/no-such-token/revoke", staff_only({"admin": 303}))],
+    # goals: everyone has their own; a person's goal is 404 outside the owner's line of managers
+    ("GET", "/goals"): [C("/goals", page())],
+    ("GET", "/goals/team"): [C("/goals/team", page())],
+    ("GET", "/goals/tree"): [C("/goals/tree", page()), C("/goals/tree?department={support}", page())],
+    ("GET", "/goals/new"): [C("/goals/new", page()), C("/goals/new?level=department", page())],
+    ("POST", "/goals/new"): [C("/goals/new", page(422))],
+    ("GET", "/goals/{goal_id:int}"): [
+        C("/goals/{goal_company}", page()),
+        C("/goals/{goal_person}", page(200, outsider=404)),
+        C("/goals/{missing}", page(404)),
+    ],
+    ("GET", "/goals/{goal_id:int}/children"): [
+        C("/goals/{goal_company}/children", page()),
+        C("/goals/{goal_person}/children", page(200, outsider=404)),
+    ],
+    ("GET", "/goals/{goal_id:int}/edit"): [
+        C("/goals/{goal_draft}/edit", page(200, outsider=404)),
+        C("/goals/{goal_company}/edit", page(403, hr=409, ceo=409, admin=409)),  # agreed: fixed
+    ],
+    ("POST", "/goals/{goal_id:int}/edit"): [
+        C("/goals/{goal_draft}/edit", page(422, outsider=404)),
+        C("/goals/{goal_company}/edit", page(403, hr=409, ceo=409, admin=409)),
+    ],
+    ("POST", "/goals/{goal_id:int}/status"): [
+        C("/goals/{goal_draft}/status", page(422, outsider=404)),  # no status chosen
+        C("/goals/{missing}/status", page(404)),
+    ],
+    ("POST", "/goals/{goal_id:int}/check-ins"): [
+        C("/goals/{goal_person}/check-ins", page(422, outsider=404)),
+        C("/goals/{goal_company}/check-ins", page(403, hr=422, ceo=422, admin=422)),
+    ],
+    ("POST", "/goals/{goal_id:int}/carry-over"): [
+        # HR carries it first; after that it is carried already
+        C("/goals/{goal_company}/carry-over", page(403, hr=303, ceo=409, admin=409)),
+        C("/goals/{missing}/carry-over", page(404)),
+    ],
     # API: bearer tokens with the scope
     ("GET", "/api/v1/people"): [C("/api/v1/people?limit=5", api())],
     ("GET", "/api/v1/departments"): [C("/api/v1/departments?limit=5", api())],
@@ -218,7 +254,13 @@ async def _fixtures(cast) -> dict[str, int | str]:
     from servicechain.platform.people import importing
 
     upload = await importing.store_upload(cast.actor("hr"), "org.csv", f"employee_number,full_name\nMX-{tag},Матрица Файл\n".encode())
-    return {"left": left.id, "invitee": invitee.id, "closed": closed.id, "hr_upload": upload}
+    from servicechain.goals import service as goals
+    from tests.goals.helpers import goal_data, make_cascade
+
+    cascade = await make_cascade(cast)
+    draft = await goals.create_goal(cast.actor("employee"), goal_data(cast, standalone_reason="Matrix: a draft of its own"))
+    return {"left": left.id, "invitee": invitee.id, "closed": closed.id, "hr_upload": upload,
+            "goal_company": cascade["company"], "goal_person": cascade["person"], "goal_draft": draft}
 
 
 async def _token(name: str, scopes: str) -> str:
