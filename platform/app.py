@@ -18,6 +18,8 @@ from servicechain.platform import db, outbox
 from servicechain.platform.accounts.controllers import AccountController, InvitationController
 from servicechain.platform.api.controllers import PeopleApi
 from servicechain.platform.api.schema import openapi_config
+from servicechain.goals.authority.api import AuthorityApi
+from servicechain.goals.authority.controllers import AuthorityController
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.goals.controllers import GoalController
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
@@ -41,6 +43,8 @@ ROUTES = [
     AuditController,
     TokenController,
     PeopleApi,
+    AuthorityController,
+    AuthorityApi,
     GoalController,
 ]
 

@@ -36,7 +36,10 @@ async def home(request: Request) -> Template:
     ).order_by(Notification.created_at, ascending=False).limit(10).run()
     from servicechain.goals.service import overdue_check_ins
 
+    from servicechain.goals.authority.service import home_authority
+
     return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
+                                         **await home_authority(actor),
                                          "goal_reminders": await overdue_check_ins(actor)})
 
 

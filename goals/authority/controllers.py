@@ -124,7 +124,7 @@ class AuthorityController(Controller):
 
     # --- ledger ----------------------------------------------------------------------------------
 
-    async def _ledger_rows(self, request: Request, person: str, scope: str, case_ref: str, since: str, until: str,
+    async def _ledger_rows(self, request: Request, person: str, what: str, case_ref: str, since: str, until: str,
                            limit: int | None) -> tuple[list[dict], dict, dict]:
         errors: dict[str, list[str]] = {}
         dates = {}
@@ -133,17 +133,17 @@ class AuthorityController(Controller):
                 dates[name] = parse_date(raw)
             except BadDate:
                 errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
-        filters = {"person": person, "scope": scope, "case_ref": case_ref, "since": since, "until": until}
+        filters = {"person": person, "what": what, "case_ref": case_ref, "since": since, "until": until}
         if errors:
             return [], filters, errors
-        rows = await service.ledger(actor_of(request), person_id=parse_id(person), scope_id=parse_id(scope),
+        rows = await service.ledger(actor_of(request), person_id=parse_id(person), scope_id=parse_id(what),
                                     case_ref=case_ref.strip(), since=dates.get("since"), until=dates.get("until"), limit=limit)
         return rows, filters, errors
 
     @get("/ledger", name="authority:ledger", opt={"policy": "authority.view_own"})
-    async def ledger(self, request: Request, person: FromQuery[str] = "", scope: FromQuery[str] = "", case_ref: FromQuery[str] = "",
+    async def ledger(self, request: Request, person: FromQuery[str] = "", what: FromQuery[str] = "", case_ref: FromQuery[str] = "",
                      since: FromQuery[str] = "", until: FromQuery[str] = "") -> Template:
-        rows, filters, errors = await self._ledger_rows(request, person, scope, case_ref, since, until, 200)
+        rows, filters, errors = await self._ledger_rows(request, person, what, case_ref, since, until, 200)
         actor = actor_of(request)
         team = can(actor, "authority.team")
         context = {"rows": rows, "filters": filters, "errors": errors, "scopes": await service.scopes(active_only=False),
@@ -153,16 +153,16 @@ class AuthorityController(Controller):
                       fragment="authority/_ledger_rows.html")
 
     @get("/ledger.csv", name="authority:ledger_csv", opt={"policy": "authority.view_own"})
-    async def ledger_csv(self, request: Request, person: FromQuery[str] = "", scope: FromQuery[str] = "", case_ref: FromQuery[str] = "",
+    async def ledger_csv(self, request: Request, person: FromQuery[str] = "", what: FromQuery[str] = "", case_ref: FromQuery[str] = "",
                          since: FromQuery[str] = "", until: FromQuery[str] = "") -> Response:
-        rows, _filters, errors = await self._ledger_rows(request, person, scope, case_ref, since, until, None)
+        rows, _filters, errors = await self._ledger_rows(request, person, what, case_ref, since, until, None)
         if errors:
             raise DomainError(next(iter(errors.values()))[0])
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["date", "employee", "email", "scope", "case_ref", "customer", "amount", "unit", "what_was_done", "escalation"])
         for r in rows:
-            amount = to_roubles(r["amount"]) if r["kind"] == "money" else r["amount"]
+            amount = f"{to_roubles(r['amount']):.2f}" if r["kind"] == "money" else r["amount"]
             writer.writerow([r["used_on"].isoformat(), r["grantee_name"], r["grantee_email"] or "", r["scope_code"], r["case_ref"],
                              r["customer"], amount, "RUB" if r["kind"] == "money" else r["unit"], r["action"],
                              r["escalation_id"] or ""])

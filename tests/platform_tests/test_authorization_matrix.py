@@ -195,6 +195,28 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         C("/goals/{goal_company}/carry-over", page(403, hr=303, ceo=409, admin=409)),
         C("/goals/{missing}/carry-over", page(404)),
     ],
+    # delegated authority: everyone has their own; managers, executives and admins grant and see their team's
+    ("GET", "/authority"): [C("/authority", page())],
+    ("POST", "/authority/uses"): [C("/authority/uses", page(422))],  # no scope chosen
+    ("GET", "/authority/team"): [C("/authority/team", page(200, employee=403, hr=403, outsider=403))],
+    ("GET", "/authority/grants/new"): [C("/authority/grants/new", page(200, employee=403, hr=403, outsider=403))],
+    ("POST", "/authority/grants"): [C("/authority/grants", page(422, employee=403, hr=403, outsider=403))],
+    ("POST", "/authority/grants/{grant_id:int}/revoke"): [
+        C("/authority/grants/{missing}/revoke", page(404, employee=403, hr=403, outsider=403)),
+    ],
+    ("GET", "/authority/ledger"): [C("/authority/ledger", page()), C("/authority/ledger?since=yesterday", page(422))],
+    ("GET", "/authority/ledger.csv"): [C("/authority/ledger.csv", page())],
+    ("GET", "/authority/escalations"): [C("/authority/escalations", page())],
+    ("POST", "/authority/escalations"): [C("/authority/escalations", page(422))],
+    ("POST", "/authority/escalations/{request_id:int}/decide"): [
+        C("/authority/escalations/{missing}/decide", page(404), {"decision": "decline"}),  # only its approver decides
+    ],
+    ("GET", "/authority/admin"): [C("/authority/admin", staff_only({"admin": 200}))],
+    ("POST", "/authority/admin/scopes"): [C("/authority/admin/scopes", staff_only({"admin": 422}))],
+    ("POST", "/authority/admin/roots"): [C("/authority/admin/roots", staff_only({"admin": 422}))],
+    ("GET", "/api/v1/authority"): [C("/api/v1/authority?employee=employee@test.local", api()),
+                                   C("/api/v1/authority?employee=nobody@test.local", api(404))],
+    ("POST", "/api/v1/authority/uses"): [C("/api/v1/authority/uses", api(422))],  # no JSON body
     # API: bearer tokens with the scope
     ("GET", "/api/v1/people"): [C("/api/v1/people?limit=5", api())],
     ("GET", "/api/v1/departments"): [C("/api/v1/departments?limit=5", api())],
@@ -288,7 +310,7 @@ def _outcome(response) -> object:
 async def matrix_client(client, cast):
     ids = {**cast.ids, **cast.departments, "missing": 999_999}
     ids.update(await on_app_loop(client, _fixtures, cast))
-    tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read"),
+    tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read,authority:read,authority:use"),
               "token_other": await on_app_loop(client, _token, "other", "goals:read")}
     sessions = {who: await on_app_loop(client, _session, who) for who in PEOPLE}
     await client.get("/login")
