@@ -201,11 +201,17 @@ def require(actor: Actor, capability: str) -> None:
         raise Forbidden()
 
 
+# Roles whose holders only admins may create, edit or invite (see person_for).
+PRIVILEGED_ROLES = ("hr", "executive", "admin")
+
+
 def assignable_roles(actor: Actor) -> tuple[str, ...]:
+    """HR gives the everyday roles; only admins give roles with more rights than HR's own
+    or with HR's own (otherwise HR could mint an executive account and sign in as it)."""
     if can(actor, "roles.grant_admin"):
         return ("employee", "manager", "hr", "executive", "admin")
     if can(actor, "people.edit"):
-        return ("employee", "manager", "hr", "executive")
+        return ("employee", "manager")
     return ()
 
 
@@ -269,8 +275,30 @@ async def people_in_reach(actor: Actor) -> set[int] | None:
 
 
 async def is_in_reach(actor: Actor, person_id: int) -> bool:
-    reach = await people_in_reach(actor)
-    return reach is None or person_id in reach
+    """Whether one person is in the actor's reach, without computing the whole reach (a
+    profile page asks this for every visitor): walk up the person's reporting line, and
+    compare their department's path with the departments the actor heads."""
+    if can(actor, "people.view_all"):
+        return True
+    if not actor.is_person or person_id == actor.person_id:
+        return False
+    above = await db.fetch(
+        "WITH RECURSIVE up(id, depth) AS ("
+        " SELECT manager, 1 FROM person WHERE id = {} AND manager IS NOT NULL"
+        " UNION SELECT p.manager, u.depth + 1 FROM person p JOIN up u ON p.id = u.id"
+        " WHERE p.manager IS NOT NULL AND u.depth < 50)"
+        " SELECT 1 AS hit FROM up WHERE id = {} LIMIT 1",
+        person_id, actor.person_id,
+    )
+    if above:
+        return True
+    paths = await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
+    if not paths:
+        return False
+    rows = await db.fetch(
+        "SELECT d.path FROM person p JOIN department d ON d.id = p.department WHERE p.id = {}", person_id
+    )
+    return bool(rows) and any(rows[0]["path"].startswith(path) for path in paths)
 
 
 # --- loaders ----------------------------------------------------------------------------------
@@ -292,9 +320,10 @@ async def person_for(actor: Actor, person_id: int, *, write: bool = False) -> di
         raise NotFound()
     if write and not can(actor, "people.edit"):
         raise Forbidden()
-    if write and row["role"] == "admin" and not can(actor, "roles.grant_admin"):
-        # HR may edit and invite people, but not administrators: changing an admin's email or
-        # issuing them an invitation link would let HR take over the admin account.
+    if write and row["role"] in PRIVILEGED_ROLES and not can(actor, "roles.grant_admin"):
+        # HR may edit and invite people, but not administrators, executives or other HR:
+        # changing their email (then "forgot password") or issuing them an invitation link
+        # would let HR take over an account with more rights than its own.
         raise Forbidden()
     return row
 
