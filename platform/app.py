@@ -26,6 +26,8 @@ from servicechain.platform.controllers import AuditController, TokenController, 
 from servicechain.platform.people import jobs as people_jobs  # noqa: F401  (registers scheduled work)
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
 from servicechain.platform.people.importing_controllers import ImportController
+from servicechain.recognition.api import RecognitionApi
+from servicechain.recognition.controllers import RecognitionController, RewardController
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
 from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
 
@@ -43,6 +45,9 @@ ROUTES = [
     AuditController,
     TokenController,
     PeopleApi,
+    RecognitionController,
+    RewardController,
+    RecognitionApi,
     AuthorityController,
     AuthorityApi,
     GoalController,

@@ -71,6 +71,10 @@ REACTION_LABELS = {
 }
 
 
+def reaction_choices() -> list[tuple[str, str]]:
+    return [(k, str(REACTION_LABELS[k])) for k in REACTIONS]
+
+
 def kind_label(kind: str) -> str:
     return str(KIND_LABELS.get(kind, kind))
 
@@ -239,10 +243,10 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
 
 async def toggle_reaction(actor: Actor, recognition_id: int, kind: str) -> None:
     """One reaction of each kind per person; reacting again takes it back."""
-    if kind not in REACTIONS:
-        raise DomainError(_("There is no such reaction."))
     async with db.write():
         await recognition_for(actor, recognition_id)
+        if kind not in REACTIONS:
+            raise DomainError(_("There is no such reaction."))
         key = f"{recognition_id}:{actor.person_id}:{kind}"
         existing = await RecognitionReaction.select(RecognitionReaction.id).where(RecognitionReaction.key == key).first().run()
         if existing:
@@ -287,7 +291,11 @@ async def feed(
         value_row = await CompanyValue.select().where(CompanyValue.code == value).first().run()
         if value_row is None:
             return {"items": [], "next": None}
-    floor = await _first_id_since(utcnow() - timedelta(days=days)) if days else 0
+    since = utcnow() - timedelta(days=days) if days else None
+    # The smallest id written since then bounds the scan; the time itself is checked as well,
+    # since rows loaded in bulk need not be in time order.
+    floor = await _first_id_since(since) if since else 0
+    recent = " AND EXISTS (SELECT 1 FROM recognition r2 WHERE r2.id = {} AND r2.created_at >= {{}})"
     ceiling = before if before else 2**31 - 1
     if person_id is not None:
         await person_for(actor, person_id)
@@ -300,10 +308,13 @@ async def feed(
         parts = [received, given]
         args = [person_id, ceiling, floor, *([] if see_private_received else [True]),
                 person_id, ceiling, floor, *([] if own else [True])]
-        sql = f"SELECT id FROM ({parts[0]} UNION {parts[1]}) AS mine"
+        sql = f"SELECT id FROM ({parts[0]} UNION {parts[1]}) AS mine WHERE 1 = 1"
         if value_row:
-            sql += " WHERE EXISTS (SELECT 1 FROM recognition_value rv WHERE rv.recognition = mine.id AND rv.value = {})"
+            sql += " AND EXISTS (SELECT 1 FROM recognition_value rv WHERE rv.recognition = mine.id AND rv.value = {})"
             args.append(value_row["id"])
+        if since:
+            sql += recent.format("mine.id")
+            args.append(since)
         sql += f" ORDER BY id DESC LIMIT {limit + 1}"
     elif department_id is not None:
         department = await department_for(actor, department_id)
@@ -314,14 +325,24 @@ async def feed(
         if value_row:
             sql += " AND EXISTS (SELECT 1 FROM recognition_value rv WHERE rv.recognition = rr.recognition AND rv.value = {})"
             args.append(value_row["id"])
+        if since:
+            sql += recent.format("rr.recognition")
+            args.append(since)
         sql += f" ORDER BY rr.recognition DESC LIMIT {limit + 1}"
     elif value_row:
-        sql = ("SELECT recognition AS id FROM recognition_value WHERE value = {} AND public = {} AND recognition < {}"
-               f" AND recognition >= {{}} ORDER BY recognition DESC LIMIT {limit + 1}")
+        sql = "SELECT recognition AS id FROM recognition_value WHERE value = {} AND public = {} AND recognition < {} AND recognition >= {}"
         args = [value_row["id"], True, ceiling, floor]
+        if since:
+            sql += recent.format("recognition")
+            args.append(since)
+        sql += f" ORDER BY recognition DESC LIMIT {limit + 1}"
     else:
-        sql = f"SELECT id FROM recognition WHERE public = {{}} AND id < {{}} AND id >= {{}} ORDER BY id DESC LIMIT {limit + 1}"
+        sql = "SELECT id FROM recognition WHERE public = {} AND id < {} AND id >= {}"
         args = [True, ceiling, floor]
+        if since:
+            sql += " AND created_at >= {}"
+            args.append(since)
+        sql += f" ORDER BY id DESC LIMIT {limit + 1}"
     rows = await db.fetch(sql, *args)
     ids = [r["id"] for r in rows[:limit]]
     return {"items": await hydrate(actor, ids), "next": ids[-1] if len(rows) > limit else None}
@@ -336,7 +357,7 @@ async def hydrate(actor: Actor, ids: list[int]) -> list[dict[str, Any]]:
         "SELECT r.id, r.sender, r.message, r.story, r.case_ref, r.public, r.created_at, r.via_token, p.full_name AS sender_name"
         f" FROM recognition r JOIN person p ON p.id = r.sender WHERE r.id IN ({marks})", *ids)
     recipients = await db.fetch(
-        "SELECT rr.recognition, p.id, p.full_name FROM recognition_recipient rr JOIN person p ON p.id = rr.person"
+        "SELECT rr.recognition, p.id, p.full_name, p.employee_number FROM recognition_recipient rr JOIN person p ON p.id = rr.person"
         f" WHERE rr.recognition IN ({marks}) ORDER BY rr.id", *ids)
     values = await db.fetch(
         "SELECT rv.recognition, v.code, v.name_en, v.name_ru FROM recognition_value rv JOIN company_value v ON v.id = rv.value"
@@ -347,7 +368,7 @@ async def hydrate(actor: Actor, ids: list[int]) -> list[dict[str, Any]]:
     by_id = {r["id"]: {**r, "public": bool(r["public"]), "recipients": [], "values": [],
                        "reactions": {k: {"count": 0, "mine": False} for k in REACTIONS}} for r in recs}
     for r in recipients:
-        by_id[r["recognition"]]["recipients"].append({"id": r["id"], "full_name": r["full_name"]})
+        by_id[r["recognition"]]["recipients"].append({"id": r["id"], "full_name": r["full_name"], "employee_number": r["employee_number"]})
     for v in values:
         by_id[v["recognition"]]["values"].append({"code": v["code"], "name": value_name(v)})
     for x in reactions:
@@ -396,7 +417,8 @@ async def reward_form(actor: Actor, to: str = "") -> dict[str, Any]:
         else:
             lookup_error = _("Nobody within your reach has the email or employee number %(who)s.", who=to)
     return {"recipient": recipient, "lookup_error": lookup_error, "budget": await budget_status(actor.person_id),  # type: ignore[arg-type]
-            "values": await list_values(), "kinds": [(k, kind_label(k)) for k in REWARD_KINDS], "money_kinds": MONEY_KINDS}
+            "values_options": [(v["code"], v["name"]) for v in await list_values()],
+            "kinds": [(k, kind_label(k)) for k in REWARD_KINDS], "money_kinds": MONEY_KINDS}
 
 
 async def give_reward(actor: Actor, data: dict[str, Any]) -> int:

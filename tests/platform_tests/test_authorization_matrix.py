@@ -25,6 +25,7 @@ from servicechain.platform.security import token_hash, utcnow
 from servicechain.platform.tables import ApiToken
 from tests.api.helpers import on_app_loop
 from tests.cast import EMAILS, PASSWORD
+from tests.recognition.helpers import recognition_fixtures
 
 PEOPLE = ("employee", "manager", "hr", "ceo", "admin", "outsider")
 TOKENS = ("token_read", "token_other")
@@ -220,6 +221,49 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     # API: bearer tokens with the scope
     ("GET", "/api/v1/people"): [C("/api/v1/people?limit=5", api())],
     ("GET", "/api/v1/departments"): [C("/api/v1/departments?limit=5", api())],
+    # recognition: everyone thanks and reads feeds; a private thanks is for the sender, the recipient and
+    # their managers (the ceo heads the company); values are the admins'; rewards are for those who lead people
+    ("GET", "/recognition"): [C("/recognition", page()), C("/recognition?value=customer&days=30", page())],
+    ("GET", "/recognition/departments/{department_id:int}"): [
+        C("/recognition/departments/{support}", page()), C("/recognition/departments/{missing}", page(404))],
+    ("GET", "/recognition/people/{person_id:int}"): [
+        C("/recognition/people/{employee}", page()), C("/recognition/people/{missing}", page(404))],
+    ("GET", "/recognition/new"): [C("/recognition/new", page())],
+    ("POST", "/recognition/new"): [C("/recognition/new", page(422))],
+    ("GET", "/recognition/{recognition_id:int}"): [
+        C("/recognition/{rec_public}", page()),
+        C("/recognition/{rec_private}", page(404, employee=200, manager=200, ceo=200, outsider=200)),
+        C("/recognition/{missing}", page(404)),
+    ],
+    ("POST", "/recognition/{recognition_id:int}/reactions"): [
+        C("/recognition/{rec_public}/reactions", page(422)),  # no reaction named: refused, nothing saved
+        C("/recognition/{rec_private}/reactions", page(404, employee=422, manager=422, ceo=422, outsider=422)),
+    ],
+    ("GET", "/recognition/values"): [C("/recognition/values", staff_only({"admin": 200}))],
+    ("GET", "/recognition/values/new"): [C("/recognition/values/new", staff_only({"admin": 200}))],
+    ("POST", "/recognition/values/new"): [C("/recognition/values/new", staff_only({"admin": 422}))],
+    ("GET", "/recognition/values/{value_id:int}/edit"): [
+        C("/recognition/values/{mx_value}/edit", staff_only({"admin": 200})),
+        C("/recognition/values/{missing}/edit", staff_only({"admin": 404})),
+    ],
+    ("POST", "/recognition/values/{value_id:int}/edit"): [C("/recognition/values/{mx_value}/edit", staff_only({"admin": 422}))],
+    ("POST", "/recognition/values/{value_id:int}/retire"): [
+        C("/recognition/values/{mx_value}/retire", staff_only({"admin": 303})),
+        C("/recognition/values/{missing}/retire", staff_only({"admin": 404})),
+    ],
+    ("POST", "/recognition/values/{value_id:int}/restore"): [C("/recognition/values/{mx_value}/restore", staff_only({"admin": 303}))],
+    ("GET", "/rewards"): [C("/rewards", page())],
+    ("GET", "/rewards/new"): [C("/rewards/new", staff_only({who: 200 for who in ("manager", "hr", "ceo", "admin")}))],
+    ("POST", "/rewards/new"): [C("/rewards/new", staff_only({who: 422 for who in ("manager", "hr", "ceo", "admin")}))],
+    ("GET", "/rewards/budgets"): [C("/rewards/budgets", hr(200))],
+    ("POST", "/rewards/budgets"): [C("/rewards/budgets", hr(422))],
+    ("GET", "/rewards/preferences"): [C("/rewards/preferences", page())],
+    ("POST", "/rewards/preferences"): [C("/rewards/preferences", page(422), {"rank_gift": "0"})],  # refused: nothing changes
+    ("GET", "/rewards/preferences/{person_id:int}"): [
+        C("/rewards/preferences/{employee}", page(200, outsider=404)),  # the person, their managers, HR
+        C("/rewards/preferences/{missing}", page(404)),
+    ],
+    ("POST", "/api/v1/recognitions"): [C("/api/v1/recognitions", {**api(), "token_read": 403})],  # needs recognition:write
 }
 
 
@@ -310,6 +354,7 @@ def _outcome(response) -> object:
 async def matrix_client(client, cast):
     ids = {**cast.ids, **cast.departments, "missing": 999_999}
     ids.update(await on_app_loop(client, _fixtures, cast))
+    ids.update(await on_app_loop(client, recognition_fixtures, cast))
     tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read,authority:read,authority:use"),
               "token_other": await on_app_loop(client, _token, "other", "goals:read")}
     sessions = {who: await on_app_loop(client, _session, who) for who in PEOPLE}

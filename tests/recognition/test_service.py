@@ -9,7 +9,7 @@ import pytest
 
 from servicechain.platform import db
 from servicechain.platform.people.tables import Person
-from servicechain.platform.security import NotFound, recognition_for, utcnow
+from servicechain.platform.security import Actor, NotFound, recognition_for, utcnow
 from servicechain.platform.tables import AuditEntry, Notification
 from servicechain.platform.web import FormInvalid
 from servicechain.recognition import service
@@ -88,12 +88,15 @@ async def test_someone_who_has_left_cannot_be_thanked(cast, values, rollback):
 
 async def test_the_daily_limit_is_counted_in_the_database(cast, values, rollback):
     now = utcnow()
-    await Recognition.insert(*[Recognition(sender=cast.ids["ceo"], message="old", created_at=now - timedelta(hours=30))]).run()
-    await Recognition.insert(*[Recognition(sender=cast.ids["ceo"], message=f"m{i}", created_at=now - timedelta(hours=1))
+    sender = Person(full_name="Щедрый Благодарящий", employee_number=f"REC-S-{uuid.uuid4().hex[:6]}", created_at=now, updated_at=now)
+    await sender.save().run()
+    actor = Actor(kind="person", person_id=sender.id, role="employee", name=sender.full_name, language="en")
+    await Recognition.insert(*[Recognition(sender=sender.id, message="old", created_at=now - timedelta(hours=30))]).run()
+    await Recognition.insert(*[Recognition(sender=sender.id, message=f"m{i}", created_at=now - timedelta(hours=1))
                                for i in range(service.DAILY_LIMIT - 1)]).run()
-    await service.give_recognition(cast.actor("ceo"), thanks())  # the 20th in 24 hours is fine
+    await service.give_recognition(actor, thanks())  # the 20th in 24 hours is fine
     before = await count(Recognition)
-    errors = await refused(service.give_recognition(cast.actor("ceo"), thanks()))
+    errors = await refused(service.give_recognition(actor, thanks()))
     assert "the most allowed" in errors["__all__"][0]
     assert await count(Recognition) == before
 
