@@ -571,7 +571,15 @@ def people_rows(ctx: DemoContext) -> None:
 
 # Each domain adds its step here (goals, recognition, pulses, customer scores…).
 Step = Callable[[DemoContext], None]
-STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows]
+
+
+def goals(ctx: DemoContext) -> None:
+    from servicechain.goals.demo import plan_goals  # imported here: goals imports the platform
+
+    plan_goals(ctx)
+
+
+STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:
