@@ -14,6 +14,7 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from servicechain.internal_service.controllers import InternalServiceController
 from servicechain.platform import db, outbox
 from servicechain.platform.accounts.controllers import AccountController, InvitationController
 from servicechain.platform.api.controllers import PeopleApi
@@ -23,7 +24,6 @@ from servicechain.goals.authority.controllers import AuthorityController
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.goals.controllers import GoalController
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
-from servicechain.platform.people import jobs as people_jobs  # noqa: F401  (registers scheduled work)
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
 from servicechain.platform.people.importing_controllers import ImportController
 from servicechain.recognition.api import RecognitionApi
@@ -51,6 +51,7 @@ ROUTES = [
     AuthorityController,
     AuthorityApi,
     GoalController,
+    InternalServiceController,
 ]
 
 

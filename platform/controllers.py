@@ -38,7 +38,10 @@ async def home(request: Request) -> Template:
 
     from servicechain.goals.authority.service import home_authority
 
+    from servicechain.internal_service.service import reminder as internal_service_reminder
+
     return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
+                                         "internal_service_round": await internal_service_reminder(actor),
                                          **await home_authority(actor),
                                          "goal_reminders": await overdue_check_ins(actor)})
 

@@ -25,6 +25,7 @@ from servicechain.platform.security import token_hash, utcnow
 from servicechain.platform.tables import ApiToken
 from tests.api.helpers import on_app_loop
 from tests.cast import EMAILS, PASSWORD
+from tests.internal_service.helpers import authorization_fixtures as internal_service_fixtures
 from tests.recognition.helpers import recognition_fixtures
 
 PEOPLE = ("employee", "manager", "hr", "ceo", "admin", "outsider")
@@ -221,6 +222,44 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     # API: bearer tokens with the scope
     ("GET", "/api/v1/people"): [C("/api/v1/people?limit=5", api())],
     ("GET", "/api/v1/departments"): [C("/api/v1/departments?limit=5", api())],
+    # internal service: everyone reads the catalogue, rates and sees their follow-ups (none but
+    # a head's); heads keep their departments' catalogue; those who lead people read the figures
+    ("GET", "/internal-service"): [C("/internal-service", page())],
+    ("GET", "/internal-service/services/new"): [C("/internal-service/services/new", page(200, employee=403, outsider=403))],
+    ("POST", "/internal-service/services/new"): [C("/internal-service/services/new", page(422, employee=403, outsider=403))],
+    ("GET", "/internal-service/services/{service_id:int}/edit"): [
+        C("/internal-service/services/{is_service}/edit", page(200, employee=403, manager=403, outsider=403)),  # a warehouse service
+        C("/internal-service/services/{missing}/edit", page(404)),
+    ],
+    ("POST", "/internal-service/services/{service_id:int}/edit"): [
+        C("/internal-service/services/{is_service}/edit", page(422, employee=403, manager=403, outsider=403)),
+        C("/internal-service/services/{missing}/edit", page(404)),
+    ],
+    ("GET", "/internal-service/round"): [C("/internal-service/round", page())],
+    ("GET", "/internal-service/services/{service_id:int}/rate"): [
+        C("/internal-service/services/{is_service}/rate", page()),
+        C("/internal-service/services/{missing}/rate", page(404)),
+    ],
+    ("POST", "/internal-service/services/{service_id:int}/rate"): [
+        C("/internal-service/services/{is_service}/rate", page(422)),  # no scores: refused, nothing saved
+        C("/internal-service/services/{missing}/rate", page(404)),
+    ],
+    ("GET", "/internal-service/rounds"): [C("/internal-service/rounds", hr(200))],
+    ("POST", "/internal-service/rounds"): [C("/internal-service/rounds", hr(422))],
+    ("GET", "/internal-service/matrix"): [C("/internal-service/matrix", page(200, employee=403, outsider=403))],
+    ("GET", "/internal-service/departments/{department_id:int}"): [
+        C("/internal-service/departments/{warehouse}", page(200, employee=403, outsider=403)),
+        C("/internal-service/departments/{missing}", page(404)),
+    ],
+    ("GET", "/internal-service/follow-ups"): [C("/internal-service/follow-ups", page())],
+    ("GET", "/internal-service/follow-ups/{follow_up_id:int}"): [
+        C("/internal-service/follow-ups/{is_follow_up}", page(404, manager=200, ceo=200)),  # heads of the rated department only
+        C("/internal-service/follow-ups/{missing}", page(404)),
+    ],
+    ("POST", "/internal-service/follow-ups/{follow_up_id:int}"): [
+        C("/internal-service/follow-ups/{is_follow_up}", page(404, manager=422, ceo=422)),
+        C("/internal-service/follow-ups/{missing}", page(404)),
+    ],
     # recognition: everyone thanks and reads feeds; a private thanks is for the sender, the recipient and
     # their managers (the ceo heads the company); values are the admins'; rewards are for those who lead people
     ("GET", "/recognition"): [C("/recognition", page()), C("/recognition?value=customer&days=30", page())],
@@ -354,6 +393,7 @@ def _outcome(response) -> object:
 async def matrix_client(client, cast):
     ids = {**cast.ids, **cast.departments, "missing": 999_999}
     ids.update(await on_app_loop(client, _fixtures, cast))
+    ids.update(await on_app_loop(client, internal_service_fixtures, cast))
     ids.update(await on_app_loop(client, recognition_fixtures, cast))
     tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read,authority:read,authority:use"),
               "token_other": await on_app_loop(client, _token, "other", "goals:read")}

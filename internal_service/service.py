@@ -1,0 +1,806 @@
+"""Internal service: the catalogue, survey rounds, ratings, follow-ups, the matrix and scorecards.
+
+Permissions: everyone reads the catalogue and rates services their department receives (never
+their own department's); the head of the providing department (or of one above) and HR/admins
+keep the catalogue; HR launches rounds; the matrix and scorecards are for those who lead people
+and for the rated department's heads, and only ever show figures with at least the minimum group
+size of distinct raters behind them (see ``aggregation``). A follow-up goes to the rated
+department's heads and never names the rater.
+
+Side effects: catalogue changes, rounds and follow-up resolutions write an audit entry in the same
+transaction. Ratings do not: they are survey answers, and the audit log (read by HR) would name
+who rated whom; the rating row keeps its rater only so one person rates once.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from servicechain.internal_service.aggregation import Figure, colour_class, complement, index_of, primary
+from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
+from servicechain.platform import audit, db, outbox
+from servicechain.platform.config import get_settings
+from servicechain.platform.i18n import current_language, use_language
+from servicechain.platform.i18n import gettext as _
+from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.people.service import department_name, today
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import (
+    Actor,
+    Forbidden,
+    NotFound,
+    can,
+    department_paths_headed,
+    follow_up_for,
+    internal_scorecard_for,
+    internal_service_for,
+    require,
+    utcnow,
+)
+from servicechain.platform.web import FormInvalid
+
+LOW_SCORE = 2  # this or lower opens a follow-up
+WINDOW_MONTHS = 12  # the matrix and scorecards read the same period, so their totals agree
+TREND_MONTHS = 24
+
+
+def service_name(row: dict[str, Any], prefix: str = "") -> str:
+    ru, en = row.get(prefix + "name_ru"), row.get(prefix + "name_en")
+    return (ru if current_language() == "ru" else en) or ru or en or ""
+
+
+def service_description(row: dict[str, Any]) -> str:
+    ru, en = row.get("description_ru"), row.get("description_en")
+    return (ru if current_language() == "ru" else en) or ru or en or ""
+
+
+async def _person_department(actor: Actor) -> dict[str, Any] | None:
+    person = await Person.select(Person.department).where(Person.id == actor.person_id).first().run()
+    if not person or not person["department"]:
+        return None
+    return await Department.select().where(Department.id == person["department"]).first().run()
+
+
+# --- the catalogue ------------------------------------------------------------------------------
+
+
+async def maintainable_departments(actor: Actor) -> list[dict[str, Any]]:
+    """Departments whose catalogue the actor keeps: all for HR/admins, else those they head and below."""
+    rows = await Department.select(Department.id, Department.name_en, Department.name_ru, Department.path,
+                                   Department.depth).where(Department.active == True).order_by(Department.path).run()  # noqa: E712
+    for r in rows:
+        r["name"] = department_name(r)
+    if can(actor, "internal_service.catalogue_all"):
+        return rows
+    headed = await department_paths_headed(actor.person_id) if actor.is_person else []  # type: ignore[arg-type]
+    return [r for r in rows if any(r["path"].startswith(h) for h in headed)]
+
+
+async def catalogue(actor: Actor) -> list[dict[str, Any]]:
+    """Active services by provider, each with whom it is for; HR/admins and heads also see retired ones."""
+    require(actor, "internal_service.view")
+    editable = {d["id"] for d in await maintainable_departments(actor)}
+    services = await db.fetch(
+        "SELECT s.*, d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM internal_service s"
+        " JOIN department d ON d.id = s.provider ORDER BY d.path, s.id"
+    )
+    audiences = await db.fetch(
+        "SELECT a.service, d.name_en, d.name_ru FROM internal_service_audience a JOIN department d ON d.id = a.department"
+        " ORDER BY d.path"
+    )
+    by_service: dict[int, list[str]] = {}
+    for a in audiences:
+        by_service.setdefault(a["service"], []).append(department_name(a))
+    result = []
+    for s in services:
+        may_edit = s["provider"] in editable
+        if not s["active"] and not may_edit:
+            continue
+        result.append({**s, "name": service_name(s), "description": service_description(s),
+                       "provider_name": department_name(s, "d_"), "audience": by_service.get(s["id"], []), "may_edit": may_edit})
+    return result
+
+
+def _service_values(data: dict[str, Any]) -> dict[str, Any]:
+    audience = data.get("audience") or []
+    if isinstance(audience, str):
+        audience = [audience]
+    return {
+        "provider_id": str(data.get("provider_id", "")).strip(),
+        "name_en": str(data.get("name_en", "")).strip(), "name_ru": str(data.get("name_ru", "")).strip(),
+        "description_en": str(data.get("description_en", "")).strip(), "description_ru": str(data.get("description_ru", "")).strip(),
+        "for_all": str(data.get("for_all", "")) in ("1", "on", "true", "True"),
+        "audience": [str(a) for a in audience if str(a).isdigit()],
+        "active": str(data.get("active", "1")) in ("1", "on", "true", "True"),
+    }
+
+
+async def save_service(actor: Actor, service_id: int | None, data: dict[str, Any]) -> int:
+    """Create (``service_id`` None) or change a catalogue entry. The head of the providing
+    department (or one above) and HR/admins may; anyone else gets 403. Audited."""
+    require(actor, "internal_service.view")
+    before = await internal_service_for(actor, service_id, write=True) if service_id else None
+    v = _service_values(data)
+    errors: dict[str, list[str]] = {}
+    allowed = {d["id"] for d in await maintainable_departments(actor)}
+    if not allowed:
+        raise Forbidden()
+    provider = int(v["provider_id"]) if v["provider_id"].isdigit() else None
+    if provider is None:
+        errors["provider_id"] = [_("Choose the department that provides the service.")]
+    elif provider not in allowed:
+        errors["provider_id"] = [_("You keep the catalogue of your own departments only.")]
+    for name in ("name_en", "name_ru"):
+        if not v[name]:
+            errors[name] = [_("Give the service a name in both languages.")]
+        elif len(v[name]) > 200:
+            errors[name] = [_("At most 200 characters.")]
+    for name in ("description_en", "description_ru"):
+        if len(v[name]) > 2000:
+            errors[name] = [_("At most 2000 characters.")]
+    audience = sorted({int(a) for a in v["audience"]})
+    if not v["for_all"]:
+        if not audience:
+            errors["audience"] = [_("Choose the departments the service is for, or make it for everyone.")]
+        else:
+            found = await Department.count().where(Department.id.is_in(audience) & (Department.active == True)).run()  # noqa: E712
+            if found != len(audience):
+                errors["audience"] = [_("Choose departments from the list.")]
+    if errors:
+        raise FormInvalid(errors)
+    values = {"provider": provider, "name_en": v["name_en"], "name_ru": v["name_ru"], "description_en": v["description_en"],
+              "description_ru": v["description_ru"], "for_all": v["for_all"], "active": v["active"] if before else True}
+    now = utcnow()
+    async with db.write():
+        if before is None:
+            row = InternalService(**values, created_at=now, updated_at=now)
+            await row.save().run()
+            service_id = row.id
+        else:
+            await InternalService.update({**{getattr(InternalService, k): x for k, x in values.items()},
+                                          InternalService.updated_at: now}).where(InternalService.id == service_id).run()
+        await ServiceAudience.delete().where(ServiceAudience.service == service_id).run()
+        if not v["for_all"]:
+            await ServiceAudience.insert(*[ServiceAudience(service=service_id, department=d) for d in audience]).run()
+        await audit.record(actor, "internal_service.created" if before is None else "internal_service.changed",
+                           object_type="internal_service", object_id=service_id, summary=values["name_en"],
+                           before={k: before[k] for k in values} if before else None,
+                           after={**values, "audience": [] if v["for_all"] else audience})
+    return service_id  # type: ignore[return-value]
+
+
+async def service_form_values(actor: Actor, service_id: int) -> dict[str, Any]:
+    row = await internal_service_for(actor, service_id, write=True)
+    audience = await ServiceAudience.select(ServiceAudience.department).where(ServiceAudience.service == service_id).run()
+    return {"provider_id": row["provider"], "name_en": row["name_en"], "name_ru": row["name_ru"],
+            "description_en": row["description_en"], "description_ru": row["description_ru"], "for_all": row["for_all"],
+            "audience": [str(a["department"]) for a in audience], "active": row["active"]}
+
+
+# --- who receives what --------------------------------------------------------------------------
+
+
+def _is_own(rater_path: str, provider_path: str) -> bool:
+    """The rater works in the providing department or below it."""
+    return rater_path.startswith(provider_path)
+
+
+async def services_received(department: dict[str, Any]) -> list[dict[str, Any]]:
+    """Active services provided to this department (for everyone, or to it or a department
+    above it), never its own or those of a department above it."""
+    rows = await db.fetch(
+        "SELECT s.id, s.name_en, s.name_ru, s.provider, s.for_all, d.path AS provider_path,"
+        " d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM internal_service s JOIN department d ON d.id = s.provider"
+        " WHERE s.active = {} ORDER BY d.path, s.id", True,
+    )
+    targeted = await db.fetch(
+        "SELECT a.service, d.path FROM internal_service_audience a JOIN department d ON d.id = a.department"
+    )
+    audience: dict[int, list[str]] = {}
+    for t in targeted:
+        audience.setdefault(t["service"], []).append(t["path"])
+    path = department["path"]
+    result = []
+    for r in rows:
+        if _is_own(path, r["provider_path"]):
+            continue
+        if r["for_all"] or any(path.startswith(p) for p in audience.get(r["id"], [])):
+            result.append({**r, "name": service_name(r), "provider_name": department_name(r, "d_")})
+    return result
+
+
+# --- rounds -------------------------------------------------------------------------------------
+
+
+async def current_round(on: date | None = None) -> dict[str, Any] | None:
+    on = on or today()
+    return await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)).order_by(
+        RatingRound.opens_on, ascending=False).first().run()
+
+
+async def list_rounds(actor: Actor) -> list[dict[str, Any]]:
+    require(actor, "internal_service.rounds")
+    rounds = await RatingRound.select().order_by(RatingRound.opens_on, ascending=False).run()
+    counts = {r["round"]: r["n"] for r in await db.fetch(
+        "SELECT round, COUNT(*) AS n FROM internal_service_rating WHERE round IS NOT NULL GROUP BY round")}
+    on = today()
+    for r in rounds:
+        r["ratings"] = counts.get(r["id"], 0)
+        r["state"] = "open" if r["opens_on"] <= on <= r["closes_on"] else "planned" if r["opens_on"] > on else "closed"
+    return rounds
+
+
+async def launch_round(actor: Actor, data: dict[str, Any]) -> int:
+    """HR opens a survey round; the foundation's minimum group size is copied into it. Rounds may
+    not overlap, so everyone has one list at a time. Audited."""
+    require(actor, "internal_service.rounds")
+    errors: dict[str, list[str]] = {}
+    title = str(data.get("title", "")).strip()
+    if not title:
+        errors["title"] = [_("Give the round a title, e.g. “Q3 2026”.")]
+    elif len(title) > 200:
+        errors["title"] = [_("At most 200 characters.")]
+    dates: dict[str, date | None] = {}
+    for name in ("opens_on", "closes_on"):
+        try:
+            dates[name] = parse_date(data.get(name))
+        except BadDate:
+            errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
+            continue
+        if dates[name] is None:
+            errors[name] = [_("This date is required.")]
+    opens, closes = dates.get("opens_on"), dates.get("closes_on")
+    if opens and closes:
+        if closes < opens:
+            errors["closes_on"] = [_("The round cannot close before it opens.")]
+        elif closes < today():
+            errors["closes_on"] = [_("The round would already be closed.")]
+        else:
+            overlapping = await RatingRound.select(RatingRound.title).where(
+                (RatingRound.opens_on <= closes) & (RatingRound.closes_on >= opens)).first().run()
+            if overlapping:
+                errors["opens_on"] = [_("These dates overlap the round “%(title)s”.", title=overlapping["title"])]
+    if errors:
+        raise FormInvalid(errors)
+    k = get_settings().min_group_size
+    async with db.write():
+        row = RatingRound(title=title, opens_on=opens, closes_on=closes, min_group_size=k, created_by=actor.person_id,
+                          created_at=utcnow())
+        await row.save().run()
+        await audit.record(actor, "internal_service.round_launched", object_type="internal_service_round", object_id=row.id,
+                           summary=title, after={"opens_on": opens.isoformat(), "closes_on": closes.isoformat(),  # type: ignore[union-attr]
+                                                 "min_group_size": k})
+    return row.id
+
+
+@dataclass
+class Checklist:
+    round: dict[str, Any] | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for i in self.items if i["rated"])
+
+    @property
+    def percent(self) -> int:
+        return int(round(100 * self.done / self.total)) if self.total else 100
+
+
+async def round_checklist(actor: Actor) -> Checklist:
+    """The services the actor's department receives, to rate in the open round, with progress."""
+    require(actor, "internal_service.rate")
+    current = await current_round()
+    department = await _person_department(actor)
+    if current is None or department is None:
+        return Checklist(round=current)
+    services = await services_received(department)
+    rated = {r["service"] for r in await Rating.select(Rating.service).where(
+        (Rating.rater == actor.person_id) & (Rating.round == current["id"]) & Rating.request_ref.is_null()).run()}
+    return Checklist(round=current, items=[{**s, "rated": s["id"] in rated} for s in services])
+
+
+# --- ratings ------------------------------------------------------------------------------------
+
+
+def _score(raw: Any) -> int | None:
+    text = str(raw if raw is not None else "").strip()
+    if text.isdigit() and 1 <= int(text) <= 5:
+        return int(text)
+    return None
+
+
+async def rate(actor: Actor, service_id: int, data: dict[str, Any], *, on: date | None = None) -> int:
+    """Record one rating. Refused, with nothing saved: a score outside 1-5, a service of the
+    rater's own department or one their department does not receive, a closed round, a second
+    rating of the same request (or, without a request, in the same round). A rating of
+    ``LOW_SCORE`` or lower opens a follow-up for the rated department's heads."""
+    require(actor, "internal_service.rate")
+    service = await internal_service_for(actor, service_id)
+    on = on or today()
+    errors: dict[str, list[str]] = {}
+    scores: dict[str, int] = {}
+    for name in ("overall", *CRITERIA):
+        value = _score(data.get(name))
+        if value is None:
+            errors[name] = [_("Choose a score from 1 to 5.")]
+        else:
+            scores[name] = value
+    comment = str(data.get("comment", "")).strip()
+    if len(comment) > 2000:
+        errors["comment"] = [_("At most 2000 characters.")]
+    request_ref = str(data.get("request_ref", "")).strip() or None
+    if request_ref and len(request_ref) > 100:
+        errors["request_ref"] = [_("At most 100 characters.")]
+    department = await _person_department(actor)
+    provider = await Department.select().where(Department.id == service["provider"]).first().run()
+    general: list[str] = []
+    if department is None:
+        general.append(_("You are not in a department, so there is nothing for you to rate."))
+    elif _is_own(department["path"], provider["path"]):
+        general.append(_("You cannot rate a service of your own department."))
+    elif not service["active"] or service["id"] not in {s["id"] for s in await services_received(department)}:
+        general.append(_("Your department does not receive this service."))
+    round_id: int | None = None
+    raw_round = str(data.get("round_id", "")).strip()
+    if raw_round:
+        chosen = await RatingRound.select().where(RatingRound.id == int(raw_round)).first().run() if raw_round.isdigit() else None
+        if chosen is None or not (chosen["opens_on"] <= on <= chosen["closes_on"]):
+            general.append(_("This survey round is closed; ratings are no longer accepted."))
+        else:
+            round_id = chosen["id"]
+    else:
+        current = await current_round(on)
+        round_id = current["id"] if current else None
+        if round_id is None and not request_ref:
+            errors.setdefault("request_ref", []).append(
+                _("No survey round is open: name the request you are rating."))
+    if general:
+        errors["__all__"] = general
+    if not errors:
+        if await _already_rated(actor.person_id, service_id, request_ref, round_id):  # type: ignore[arg-type]
+            errors["__all__"] = [_("You have already rated this request.") if request_ref
+                                 else _("You have already rated this service in this round.")]
+    if errors:
+        raise FormInvalid(errors)
+    try:
+        async with db.write():
+            row = Rating(service=service_id, rater=actor.person_id, rater_department=department["id"],  # type: ignore[index]
+                         provider_department=service["provider"], round=round_id, request_ref=request_ref, comment=comment,
+                         may_contact=str(data.get("may_contact", "")) in ("1", "on", "true"), rated_on=on,
+                         created_at=utcnow(), **scores)
+            await row.save().run()
+            if scores["overall"] <= LOW_SCORE:
+                await FollowUp(rating=row.id, provider_department=service["provider"], status="open", created_at=utcnow()).save().run()
+    except Exception as exc:  # the unique index: a second tab or a double click got there first
+        if "unique" in str(exc).lower():
+            raise FormInvalid({"__all__": [_("You have already rated this request.") if request_ref
+                                           else _("You have already rated this service in this round.")]}) from None
+        raise
+    return row.id
+
+
+async def _already_rated(rater: int, service_id: int, request_ref: str | None, round_id: int | None) -> bool:
+    query = Rating.count().where((Rating.rater == rater) & (Rating.service == service_id))
+    if request_ref:
+        query = query.where(Rating.request_ref == request_ref)
+    else:
+        query = query.where(Rating.request_ref.is_null() & (Rating.round == round_id))
+    return await query.run() > 0
+
+
+async def rating_page(actor: Actor, service_id: int) -> dict[str, Any]:
+    require(actor, "internal_service.rate")
+    service = await internal_service_for(actor, service_id)
+    provider = await Department.select().where(Department.id == service["provider"]).first().run()
+    return {"service": {**service, "name": service_name(service), "description": service_description(service),
+                        "provider_name": department_name(provider or {})},
+            "round": await current_round()}
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+async def follow_ups(actor: Actor, status: str = "open") -> list[dict[str, Any]]:
+    """Follow-ups of the departments the actor heads (and those below); no rater named."""
+    require(actor, "internal_service.view")
+    headed = await department_paths_headed(actor.person_id) if actor.is_person else []  # type: ignore[arg-type]
+    if not headed:
+        return []
+    where = " OR ".join(["d.path LIKE {}"] * len(headed))
+    rows = await db.fetch(
+        "SELECT f.id, f.status, f.created_at, f.resolved_at, r.overall, s.name_en, s.name_ru, d.name_en AS d_name_en,"
+        " d.name_ru AS d_name_ru FROM internal_service_follow_up f JOIN internal_service_rating r ON r.id = f.rating"
+        " JOIN internal_service s ON s.id = r.service JOIN department d ON d.id = f.provider_department"
+        f" WHERE ({where}) AND f.status = {{}} ORDER BY f.created_at DESC, f.id DESC LIMIT 200",
+        *[h + "%" for h in headed], "open" if status != "resolved" else "resolved",
+    )
+    for r in rows:
+        r["service_name"] = service_name(r)
+        r["department_name"] = department_name(r, "d_")
+    return rows
+
+
+async def follow_up_card(actor: Actor, follow_up_id: int) -> dict[str, Any]:
+    """What the head may see: the service and the scores; the comment and the request reference
+    only when the rater agreed to be contacted. Never the rater or their department."""
+    follow_up = await follow_up_for(actor, follow_up_id)
+    rating = await Rating.select().where(Rating.id == follow_up["rating"]).first().run()
+    service = await InternalService.select().where(InternalService.id == rating["service"]).first().run()
+    consent = rating["may_contact"]
+    return {
+        "follow_up": follow_up,
+        "service_name": service_name(service),
+        "scores": {name: rating[name] for name in ("overall", *CRITERIA)},
+        "rated_on": rating["rated_on"],
+        "consent": consent,
+        "comment": rating["comment"] if consent else None,
+        "request_ref": rating["request_ref"] if consent else None,
+    }
+
+
+async def resolve_follow_up(actor: Actor, follow_up_id: int, data: dict[str, Any]) -> None:
+    """The head records the response and the resolution; the rater is told it was resolved
+    (a notification only they see) and the department never learns who they are. Audited."""
+    follow_up = await follow_up_for(actor, follow_up_id)
+    errors: dict[str, list[str]] = {}
+    response = str(data.get("response", "")).strip()
+    resolution = str(data.get("resolution", "")).strip()
+    if follow_up["status"] == "resolved":
+        errors["__all__"] = [_("This follow-up is already resolved.")]
+    if not response:
+        errors["response"] = [_("Write what you found out.")]
+    if not resolution:
+        errors["resolution"] = [_("Write what was done about it.")]
+    for name, value in (("response", response), ("resolution", resolution)):
+        if len(value) > 4000:
+            errors[name] = [_("At most 4000 characters.")]
+    if errors:
+        raise FormInvalid(errors)
+    rating = await Rating.select(Rating.rater, Rating.service).where(Rating.id == follow_up["rating"]).first().run()
+    service = await InternalService.select().where(InternalService.id == rating["service"]).first().run()
+    rater = await Person.select(Person.language).where(Person.id == rating["rater"]).first().run()
+    with use_language((rater or {}).get("language") or get_settings().default_language):
+        text = _("Your low rating of “%(service)s” was followed up and resolved: %(resolution)s",
+                 service=service_name(service), resolution=resolution)
+    async with db.write():
+        await FollowUp.update({FollowUp.status: "resolved", FollowUp.response: response, FollowUp.resolution: resolution,
+                               FollowUp.resolved_by: actor.person_id, FollowUp.resolved_at: utcnow()}).where(
+            FollowUp.id == follow_up_id).run()
+        await outbox.notify(rating["rater"], text, link="/internal-service/round")
+        # The entry names the follow-up, never the rating or the rater.
+        await audit.record(actor, "internal_service.follow_up_resolved", object_type="internal_service_follow_up",
+                           object_id=follow_up_id, summary=service["name_en"], after={"resolution": resolution})
+
+
+# --- figures: the matrix, scorecards and the index ----------------------------------------------
+
+
+def window(on: date | None = None, months: int = WINDOW_MONTHS) -> tuple[date, date]:
+    """The period the matrix and scorecards show: whole months, the current one included."""
+    on = on or today()
+    year, month = on.year, on.month - (months - 1)
+    while month < 1:
+        month += 12
+        year -= 1
+    return date(year, month, 1), on
+
+
+async def min_group(since: date | None = None, until: date | None = None) -> int:
+    """The minimum for every figure: today's setting, or a round's snapshot if one is larger.
+    One value for all periods and pages, so the same figure is hidden or shown everywhere."""
+    k = get_settings().min_group_size
+    rows = await db.fetch("SELECT MAX(min_group_size) AS k FROM internal_service_round")
+    return max(k, (rows[0]["k"] or 0) if rows else 0)
+
+
+@dataclass
+class Tree:
+    """The department tree in memory: ids by parent, and each department's path as ids."""
+
+    rows: dict[int, dict[str, Any]]
+    children: dict[int | None, list[int]]
+
+    @classmethod
+    async def load(cls) -> Tree:
+        rows = await db.fetch("SELECT id, parent, path, depth, name_en, name_ru, active FROM department ORDER BY path")
+        by_id = {r["id"]: {**r, "ids": [int(x) for x in r["path"].strip("/").split("/") if x]} for r in rows}
+        children: dict[int | None, list[int]] = {}
+        for r in rows:
+            if r["active"]:
+                children.setdefault(r["parent"], []).append(r["id"])
+        return cls(by_id, children)
+
+    def keys_at(self, node: int | None) -> dict[int, tuple]:
+        """For every department, its group at this level: ("s", child) for the subtree of a
+        child of ``node``, ("a", node) for the node itself; departments outside are absent."""
+        result: dict[int, tuple] = {}
+        for dept_id, row in self.rows.items():
+            ids = row["ids"]
+            if node is None:
+                if ids:
+                    result[dept_id] = ("s", ids[0])
+                continue
+            if node in ids:
+                i = ids.index(node)
+                result[dept_id] = ("a", node) if i == len(ids) - 1 else ("s", ids[i + 1])
+        return result
+
+    def groups_at(self, node: int | None) -> list[tuple]:
+        kids = [("s", c) for c in self.children.get(node, [])]
+        return kids + ([("a", node)] if node is not None else [])
+
+    def label(self, key: tuple) -> str:
+        if key[0] == "all":
+            return _("All departments")
+        name = department_name(self.rows[key[1]]) if key[1] in self.rows else ""
+        return _("%(name)s itself", name=name) if key[0] == "a" else name
+
+    def parent_of(self, node: int | None) -> int | None:
+        return self.rows[node]["parent"] if node is not None and node in self.rows else None
+
+    def trail(self, node: int | None) -> list[dict[str, Any]]:
+        if node is None or node not in self.rows:
+            return []
+        return [{"id": i, "name": department_name(self.rows[i])} for i in self.rows[node]["ids"] if i in self.rows]
+
+
+async def _pairs(since: date, until: date) -> list[dict[str, Any]]:
+    """Ratings of the period per rater department, provider department and rater: the one query."""
+    return await db.fetch(
+        "SELECT rater_department AS rd, provider_department AS pd, rater, COUNT(*) AS n, SUM(overall) AS s"
+        " FROM internal_service_rating WHERE rated_on >= {} AND rated_on <= {}"
+        " GROUP BY rater_department, provider_department, rater",
+        since, until,
+    )
+
+
+def _cell(figure: Figure) -> dict[str, Any]:
+    if figure.hidden:
+        return {"hidden": True, "mean": None, "count": None, "people": None, "css": "is-hidden"}
+    return {"hidden": False, "mean": figure.mean, "count": figure.count, "people": figure.people,
+            "css": colour_class(figure.mean)}
+
+
+async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int | None = None, *,
+                 on: date | None = None) -> dict[str, Any]:
+    """Who rates whom, one level of the tree at a time: rows are the groups of raters under
+    ``rater_node`` (its child departments with everything below them, and the node's own
+    people), columns the same for providers under ``provider_node``; with row and column totals.
+    Every figure goes through primary and complementary suppression, including the equations
+    that tie this level's totals to the level above, so drilling down or up never gives back a
+    hidden figure by subtraction."""
+    require(actor, "internal_service.reports")
+    since, until = window(on)
+    k = await min_group(since, until)
+    tree = await Tree.load()
+    roots = tree.children.get(None, [])
+    if len(roots) == 1:  # one company at the top: its departments are the first level worth reading
+        rater_node = roots[0] if rater_node is None else rater_node
+        provider_node = roots[0] if provider_node is None else provider_node
+    for node in (rater_node, provider_node):
+        if node is not None and node not in tree.rows:
+            raise NotFound()
+    r_up, p_up = tree.parent_of(rater_node), tree.parent_of(provider_node)
+    r_here, p_here = tree.keys_at(rater_node), tree.keys_at(provider_node)
+    r_above = tree.keys_at(r_up) if rater_node is not None else {}
+    p_above = tree.keys_at(p_up) if provider_node is not None else {}
+    r_total = ("s", rater_node) if rater_node is not None else ("all",)
+    p_total = ("s", provider_node) if provider_node is not None else ("all",)
+    figures: dict[tuple, Figure] = {}
+
+    def fig(rk: tuple, pk: tuple) -> Figure:
+        key = (rk, pk)
+        f = figures.get(key)
+        if f is None:
+            f = figures[key] = Figure(key)
+        return f
+
+    for row in await _pairs(since, until):
+        rd, pd = row["rd"], row["pd"]
+        rks = [k_ for k_ in (r_here.get(rd), r_total if rd in r_here else None, r_above.get(rd)) if k_]
+        pks = [k_ for k_ in (p_here.get(pd), p_total if pd in p_here else None, p_above.get(pd)) if k_]
+        for rk in set(rks):
+            for pk in set(pks):
+                fig(rk, pk).add(row["rater"], row["n"], row["s"])
+    rows, cols = tree.groups_at(rater_node), tree.groups_at(provider_node)
+    rows = [r for r in rows if r[0] == "s" or any((r, c) in figures for c in [*cols, p_total])]
+    cols = [c for c in cols if c[0] == "s" or any((r, c) in figures for r in [*rows, r_total])]
+    r_siblings = tree.groups_at(r_up) if rater_node is not None else []
+    p_siblings = tree.groups_at(p_up) if provider_node is not None else []
+    primary(figures.values(), k)
+    equations: list[list[Figure]] = []
+    for c in [*cols, p_total]:  # a column: its cells add up to the column total
+        equations.append([fig(r, c) for r in rows])
+    for r in [*rows, r_total]:  # a row: its cells add up to the row total
+        equations.append([fig(r, c) for c in cols])
+    for c in [*cols, p_total]:  # the totals row, seen from the level above the raters
+        if r_siblings:
+            equations.append([fig(s, c) for s in r_siblings])
+    for r in [*rows, r_total]:  # the totals column, seen from the level above the providers
+        if p_siblings:
+            equations.append([fig(r, s) for s in p_siblings])
+    for figure in [complement(eq, k) for eq in equations]:
+        if figure is not None:
+            figure.hidden = True
+    return {
+        "k": k, "since": since, "until": until, "rater_node": rater_node, "provider_node": provider_node,
+        "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
+        "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
+                  "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],
+        "cols": [{"key": c, "id": c[1], "label": tree.label(c), "drill": c[0] == "s" and bool(tree.children.get(c[1]))}
+                 for c in cols],
+        "totals": [_cell(fig(r_total, c)) for c in cols], "grand": _cell(fig(r_total, p_total)),
+    }
+
+
+def _month_key(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _months_back(until: date, count: int) -> list[str]:
+    year, month, keys = until.year, until.month, []
+    for _i in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        month -= 1
+        if month == 0:
+            month, year = 12, year - 1
+    return list(reversed(keys))
+
+
+async def scorecard(actor: Actor, department_id: int, *, on: date | None = None) -> dict[str, Any]:
+    """A department's internal service as a provider (with everything below it): the mean and
+    criteria over the matrix's period, the monthly trend over two years, comments without names
+    when the period has at least the minimum raters, and how many follow-ups are open. Months of
+    the period add up to its total, shown in the matrix, so they are protected as one equation."""
+    department = await internal_scorecard_for(actor, department_id)
+    until = on or today()
+    since, _until = window(until)
+    trend_since, _x = window(until, TREND_MONTHS)
+    k = await min_group(trend_since, until)
+    rows = await db.fetch(
+        "SELECT r.rater, r.rated_on, r.overall, r.speed, r.quality, r.courtesy, r.willingness, r.comment"
+        " FROM internal_service_rating r JOIN department d ON d.id = r.provider_department"
+        " WHERE d.path LIKE {} AND r.rated_on >= {} AND r.rated_on <= {}",
+        department["path"] + "%", trend_since, until,
+    )
+    months = {m: Figure(("month", m)) for m in _months_back(until, TREND_MONTHS)}
+    period = Figure(("period",))
+    criteria = {name: 0 for name in CRITERIA}
+    comments: list[str] = []
+    for r in rows:
+        on_day = r["rated_on"] if isinstance(r["rated_on"], date) else date.fromisoformat(str(r["rated_on"]))
+        months[_month_key(on_day)].add(r["rater"], 1, r["overall"])
+        if on_day >= since:
+            period.add(r["rater"], 1, r["overall"])
+            for name in CRITERIA:
+                criteria[name] += r[name]
+            if r["comment"]:
+                comments.append(r["comment"])
+    primary([*months.values(), period], k)
+    provider = (await provider_figures(since, until, k)).get(department_id)
+    if provider is not None and provider.hidden:
+        period.hidden = True  # hidden in the matrix as a complement: hidden here too
+    in_period = [f for m, f in months.items() if m >= _month_key(since)]
+    extra = complement(in_period, k)
+    if extra is not None:
+        extra.hidden = True
+    shown = not period.hidden and period.count > 0
+    open_follow_ups = await FollowUp.count().where((FollowUp.provider_department.is_in(
+        [d["id"] for d in await db.fetch("SELECT id FROM department WHERE path LIKE {}", department["path"] + "%")]))
+        & (FollowUp.status == "open")).run()
+    return {
+        "department": {**department, "name": department_name(department)},
+        "k": k, "since": since, "until": until,
+        "period": _cell(period),
+        "index": index_of(period.mean) if shown else None,
+        "criteria": [{"name": name, "mean": criteria[name] / period.count if shown else None} for name in CRITERIA],
+        "trend": [{"month": m, **_cell(f)} for m, f in months.items()],
+        "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
+        # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
+        "comments": sorted(comments) if shown and period.people >= k else [],
+        "comments_withheld": bool(comments) and not (shown and period.people >= k),
+        "open_follow_ups": open_follow_ups,
+        "may_follow_up": actor.is_person and any(department["path"].startswith(h) for h in
+                                                 await department_paths_headed(actor.person_id)),  # type: ignore[arg-type]
+    }
+
+
+def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height: int = 180) -> dict[str, Any]:
+    """Coordinates for a server-drawn SVG line of monthly means on 1-5; gaps where hidden."""
+    left, right, top, bottom = 32, 8, 8, 24
+    step = (width - left - right) / max(1, len(points) - 1)
+
+    def y(v: float) -> float:
+        return round(top + (5 - v) / 4 * (height - top - bottom), 1)
+
+    segments: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
+    dots = []
+    for i, (month, mean) in enumerate(points):
+        x = round(left + i * step, 1)
+        if mean is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        current.append((x, y(mean)))
+        dots.append({"x": x, "y": y(mean), "label": f"{month}: {mean:.2f}"})
+    if current:
+        segments.append(current)
+    labels = [{"x": round(left + i * step, 1), "text": m[2:]} for i, (m, _v) in enumerate(points) if i % 3 == 0]
+    return {"width": width, "height": height, "paths": [" ".join(f"{x},{yy}" for x, yy in seg) for seg in segments],
+            "dots": dots, "labels": labels, "grid": [{"y": y(v), "text": str(v)} for v in (1, 2, 3, 4, 5)],
+            "left": left, "right": width - right}
+
+
+async def provider_figures(since: date, until: date, k: int, tree: Tree | None = None) -> dict[int, Figure]:
+    """Every department's figure as a provider (with everything below it) from all raters, after
+    the same suppression the matrix applies: a department's figure is a child of its parent's
+    (with its siblings and the parent's own services), so it is hidden here exactly when the
+    matrix hides it."""
+    tree = tree or await Tree.load()
+    sub: dict[int, Figure] = {}
+    alone: dict[int, Figure] = {}
+    for row in await _pairs(since, until):
+        pd = row["pd"]
+        if pd not in tree.rows:
+            continue
+        for i in tree.rows[pd]["ids"]:
+            sub.setdefault(i, Figure(("s", i))).add(row["rater"], row["n"], row["s"])
+        alone.setdefault(pd, Figure(("a", pd))).add(row["rater"], row["n"], row["s"])
+    primary([*sub.values(), *alone.values()], k)
+    chosen = []
+    for parent, kids in tree.children.items():
+        children = [sub.get(c) or Figure(("s", c)) for c in kids]
+        if parent is not None:
+            children.append(alone.get(parent) or Figure(("a", parent)))
+        chosen.append(complement(children, k))
+    for figure in chosen:
+        if figure is not None:
+            figure.hidden = True
+    return sub
+
+
+async def service_index(department_ids: Iterable[int] | None = None, *, since: date | None = None,
+                        until: date | None = None) -> dict[int, dict[str, Any]]:
+    """The internal service index per department as a provider (with everything below it), for
+    reports: the mean overall score on 0-100 with the ratings and distinct raters behind it.
+    Where the figure is suppressed (as in the matrix) ``index`` and the counts are None."""
+    default_since, default_until = window()
+    since, until = since or default_since, until or default_until
+    k = await min_group(since, until)
+    figures = await provider_figures(since, until, k)
+    wanted = set(department_ids) if department_ids is not None else set(figures)
+    result = {}
+    for d in wanted:
+        f = figures.get(d)
+        if f is None:
+            continue
+        shown = not f.hidden
+        result[d] = {"index": index_of(f.mean) if shown else None, "ratings": f.count if shown else None,
+                     "people": f.people if shown else None, "suppressed": not shown}
+    return result
+
+
+async def reminder(actor: Actor) -> Checklist | None:
+    """For the home page: the open round's checklist when something is left to rate."""
+    if not can(actor, "internal_service.rate"):
+        return None
+    checklist = await round_checklist(actor)
+    if checklist.round is None or checklist.total == 0 or checklist.done == checklist.total:
+        return None
+    return checklist
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    year, number = int(month[:4]), int(month[5:7])
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])

@@ -1,0 +1,109 @@
+"""Building internal-service data for tests: departments, people, services, rounds, ratings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from servicechain.internal_service.tables import InternalService, Rating, RatingRound
+from servicechain.platform import db
+from servicechain.platform.lib.text import person_search_text
+from servicechain.platform.people.service import today
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import Actor, utcnow
+
+
+async def department(name: str, parent: int | None) -> int:
+    tag = uuid.uuid4().hex[:8]
+    async with db.write():
+        above = await Department.select().where(Department.id == parent).first().run() if parent else None
+        row = Department(code=f"is.{name}.{tag}", name_en=name, name_ru=name, parent=parent,
+                         depth=(above["depth"] + 1) if above else 0)
+        await row.save().run()
+        await Department.update({Department.path: (above["path"] if above else "/") + f"{row.id}/"}).where(
+            Department.id == row.id).run()
+    return row.id
+
+
+async def people(department_id: int, count: int, role: str = "employee") -> list[int]:
+    ids = []
+    now = utcnow()
+    async with db.write():
+        for _i in range(count):
+            number = f"IS-{uuid.uuid4().hex[:10]}"
+            p = Person(full_name=f"Оценщик {number}", employee_number=number, department=department_id, role=role,
+                       language="en", search_name=person_search_text(f"Оценщик {number}", number, None),
+                       created_at=now, updated_at=now)
+            await p.save().run()
+            ids.append(p.id)
+    return ids
+
+
+def actor(person_id: int, role: str = "employee") -> Actor:
+    return Actor(kind="person", person_id=person_id, role=role, name=f"#{person_id}", language="en")
+
+
+async def service(provider: int, name: str = "Laptop setup", for_all: bool = True) -> int:
+    now = utcnow()
+    async with db.write():
+        row = InternalService(provider=provider, name_en=name, name_ru=name + " (ru)", for_all=for_all,
+                              created_at=now, updated_at=now)
+        await row.save().run()
+    return row.id
+
+
+async def open_round() -> int:
+    """The open round (rounds may not overlap, and other tests may have opened one)."""
+    on = today()
+    found = await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)).first().run()
+    if found:
+        return found["id"]
+    async with db.write():
+        row = RatingRound(title="Test round", opens_on=on - timedelta(days=3), closes_on=on + timedelta(days=30),
+                          min_group_size=5, created_at=utcnow())
+        await row.save().run()
+    return row.id
+
+
+async def closed_round() -> int:
+    on = today()
+    async with db.write():
+        row = RatingRound(title="Long ago", opens_on=date(2001, 1, 1), closes_on=date(2001, 2, 1), min_group_size=5,
+                          created_at=utcnow())
+        await row.save().run()
+    return row.id
+
+
+async def ratings(service_id: int, rows: list[tuple[int, int, int]], *, on: date | None = None) -> None:
+    """Direct ratings (rater, rater department, overall) of one service, each with its own request."""
+    svc = await InternalService.select().where(InternalService.id == service_id).first().run()
+    async with db.write():
+        for rater, rater_department, overall in rows:
+            await Rating(service=service_id, rater=rater, rater_department=rater_department,
+                         provider_department=svc["provider"], request_ref=f"R-{uuid.uuid4().hex[:10]}", overall=overall,
+                         speed=overall, quality=overall, courtesy=overall, willingness=overall, comment="",
+                         rated_on=on or today(), created_at=utcnow()).save().run()
+
+
+def scores(overall: int = 4, **extra) -> dict[str, str]:
+    data = {name: str(overall) for name in ("overall", "speed", "quality", "courtesy", "willingness")}
+    data.update({k: str(v) for k, v in extra.items()})
+    return data
+
+
+async def authorization_fixtures(cast) -> dict[str, int]:
+    """For the authorization matrix: a warehouse service, and an open follow-up of a support
+    service (the manager heads support, the CEO the company above it)."""
+    from servicechain.internal_service.tables import FollowUp
+
+    warehouse_service = await service(cast.departments["warehouse"], "Matrix: picking")
+    support_service = await service(cast.departments["support"], "Matrix: answering")
+    svc = await InternalService.select().where(InternalService.id == support_service).first().run()
+    async with db.write():
+        rating = Rating(service=support_service, rater=cast.ids["outsider"], rater_department=cast.departments["warehouse"],
+                        provider_department=svc["provider"], request_ref=f"MX-{uuid.uuid4().hex[:8]}", overall=1, speed=1,
+                        quality=1, courtesy=1, willingness=1, comment="", rated_on=today(), created_at=utcnow())
+        await rating.save().run()
+        follow_up = FollowUp(rating=rating.id, provider_department=svc["provider"], status="open", created_at=utcnow())
+        await follow_up.save().run()
+    return {"is_service": warehouse_service, "is_follow_up": follow_up.id}
