@@ -96,7 +96,6 @@ def worker() -> None:
     import signal
 
     from servicechain.platform import outbox
-    from servicechain.platform.people import jobs  # noqa: F401  (registers scheduled work)
 
     async def loop() -> None:
         stop = asyncio.Event()

@@ -207,7 +207,22 @@ async def work_once() -> int:
     return await deliver_mail() + await run_jobs()
 
 
+# Modules whose @job handlers the worker must know; a domain with scheduled work adds its own.
+JOB_MODULES = [
+    "servicechain.platform.accounts.service",
+    "servicechain.platform.people.jobs",
+]
+
+
+def load_job_modules() -> None:
+    import importlib
+
+    for name in JOB_MODULES:
+        importlib.import_module(name)
+
+
 async def run_worker(stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
+    load_job_modules()
     await ensure_periodic()
     while not stop.is_set():
         try:

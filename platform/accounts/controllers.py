@@ -105,7 +105,7 @@ class AccountController(Controller):
     @post("/password/forgot", name="accounts:forgot_send", opt={"policy": PUBLIC})
     async def forgot(self, request: Request) -> Template:
         form = await request.form()
-        await service.request_password_reset(str(form.get("identifier", "")), base_url(request))
+        await service.request_password_reset(str(form.get("identifier", "")), base_url(request), ip=client_ip(request.scope))
         return render(request, "accounts/forgot.html", {"sent": True, "values": {}, "errors": {}})
 
     @get("/password/reset/{token:str}", name="accounts:reset", opt={"policy": PUBLIC})

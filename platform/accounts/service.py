@@ -207,17 +207,53 @@ def check_new_password(password: str, confirm: str) -> None:
 
 
 async def _issue_link(person_id: int, purpose: str, lifetime: timedelta) -> str:
+    """A new link replaces the person's earlier unused ones: only the latest mail works."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
+    await OneTimeLink.update({OneTimeLink.used_at: now}).where(
+        (OneTimeLink.person == person_id) & OneTimeLink.used_at.is_null()
+    ).run()
     await OneTimeLink.insert(
         OneTimeLink(token_hash=token_hash(raw), person=person_id, purpose=purpose, created_at=now, expires_at=now + lifetime)
     ).run()
     return raw
 
 
-async def request_password_reset(identifier: str, base_url: str) -> None:
-    """Sends a reset link if the account exists and has an email; says nothing either way,
-    so the form cannot be used to discover who works here."""
+RESETS_PER_ACCOUNT = 3
+RESETS_PER_ADDRESS = 20
+RESET_WINDOW = timedelta(hours=1)
+
+
+async def request_password_reset(identifier: str, base_url: str, *, ip: str = "") -> None:
+    """Queue a reset for the worker and answer the same for every identifier.
+
+    The request does identical work whether the account exists or not (one throttle row,
+    one job), so neither the answer nor its timing tells who works here; the worker looks
+    the person up and mails the link. Beyond a few requests per account or many per
+    address in an hour nothing more is queued, so the form cannot flood someone's inbox.
+    """
+    identifier = identifier.strip()[:254]
+    if not identifier:
+        return
+    account_key, address_key = "reset:" + fold(identifier), "reset-ip:" + ip
+    since = utcnow() - RESET_WINDOW
+    async with db.write():
+        account_count = await LoginAttempt.count().where((LoginAttempt.key == account_key) & (LoginAttempt.at > since)).run()
+        address_count = await LoginAttempt.count().where((LoginAttempt.key == address_key) & (LoginAttempt.at > since)).run()
+        now = utcnow()
+        await LoginAttempt.insert(LoginAttempt(key=account_key, at=now), LoginAttempt(key=address_key, at=now)).run()
+        if account_count >= RESETS_PER_ACCOUNT or address_count >= RESETS_PER_ADDRESS:
+            return
+        await outbox.schedule("accounts.password_reset", {"identifier": identifier, "base_url": base_url})
+
+
+@outbox.job("accounts.password_reset")
+async def _password_reset_job(payload: dict) -> None:
+    await send_password_reset(payload["identifier"], payload["base_url"])
+
+
+async def send_password_reset(identifier: str, base_url: str) -> None:
+    """Mail a reset link if the account exists, is active and has an email; otherwise nothing."""
     person = await find_person_by_identifier(identifier)
     if person is None or not person["active"] or not person["email"]:
         return

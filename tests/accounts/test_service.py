@@ -184,13 +184,13 @@ def link_in(body: str, kind: str) -> str:
 
 async def test_reset_for_an_unknown_account_does_nothing_and_says_nothing(cast):
     queued = await OutboxMessage.count().run()
-    assert await service.request_password_reset("stranger@test.local", "http://x") is None
+    assert await service.send_password_reset("stranger@test.local", "http://x") is None
     assert await OutboxMessage.count().run() == queued
 
 
 async def test_reset_mail_in_the_readers_language_goes_through_the_outbox_to_an_eml_file(cast, tmp_path):
     person = await new_person(cast, language="ru")
-    await service.request_password_reset(person["number"], "http://sc.test")
+    await service.send_password_reset(person["number"], "http://sc.test")
     [mail] = await mail_to(person["email"])
     assert mail["sent_at"] is None
     assert "http://sc.test/password/reset/" in mail["body"]
@@ -208,7 +208,7 @@ async def test_reset_mail_in_the_readers_language_goes_through_the_outbox_to_an_
 async def test_reset_link_sets_the_password_once_and_ends_other_sessions(cast):
     person = await new_person(cast)
     old_session = await sign_in(person["email"])
-    await service.request_password_reset(person["email"], "http://sc.test")
+    await service.send_password_reset(person["email"], "http://sc.test")
     raw = link_in((await mail_to(person["email"]))[-1]["body"], "password/reset")
 
     assert await service.use_link(raw, "reset", NEW_PASSWORD, NEW_PASSWORD) == person["id"]
@@ -225,7 +225,7 @@ async def test_reset_link_sets_the_password_once_and_ends_other_sessions(cast):
 
 async def test_reset_link_expires(cast):
     person = await new_person(cast)
-    await service.request_password_reset(person["email"], "http://sc.test")
+    await service.send_password_reset(person["email"], "http://sc.test")
     raw = link_in((await mail_to(person["email"]))[-1]["body"], "password/reset")
     async with db.write():
         await OneTimeLink.update({OneTimeLink.expires_at: utcnow() - timedelta(seconds=1)}).where(
@@ -238,7 +238,7 @@ async def test_reset_link_expires(cast):
 
 async def test_reset_link_cannot_be_used_as_an_invitation(cast):
     person = await new_person(cast)
-    await service.request_password_reset(person["email"], "http://sc.test")
+    await service.send_password_reset(person["email"], "http://sc.test")
     raw = link_in((await mail_to(person["email"]))[-1]["body"], "password/reset")
     with pytest.raises(DomainError):
         await service.link_for(raw, "invite")
@@ -247,7 +247,7 @@ async def test_reset_link_cannot_be_used_as_an_invitation(cast):
 @pytest.mark.parametrize(("password", "confirm", "field"), [("short", "short", "password"), (NEW_PASSWORD, "different-passphrase", "confirm")])
 async def test_a_bad_new_password_changes_nothing_and_keeps_the_link(cast, password, confirm, field):
     person = await new_person(cast)
-    await service.request_password_reset(person["email"], "http://sc.test")
+    await service.send_password_reset(person["email"], "http://sc.test")
     raw = link_in((await mail_to(person["email"]))[-1]["body"], "password/reset")
     with pytest.raises(FormInvalid) as caught:
         await service.use_link(raw, "reset", password, confirm)
@@ -259,7 +259,7 @@ async def test_a_bad_new_password_changes_nothing_and_keeps_the_link(cast, passw
 async def test_no_reset_mail_for_someone_without_email_or_who_left(cast):
     without = await new_person(cast, email=None)
     queued = await OutboxMessage.count().run()
-    await service.request_password_reset(without["number"], "http://sc.test")
+    await service.send_password_reset(without["number"], "http://sc.test")
     assert await OutboxMessage.count().run() == queued
     assert not await OneTimeLink.exists().where(OneTimeLink.person == without["id"]).run()
 

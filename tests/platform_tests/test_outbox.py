@@ -178,3 +178,11 @@ async def test_worker_loop_stops_when_asked(queues):
     stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert RUNS == [{"n": 7}]
+
+
+def test_the_worker_knows_every_scheduled_job_kind():
+    from servicechain.platform.outbox import JOB_HANDLERS, PERIODIC, load_job_modules
+
+    load_job_modules()
+    assert {"housekeeping", "accounts.password_reset", "people.deactivate_leavers"} <= set(JOB_HANDLERS)
+    assert set(PERIODIC) <= set(JOB_HANDLERS)
