@@ -20,6 +20,13 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _plain(value: float | None) -> str:
+    """A number as the form reads it back in any language: 12 or 12.5, no group separators."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 async def _cycle_context(cycle: str) -> dict[str, Any]:
     current = await service.pick_cycle(_int(cycle))
     if current:
@@ -98,8 +105,7 @@ class GoalController(Controller):
             "level": goal["level"], "cycle": cycle["code"], "owner_person_id": goal["owner_person"] or "",
             "owner_department_id": goal["owner_department"] or "", "parent_id": goal["parent"] or "",
             "standalone_reason": goal["standalone_reason"], "title": goal["title"], "description": goal["description"],
-            "metric": goal["metric"], "unit": goal["unit"], "baseline": service._num(goal["baseline"]).replace("\u00a0", ""),
-            "target": service._num(goal["target"]).replace("\u00a0", ""), "direction": goal["direction"],
+            "metric": goal["metric"], "unit": goal["unit"], "baseline": _plain(goal["baseline"]), "target": _plain(goal["target"]), "direction": goal["direction"],
             "weight": goal["weight"], "starts_on": goal["starts_on"].isoformat(), "deadline": goal["deadline"].isoformat(),
         }
         return await self._form(request, goal, values, {})

@@ -132,3 +132,27 @@ async def test_carry_over_makes_a_draft_in_the_next_cycle(client, cast, as_user)
     assert response.status_code == 303
     again = await post_form(client, f"/goals/{goals['person']}/carry-over")
     assert again.status_code == 409
+
+
+async def test_the_edit_form_reads_back_what_it_shows_and_saves(client, cast, as_user):
+    await as_user("employee")
+    created = await post_form(client, "/goals/new", goal_data(cast, standalone_reason="A pilot for our shift only",
+                                                            baseline="1234,5", target="1000"))
+    url = created.headers["location"]
+    form = await client.get(url + "/edit")
+    assert form.status_code == 200 and 'value="1234.5"' in form.text
+    saved = await post_form(client, url + "/edit", goal_data(cast, standalone_reason="A pilot for our shift only",
+                                                             baseline="1234.5", target="1000", title="Fewer minutes per reply"))
+    assert saved.status_code == 303
+    assert "Fewer minutes per reply" in (await client.get(url)).text
+
+
+async def test_goal_pages_speak_russian(client, cast, as_user):
+    goals = await cascade(client, cast)
+    await as_user("employee")
+    await post_form(client, "/language", {"language": "ru", "next": "/"})
+    try:
+        response = await client.get(f"/goals/{goals['person']}")
+        assert response.status_code == 200 and 'lang="ru"' in response.text
+    finally:  # the choice is stored on the person; other tests read the cast in English
+        await post_form(client, "/language", {"language": "en", "next": "/"})
