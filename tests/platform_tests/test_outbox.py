@@ -158,7 +158,8 @@ async def test_housekeeping_is_periodic_and_deletes_expired_sessions(queues, cas
     await outbox.ensure_periodic()
     await outbox.ensure_periodic()  # a second worker starting: still one pending run
     assert await Job.count().where((Job.kind == "housekeeping") & Job.finished_at.is_null()).run() == 1
-    assert await outbox.run_jobs() == 1
+    await outbox.run_jobs()  # other periodic work (e.g. leavers) may run in the same pass
+    assert await Job.count().where((Job.kind == "housekeeping") & Job.finished_at.is_not_null()).run() == 1
     hashes = {r["token_hash"] for r in await UserSession.select(UserSession.token_hash).run()}
     assert "expired" not in hashes and "alive" in hashes
     # The next run is scheduled an hour on.
