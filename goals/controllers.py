@@ -62,6 +62,7 @@ class GoalController(Controller):
             department_row = await department_for(actor, int(department))
             department_row["name"] = department_name(department_row)
         context["department"] = department_row
+        context["departments"] = await service.tree_departments(actor, also=department_row["id"] if department_row else None)
         context["nodes"] = await service.tree_level(
             actor, context["cycle"]["id"], department_id=department_row["id"] if department_row else None
         ) if context["cycle"] else []

@@ -497,10 +497,20 @@ def check_in_overdue(goal: dict[str, Any], on: date) -> bool:
 
 
 async def my_goals(actor: Actor, cycle_id: int) -> list[dict[str, Any]]:
+    """The actor's own goals, and the goals of the departments they head."""
     require(actor, "goals.view")
-    rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.owner_person = {} ORDER BY g.deadline, g.id",
-                          cycle_id, actor.person_id)
+    rows = await db.fetch(
+        SELECT_GOALS + " WHERE g.cycle = {} AND (g.owner_person = {}"
+        " OR g.owner_department IN (SELECT id FROM department WHERE head = {})) ORDER BY g.level, g.deadline, g.id",
+        cycle_id, actor.person_id, actor.person_id)
     return _decorate(rows, today())
+
+
+async def tree_departments(actor: Actor, also: int | None = None) -> list[dict[str, Any]]:
+    """Departments of the upper levels to open the cascade at (a menu of 1,400 teams helps nobody)."""
+    from servicechain.platform.people.service import department_tree
+
+    return await department_tree(actor, max_depth=2, also=also, with_counts=False)
 
 
 TEAM_LIMIT = 300

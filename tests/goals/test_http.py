@@ -156,3 +156,12 @@ async def test_goal_pages_speak_russian(client, cast, as_user):
         assert response.status_code == 200 and 'lang="ru"' in response.text
     finally:  # the choice is stored on the person; other tests read the cast in English
         await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_a_department_head_finds_the_departments_goal_among_their_own_and_in_its_tree(client, cast, as_user):
+    goals = await cascade(client, cast)
+    await as_user("manager")
+    assert f"/goals/{goals['department']}\"" in (await client.get("/goals/")).text
+    tree = await client.get(f"/goals/tree?department={cast.departments['support']}")
+    assert tree.status_code == 200 and f"/goals/{goals['department']}\"" in tree.text
+    assert f"hx-get=\"/goals/{goals['department']}/children\"" in tree.text
