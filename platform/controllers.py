@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from litestar.params import FromPath, FromQuery
@@ -9,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from servicechain.platform import db
+from servicechain.platform.config import get_settings
 from servicechain.platform.accounts import service as accounts
 from servicechain.platform.lib.dates import BadDate, parse_date
 from servicechain.platform.lib.ids import MAX_ID
@@ -70,7 +72,10 @@ class AuditController(Controller):
                 errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
                 continue
             if value is not None:
-                conditions.append(AuditEntry.at >= value.isoformat() if name == "since" else AuditEntry.at < value.isoformat() + "T23:59:59.999999+00:00")
+                # Days begin at midnight in the company's time zone, not in UTC.
+                day = value if name == "since" else value + timedelta(days=1)
+                start = datetime.combine(day, time.min, tzinfo=get_settings().tz).astimezone(UTC)
+                conditions.append(AuditEntry.at >= start if name == "since" else AuditEntry.at < start)
         if before > 0:
             conditions.append(AuditEntry.seq < min(before, MAX_ID))
         for condition in conditions if not errors else []:

@@ -163,3 +163,26 @@ async def test_hr_filters_the_log_in_the_web(client, cast, as_user):
 async def test_employee_gets_403_on_the_audit_log(client, as_user):
     await as_user("employee")
     assert (await client.get("/audit/")).status_code == 403
+
+
+async def test_audit_date_filter_uses_the_company_day(client, cast, as_user):
+    """An entry written at 23:30 UTC on 1 March is 2 March in Moscow: it belongs to 2 March."""
+    from datetime import UTC, datetime
+
+    from servicechain.platform import audit as audit_log
+    from servicechain.platform import db as database
+    from servicechain.platform.tables import AuditEntry
+
+    async with database.write():
+        await audit_log.record(cast.actor("hr"), "test.tz_probe", object_type="probe", object_id="tz")
+        original = (await AuditEntry.select(AuditEntry.at).where(AuditEntry.action == "test.tz_probe").first().run())["at"]
+        await AuditEntry.update({AuditEntry.at: datetime(2025, 3, 1, 23, 30, tzinfo=UTC)}).where(AuditEntry.action == "test.tz_probe").run()
+    try:
+        await as_user("hr")
+        on_second = await client.get("/audit/?action=test.tz_probe&since=02.03.2025&until=02.03.2025")
+        on_first = await client.get("/audit/?action=test.tz_probe&since=01.03.2025&until=01.03.2025")
+    finally:  # put the stamp back so the shared chain still verifies for other tests
+        async with database.write():
+            await AuditEntry.update({AuditEntry.at: original}).where(AuditEntry.action == "test.tz_probe").run()
+    assert "test.tz_probe" in on_second.text
+    assert "test.tz_probe" not in on_first.text.split("<tbody>", 1)[-1]
