@@ -579,7 +579,13 @@ def goals(ctx: DemoContext) -> None:
     plan_goals(ctx)
 
 
-STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals]
+def recognition(ctx: DemoContext) -> None:
+    from servicechain.recognition.demo import plan_recognition  # imported here: recognition imports the platform
+
+    plan_recognition(ctx)
+
+
+STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, recognition]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:
