@@ -342,6 +342,17 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     return out
 
 
+def _unique_violation(exc: BaseException) -> bool:
+    for error in (exc, exc.__cause__, exc.__context__):
+        if error is None:
+            continue
+        if type(error).__name__ == "UniqueViolationError":  # asyncpg
+            return True
+        if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+            return True
+    return False
+
+
 def _db_unavailable(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     if isinstance(exc, (ConnectionError, OSError)):
@@ -390,6 +401,13 @@ def _error_response(request: Request, exc: Exception) -> Response:
         if _is_api(request):
             return api_error(status, message, headers=headers or None)
         return _error_page(request, status, message)
+    if _unique_violation(exc):
+        # Two requests raced past a service's "already exists?" check; the database's unique
+        # constraint kept the data right, and the person only needs to try again.
+        message = i18n.gettext("Someone saved the same thing at the same moment. Reload the page and try again.")
+        if _is_api(request):
+            return api_error(409, message)
+        return _error_page(request, 409, message)
     if _db_unavailable(exc):
         log.warning("database unavailable: %s", exc)
         if _is_api(request):
