@@ -10,6 +10,7 @@ import pytest
 from servicechain.internal_service import service
 from servicechain.internal_service.tables import FollowUp, InternalService, Rating, RatingRound
 from servicechain.platform.people.service import today
+from servicechain.platform.people.tables import Department
 from servicechain.platform.security import Forbidden, NotFound
 from servicechain.platform.tables import AuditEntry, Notification
 from servicechain.platform.web import FormInvalid
@@ -205,10 +206,12 @@ async def test_resolving_a_follow_up_tells_the_rater_only(cast, rollback):
 
 
 async def _tree(cast):
-    """Raters: A with A1 (2 people), A2 (6) and A3 (7) below it; provider P with one service."""
+    """Raters: A with A1 (2 people), A2 (6) and A3 (7) below it; provider P with one service, alone
+    under a division of its own (so small figures other tests leave under the company never pick
+    P as their complement)."""
     a = await h.department("Raters", cast.departments["company"])
     a1, a2, a3 = [await h.department(n, a) for n in ("A1", "A2", "A3")]
-    p = await h.department("Provider", cast.departments["company"])
+    p = await h.department("Provider", await h.department("Provider division", cast.departments["company"]))
     svc = await h.service(p, "Provider's help")
     groups = {a1: await h.people(a1, 2), a2: await h.people(a2, 6), a3: await h.people(a3, 7)}
     await h.ratings(svc, [(person, dept, 2 if dept == a1 else 4) for dept, ids in groups.items() for person in ids])
@@ -217,7 +220,8 @@ async def _tree(cast):
 
 async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fails(cast, rollback):
     a, (a1, a2, a3), p, _svc = await _tree(cast)
-    m = await service.matrix(cast.actor("hr"), a, cast.departments["company"])
+    division = (await Department.select(Department.parent).where(Department.id == p).first().run())["parent"]
+    m = await service.matrix(cast.actor("hr"), a, division)
     col = next(i for i, c in enumerate(m["cols"]) if c["id"] == p)
     cells = {r["id"]: r["cells"][col] for r in m["rows"]}
     assert cells[a1]["hidden"], "two people: hidden"
@@ -226,7 +230,7 @@ async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fail
     total = m["totals"][col]
     assert not total["hidden"] and total["count"] == 15
     # The level above shows the same total as a cell; drilling down is consistent with it.
-    top = await service.matrix(cast.actor("hr"), cast.departments["company"], cast.departments["company"])
+    top = await service.matrix(cast.actor("hr"), cast.departments["company"], m["provider_node"])
     top_col = next(i for i, c in enumerate(top["cols"]) if c["id"] == p)
     row = next(r for r in top["rows"] if r["id"] == a)
     assert row["cells"][top_col]["count"] == 15 and row["drill"]
@@ -250,7 +254,7 @@ async def test_scorecard_index_and_comments_respect_the_minimum(cast, rollback):
     index = await service.service_index([p])
     assert index[p]["ratings"] == 15 and index[p]["index"] == card["index"]
     # A department rated by too few people shows nothing, and no comments.
-    lonely = await h.department("Lonely provider", cast.departments["company"])
+    lonely = await h.department("Lonely provider", await h.department("Lonely division", cast.departments["company"]))
     lonely_service = await h.service(lonely, "Rarely used")
     raters = await h.people(a1, 3)
     await h.ratings(lonely_service, [(r, a1, 5) for r in raters])
