@@ -141,15 +141,19 @@ async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str, r
         raise FormInvalid(errors)
 
     account_key, address_key = "account:" + fold(identifier), "ip:" + ip
-    if await _recent_failures(account_key) >= MAX_FAILURES_PER_ACCOUNT or await _recent_failures(address_key) >= MAX_FAILURES_PER_ADDRESS:
-        raise Throttled(_("Too many failed attempts. Wait 15 minutes and try again, or reset your password."))
+    # Count and record the attempt in one transaction, before the password is checked, so
+    # parallel guesses cannot all slip under the limit; a success removes the record again.
+    async with db.write():
+        if db.engine().engine_type == "postgres":
+            await db.fetch("SELECT pg_advisory_xact_lock(hashtext({}))", account_key)
+        if await _recent_failures(account_key) >= MAX_FAILURES_PER_ACCOUNT or await _recent_failures(address_key) >= MAX_FAILURES_PER_ADDRESS:
+            raise Throttled(_("Too many failed attempts. Wait 15 minutes and try again, or reset your password."))
+        now = utcnow()
+        recorded = await LoginAttempt.insert(LoginAttempt(key=account_key, at=now), LoginAttempt(key=address_key, at=now)).run()
 
     person = await find_person_by_identifier(identifier)
     ok = await passwords.verify_password(person["password_hash"] if person else None, password)
     if not ok or person is None or not person["active"]:
-        async with db.write():
-            now = utcnow()
-            await LoginAttempt.insert(LoginAttempt(key=account_key, at=now), LoginAttempt(key=address_key, at=now)).run()
         raise FormInvalid({"password": [_("The email, employee number or password is wrong.")]})
 
     raw = secrets.token_urlsafe(32)
@@ -161,7 +165,9 @@ async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str, r
                 expires_at=now + SESSION_LIFETIME, ip=ip[:64], user_agent=user_agent[:300],
             )
         ).run()
-        await LoginAttempt.delete().where(LoginAttempt.key == account_key).run()
+        await LoginAttempt.delete().where(
+            (LoginAttempt.key == account_key) | LoginAttempt.id.is_in([row["id"] for row in recorded])
+        ).run()
         if replaces_session is not None:
             await UserSession.delete().where(UserSession.id == replaces_session).run()
     return SignedIn(raw_token=raw, person_id=person["id"], language=person["language"])

@@ -317,3 +317,24 @@ async def test_inviting_someone_unknown_is_not_found(cast):
 async def test_audit_chain_stays_intact_after_account_changes(cast):
     checked, problems = await audit.verify()
     assert checked > 0 and problems == []
+
+
+async def test_parallel_wrong_passwords_cannot_slip_under_the_limit(database_copy):
+    """Ten guesses at once: at most the limit are checked, the rest are throttled."""
+    import asyncio
+
+    from servicechain.platform.accounts.service import MAX_FAILURES_PER_ACCOUNT, Throttled, sign_in
+    from servicechain.platform.web import FormInvalid as Invalid
+
+    async def guess(n: int) -> str:
+        try:
+            await sign_in("employee@test.local", f"wrong-{n}", ip=f"10.9.0.{n}", user_agent="t")
+        except Throttled:
+            return "throttled"
+        except Invalid:
+            return "wrong"
+        return "signed in"
+
+    outcomes = await asyncio.gather(*(guess(n) for n in range(10)))
+    assert outcomes.count("wrong") == MAX_FAILURES_PER_ACCOUNT
+    assert outcomes.count("throttled") == 10 - MAX_FAILURES_PER_ACCOUNT
