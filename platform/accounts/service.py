@@ -7,6 +7,7 @@ counted in the database per account and per address, so throttling holds across 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ from servicechain.platform.tables import ApiToken, LoginAttempt, OneTimeLink, Us
 from servicechain.platform.web import DomainError, FormInvalid
 
 THROTTLE_WINDOW = timedelta(minutes=15)
+TOKEN_NAME = re.compile(r"^[\w .-]+$")
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 30
 RESET_LINK_LIFETIME = timedelta(hours=2)
@@ -369,6 +371,9 @@ async def create_token(actor: Actor, name: str, scopes: str | list[str]) -> str:
     errors: dict[str, list[str]] = {}
     if not name or len(name) > 100:
         errors["name"] = [_("Give the token a name of 1 to 100 characters.")]
+    elif not TOKEN_NAME.match(name):
+        # The name is part of the revoke URL and of CLI arguments.
+        errors["name"] = [_("Use letters, digits, spaces, dots, dashes or underscores in the name.")]
     try:
         scope_list = parse_scopes(scopes)
     except FormInvalid as exc:

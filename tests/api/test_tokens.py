@@ -204,3 +204,13 @@ async def test_cli_revokes_by_name_and_refuses_an_unknown_name(database, cast):
     assert result.stderr.strip() == f"servicechain: No active token is named {name}."
     result = servicechain("token", "revoke", "no-such-token")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
+
+
+async def test_a_token_name_that_would_break_its_revoke_link_is_refused(cast):
+    from servicechain.platform.tables import ApiToken
+    from servicechain.platform.web import FormInvalid
+
+    with pytest.raises(FormInvalid) as caught:
+        await create_token(cast.actor("admin"), "crm/sync", "people:read")
+    assert caught.value.errors == {"name": ["Use letters, digits, spaces, dots, dashes or underscores in the name."]}
+    assert not await ApiToken.exists().where(ApiToken.name == "crm/sync").run()
