@@ -172,8 +172,13 @@ def rolled_up(children: list[tuple[float, int]]) -> float:
 async def recompute_progress(goal_id: int | None) -> None:
     """Recompute a goal's progress and every goal above it. Runs inside ``db.write()``."""
     seen: set[int] = set()
+    postgres = db.engine().engine_type == "postgres"
     while goal_id and goal_id not in seen:
         seen.add(goal_id)
+        if postgres:
+            # Two check-ins on sibling goals meet here: the second waits for the first to commit
+            # and then reads its child's new progress (SQLite's write lock serializes them anyway).
+            await db.fetch("SELECT id FROM goal WHERE id = {} FOR UPDATE", goal_id)
         goal = await Goal.select(Goal.id, Goal.parent, Goal.baseline, Goal.target, Goal.current_value).where(
             Goal.id == goal_id).first().run()
         if goal is None:
