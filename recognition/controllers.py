@@ -40,12 +40,14 @@ class RecognitionController(Controller):
         actor = actor_of(request)
         page = await service.feed(actor, value=value, days=_days(days), before=_before(before), **scope)
         base = request.url.path + "?value=" + quote(value) + (f"&days={_days(days)}" if _days(days) else "")
+        every_value = await service.list_values(include_retired=True)
         context.update(page=page, value=value, days=_days(days) or "", base=base, periods=service.PERIODS,
-                       values=await service.list_values(include_retired=True), reactions=service.reaction_choices())
+                       values=every_value, reactions=service.reaction_choices())
         htmx = getattr(request, "htmx", False)
         fragment = "recognition/_items.html" if before else "recognition/_feed.html"
         if not htmx:
-            context.update(give_values={}, give_errors={}, sent=None, active_values=await service.list_values())
+            context.update(give_values={}, give_errors={}, sent=None,
+                           active_values=[v for v in every_value if v["retired_at"] is None])
         return render(request, "recognition/feed.html", context, fragment=fragment if htmx else None)
 
     @get("/", name="recognition:feed", opt={"policy": "recognition.view"})

@@ -260,9 +260,11 @@ async def toggle_reaction(actor: Actor, recognition_id: int, kind: str) -> None:
 
 
 async def _first_id_since(since: datetime) -> int:
-    """Recognitions are written in time order, so a period start is an id to page down to."""
-    rows = await db.fetch("SELECT MIN(id) AS id FROM recognition WHERE created_at >= {}", since)
-    return rows[0]["id"] or 2**31 - 1
+    """Recognitions are written in time order (id and time come from one insert), so the first
+    one written since then bounds the scan from below: one step on the created_at index. The
+    feeds check the time as well, so nothing older than the period shows."""
+    rows = await db.fetch("SELECT id FROM recognition WHERE created_at >= {} ORDER BY created_at LIMIT 1", since)
+    return rows[0]["id"] if rows else 2**31 - 1
 
 
 async def _subtree_ids(department: dict[str, Any]) -> list[int]:
