@@ -241,12 +241,17 @@ async def test_check_ins_are_only_for_agreed_goals(cast):
 
 async def test_an_agreed_goal_without_a_check_in_for_two_weeks_is_a_reminder(cast):
     goals = await make_cascade(cast)
-    await Goal.update({Goal.starts_on: service.today() - timedelta(days=20)}).where(Goal.id == goals["person"]).run()
-    assert goals["person"] in [g["id"] for g in await service.overdue_check_ins(cast.actor("employee"))]
+    started = service.today() - timedelta(days=20)
+    await Goal.update({Goal.starts_on: started}).where(Goal.id.is_in([goals["person"], goals["department"]])).run()
+
+    async def due(who: str) -> list[int]:  # other tests leave goals behind: look past the home page's ten
+        return [g["id"] for g in await service.overdue_check_ins(cast.actor(who), limit=10_000)]
+
+    assert goals["person"] in await due("employee")
+    assert goals["department"] in await due("manager")  # the head of the department is reminded of its goal
+    assert goals["person"] not in await due("manager")  # reminders go to owners, not to their managers
     await service.add_check_in(cast.actor("employee"), goals["person"], {"value": "80", "confidence": "at_risk"})
-    assert goals["person"] not in [g["id"] for g in await service.overdue_check_ins(cast.actor("employee"))]
-    assert goals["department"] in [g["id"] for g in await service.overdue_check_ins(cast.actor("manager"))] or \
-        service.today() - this_quarter()[1] < timedelta(days=14)
+    assert goals["person"] not in await due("employee")
 
 
 # --- carry-over and views ---------------------------------------------------------------------------
