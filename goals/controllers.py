@@ -3,6 +3,7 @@ Handlers parse, call the service and choose a template."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -143,6 +144,17 @@ class GoalController(Controller):
         page = await service.goal_page(actor, goal_id)
         page.update(labels=service.labels(), values={"taken_on": service.today().isoformat()}, errors={})
         return render(request, "goals/detail.html", page, fragment="goals/_check_ins.html", trigger_event="checkInAdded")
+
+    @post("/carry-over", name="goals:carry_over_mine", opt=POLICY)
+    async def carry_over_mine(self, request: Request) -> Any:
+        form = await request.form()
+        cycle = await service.pick_cycle(_int(str(form.get("cycle", ""))))
+        if cycle is None:
+            return redirect(request, "/goals/")
+        await service.carry_over_mine(actor_of(request), cycle["id"])
+        _code, _start, end = service.quarter_of(cycle["ends_on"])
+        following = await service.pick_cycle_by_code(service.quarter_of(end + timedelta(days=1))[0])
+        return redirect(request, f"/goals/?cycle={following['id']}" if following else "/goals/")
 
     @post("/{goal_id:int}/carry-over", name="goals:carry_over", opt=POLICY)
     async def carry_over(self, request: Request, goal_id: FromPath[int]) -> Any:

@@ -122,6 +122,10 @@ async def cycles_for_browsing() -> list[dict[str, Any]]:
     return rows
 
 
+async def pick_cycle_by_code(code: str) -> dict[str, Any] | None:
+    return await Cycle.select().where(Cycle.code == code).first().run()
+
+
 async def pick_cycle(cycle_id: int | None) -> dict[str, Any] | None:
     """The cycle asked for, else the one running today, else the latest one."""
     if cycle_id:
@@ -443,34 +447,64 @@ async def carry_over(actor: Actor, goal_id: int) -> int:
     one stands (baseline = last value). Its parent is the parent's own carried copy when there
     is one; otherwise the copy stands alone with a reason saying where it came from. Audited."""
     goal = await goal_for(actor, goal_id, write=True)
+    async with db.write():
+        copy_id, next_code = await _carry(actor, goal)
+        await audit.record(actor, "goal.carry_over", object_type="goal", object_id=copy_id, summary=goal["title"],
+                           carried_from=goal_id, cycle=next_code)
+    return copy_id
+
+
+async def carry_over_mine(actor: Actor, cycle_id: int) -> int:
+    """Every unfinished goal of the actor's own (and of the departments they head) in the
+    cycle goes on into the next one, parents before children so the copies stay aligned.
+    Goals already carried or already at their target are left alone. One audit entry with the
+    count. Returns how many were carried."""
+    rows = [r for r in await my_goals(actor, cycle_id) if r["status"] in OPEN_STATUSES]
+    rows.sort(key=lambda r: (("company", "department", "person").index(r["level"]), r["id"]))
+    carried: list[tuple[int, int]] = []
+    async with db.write():
+        for row in rows:
+            goal = await Goal.select().where(Goal.id == row["id"]).first().run()
+            try:
+                copy_id, next_code = await _carry(actor, goal)
+            except DomainError:
+                continue  # already carried, or nothing left to do: not an error for a bulk carry
+            carried.append((row["id"], copy_id))
+        if carried:
+            await audit.record(actor, "goal.carry_over_bulk", object_type="cycle", object_id=cycle_id,
+                               summary=f"{len(carried)} goals carried over", count=len(carried),
+                               goals=[{"from": old, "to": new} for old, new in carried])
+    return len(carried)
+
+
+async def _carry(actor: Actor, goal: dict[str, Any]) -> tuple[int, str]:
+    """The copy of one goal in the next cycle. Runs inside ``db.write()``: the "carried
+    already" check and the insert happen under one lock, so a double click makes one copy."""
     if goal["status"] not in OPEN_STATUSES:
         raise DomainError(_("Only unfinished goals (draft, proposed or agreed) can be carried over."), 409)
-    if await Goal.exists().where(Goal.carried_from == goal_id).run():
+    if await Goal.exists().where(Goal.carried_from == goal["id"]).run():
         raise DomainError(_("This goal was already carried into the next cycle."), 409)
-    cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
-    next_code, start, end = quarter_of(cycle["ends_on"] + timedelta(days=1))
     baseline = goal["current_value"] if goal["current_value"] is not None else goal["baseline"]
     if baseline == goal["target"]:
         raise DomainError(_("This goal already reached its target; mark it achieved instead."), 409)
+    cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
+    next_code, start, end = quarter_of(cycle["ends_on"] + timedelta(days=1))
     parent_copy = None
     if goal["parent"]:
         parent_copy = await Goal.select(Goal.id).where((Goal.carried_from == goal["parent"]) & (Goal.status != "cancelled")).first().run()
     reason = "" if goal["level"] == "company" or parent_copy else _("Carried over from %(cycle)s.", cycle=cycle_label(cycle))
     now = utcnow()
-    async with db.write():
-        new_cycle = await ensure_cycle(next_code)
-        copy = Goal(
-            cycle=new_cycle["id"], level=goal["level"], owner_person=goal["owner_person"], owner_department=goal["owner_department"],
-            parent=parent_copy["id"] if parent_copy else None, standalone_reason=reason, title=goal["title"],
-            description=goal["description"], metric=goal["metric"], unit=goal["unit"], baseline=baseline, target=goal["target"],
-            direction=goal["direction"], weight=goal["weight"], status="draft", starts_on=start, deadline=end,
-            carried_from=goal_id, created_by=actor.person_id, created_at=now, updated_at=now,
-        )
-        await copy.save().run()
-        await recompute_progress(copy.parent)
-        await audit.record(actor, "goal.carry_over", object_type="goal", object_id=copy.id, summary=goal["title"],
-                           carried_from=goal_id, cycle=next_code)
-    return copy.id
+    new_cycle = await ensure_cycle(next_code)
+    copy = Goal(
+        cycle=new_cycle["id"], level=goal["level"], owner_person=goal["owner_person"], owner_department=goal["owner_department"],
+        parent=parent_copy["id"] if parent_copy else None, standalone_reason=reason, title=goal["title"],
+        description=goal["description"], metric=goal["metric"], unit=goal["unit"], baseline=baseline, target=goal["target"],
+        direction=goal["direction"], weight=goal["weight"], status="draft", starts_on=start, deadline=end,
+        carried_from=goal["id"], created_by=actor.person_id, created_at=now, updated_at=now,
+    )
+    await copy.save().run()
+    await recompute_progress(copy.parent)
+    return copy.id, next_code
 
 
 # --- reading --------------------------------------------------------------------------------------

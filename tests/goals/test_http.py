@@ -166,3 +166,12 @@ async def test_a_department_head_finds_the_departments_goal_among_their_own_and_
     tree = await client.get(f"/goals/tree?department={cast.departments['support']}")
     assert tree.status_code == 200 and f"/goals/{goals['department']}\"" in tree.text
     assert f"hx-get=\"/goals/{goals['department']}/children\"" in tree.text
+
+
+async def test_carrying_my_unfinished_goals_leads_to_the_next_cycle(client, cast, as_user):
+    await cascade(client, cast)
+    await as_user("employee")
+    response = await post_form(client, "/goals/carry-over", {})
+    assert response.status_code == 303 and response.headers["location"].startswith("/goals/?cycle=")
+    page = await client.get(response.headers["location"])
+    assert "Faster first replies" in page.text

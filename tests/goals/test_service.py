@@ -294,3 +294,21 @@ async def test_the_tree_shows_each_level_only_to_those_who_may_see_it(cast):
     team, more = await service.team_goals(cast.actor("manager"), cycle)
     assert goals["person"] in [g["id"] for g in team] and not more
     assert await service.team_goals(cast.actor("employee"), cycle) == ([], False)
+
+
+async def test_carrying_all_my_unfinished_goals_keeps_the_cascade_and_writes_one_audit_entry(cast):
+    goals = await make_cascade(cast)
+    manager = cast.actor("manager")
+    own = await service.create_goal(manager, goal_data(cast, owner_person_id=str(cast.ids["manager"]),
+                                                       parent_id=str(goals["department"])))
+    done = await service.create_goal(manager, goal_data(cast, owner_person_id=str(cast.ids["manager"]), standalone_reason="Done already"))
+    await service.change_status(manager, done, "cancelled")
+    cycle = (await Goal.select(Goal.cycle).where(Goal.id == own).first().run())["cycle"]
+    seq = (await AuditEntry.select(AuditEntry.seq).order_by(AuditEntry.seq, ascending=False).first().run())["seq"]
+    assert await service.carry_over_mine(manager, cycle) >= 2  # the department's goal, the manager's own (and any left by other tests)
+    copies = {r["carried_from"]: r for r in await Goal.select().where(Goal.carried_from.is_in([goals["department"], own, done])).run()}
+    assert set(copies) == {goals["department"], own}
+    assert copies[own]["parent"] == copies[goals["department"]]["id"]  # parents first: the copy stays aligned
+    entries = await AuditEntry.select(AuditEntry.action).where(AuditEntry.seq > seq).run()
+    assert [e["action"] for e in entries] == ["goal.carry_over_bulk"]
+    assert await service.carry_over_mine(manager, cycle) == 0  # a second time carries nothing

@@ -192,6 +192,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         C("/goals/{goal_person}/check-ins", page(422, outsider=404)),
         C("/goals/{goal_company}/check-ins", page(403, hr=422, ceo=422, admin=422)),
     ],
+    ("POST", "/goals/carry-over"): [C("/goals/carry-over", page(303))],  # one's own goals only: nothing to refuse
     ("POST", "/goals/{goal_id:int}/carry-over"): [
         # HR carries it first; after that it is carried already
         C("/goals/{goal_company}/carry-over", page(403, hr=303, ceo=409, admin=409)),
