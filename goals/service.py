@@ -710,6 +710,7 @@ def chart(goal: dict[str, Any], check_ins: list[dict[str, Any]]) -> dict[str, An
         "expected": {"x1": x(start), "y1": y(goal["baseline"]), "x2": x(end), "y2": y(goal["target"])},
         "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
         "dots": dots, "start": start.isoformat(), "end": end.isoformat(),
+        "today_x": x(today()) if start <= today() <= end else None,
     }
 
 
