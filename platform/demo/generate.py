@@ -579,13 +579,19 @@ def goals(ctx: DemoContext) -> None:
     plan_goals(ctx)
 
 
+def authority(ctx: DemoContext) -> None:
+    from servicechain.goals.authority.demo import plan_authority  # imported here: it imports the platform
+
+    plan_authority(ctx)
+
+
 def recognition(ctx: DemoContext) -> None:
     from servicechain.recognition.demo import plan_recognition  # imported here: recognition imports the platform
 
     plan_recognition(ctx)
 
 
-STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, recognition]
+STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:
