@@ -24,11 +24,16 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Figure:
+    """``raters`` holds the people behind the figure when they are counted here (``add``); a
+    figure aggregated in SQL carries its count in ``known_people`` and its people only when
+    they are fewer than the minimum, which is all complementary suppression needs."""
+
     key: tuple
     raters: set[int] = field(default_factory=set)
     count: int = 0
     total: int = 0
     hidden: bool = False
+    known_people: int | None = None
 
     def add(self, rater: int, count: int, total: int) -> None:
         self.raters.add(rater)
@@ -37,7 +42,7 @@ class Figure:
 
     @property
     def people(self) -> int:
-        return len(self.raters)
+        return self.known_people if self.known_people is not None else len(self.raters)
 
     @property
     def mean(self) -> float | None:
@@ -66,7 +71,26 @@ def complement(children: Sequence[Figure], k: int) -> Figure | None:
     candidates = [c for c in children if c.people >= k]
     if not candidates:
         return None  # the parent itself stands for fewer than k people and is hidden anyway
-    return min(candidates, key=lambda c: (c.people, str(c.key)))
+    # The fewest ratings: exact on every page, so the same sibling is chosen wherever the
+    # equation is shown.
+    return min(candidates, key=lambda c: (c.count, str(c.key)))
+
+
+def combine(key: tuple, parts: Iterable[Figure], k: int) -> Figure:
+    """The figure of several disjoint groups of ratings. Counts and sums add up; people do not
+    (one person may be in several parts), but all suppression needs is whether there are at
+    least ``k`` (true when any part has) and, when there are fewer, who they are (the parts'
+    raters, all known since each part is then small too)."""
+    parts = list(parts)
+    result = Figure(key, count=sum(p.count for p in parts), total=sum(p.total for p in parts))
+    largest = max((p.people for p in parts), default=0)
+    if largest >= k:
+        result.known_people = largest  # a lower bound, and at least k: enough to decide
+        return result
+    for p in parts:
+        result.raters |= p.raters
+    result.known_people = len(result.raters)
+    return result
 
 
 def protect(figures: Iterable[Figure], equations: Iterable[Sequence[Figure]], k: int) -> None:

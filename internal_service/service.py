@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from servicechain.internal_service.aggregation import Figure, colour_class, complement, index_of, primary
+from servicechain.internal_service.aggregation import Figure, colour_class, combine, complement, index_of, primary
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
@@ -514,10 +514,13 @@ class Tree:
         rows = await db.fetch("SELECT id, parent, path, depth, name_en, name_ru, active FROM department ORDER BY path")
         by_id = {r["id"]: {**r, "ids": [int(x) for x in r["path"].strip("/").split("/") if x]} for r in rows}
         children: dict[int | None, list[int]] = {}
-        for r in rows:
-            if r["active"]:
-                children.setdefault(r["parent"], []).append(r["id"])
+        for r in rows:  # closed departments too: their old ratings still add up into their parent's
+            children.setdefault(r["parent"], []).append(r["id"])
         return cls(by_id, children)
+
+    def shown(self, key: tuple) -> bool:
+        """Open departments always have a row; closed ones only when they have figures."""
+        return key[0] != "s" or bool(self.rows.get(key[1], {}).get("active"))
 
     def keys_at(self, node: int | None) -> dict[int, tuple]:
         """For every department, its group at this level: ("s", child) for the subtree of a
@@ -553,21 +556,71 @@ class Tree:
         return [{"id": i, "name": department_name(self.rows[i])} for i in self.rows[node]["ids"] if i in self.rows]
 
 
-async def _pairs(since: date, until: date) -> list[dict[str, Any]]:
-    """Ratings of the period per rater department, provider department and rater: the one query."""
-    return await db.fetch(
-        "SELECT rater_department AS rd, provider_department AS pd, rater, COUNT(*) AS n, SUM(overall) AS s"
-        " FROM internal_service_rating WHERE rated_on >= {} AND rated_on <= {}"
-        " GROUP BY rater_department, provider_department, rater",
-        since, until,
-    )
+async def _grouped(since: date, until: date, k: int, rmap: dict[int, tuple] | None,
+                   pmap: dict[int, tuple] | None, rall: tuple = ("all",), pall: tuple = ("all",)) -> dict[tuple, Figure]:
+    """Figures of the period grouped in SQL: each rater department goes to its group in
+    ``rmap`` (None: all raters are one group, ``rall``), each provider department likewise.
+    Distinct raters are counted by the database; the raters themselves come back only for
+    figures under the minimum, for complementary suppression."""
+    codes: dict[tuple, int] = {}
+
+    def code(key: tuple) -> int:
+        return codes.setdefault(key, len(codes) + 1)
+
+    def case(column: str, mapping: dict[int, tuple]) -> str:
+        if all(g == ("a", d) for d, g in mapping.items()):
+            return column  # every department on its own: the column is the group
+        groups: dict[int, list[int]] = {}
+        for d, g in mapping.items():
+            groups.setdefault(code(g), []).append(int(d))
+        return "CASE " + " ".join(f"WHEN {column} IN ({','.join(map(str, ids))}) THEN {g}" for g, ids in groups.items()) + " END"
+
+    raters = "group_concat(DISTINCT rater)" if db.is_sqlite() else "string_agg(DISTINCT rater::text, ',')"
+    if any(m is not None and not m for m in (rmap, pmap)):
+        return {}
+    if db.is_sqlite():
+        # SQLite: constant IN lists become small indexes; a join to a VALUES list would be a scan per row.
+        rsel = case("rater_department", rmap) if rmap is not None else "0"
+        psel = case("provider_department", pmap) if pmap is not None else "0"
+        # The covering index (rated_on first) reads the period and nothing else; left to itself
+        # SQLite walks a department index over every rating, several times slower.
+        inner = (f"SELECT {rsel} AS r, {psel} AS p, rater, overall FROM internal_service_rating"
+                 " INDEXED BY internal_service_rating_period WHERE rated_on >= {} AND rated_on <= {}")
+    else:
+        # PostgreSQL: a hash join to the mapping.
+        ctes, joins = [], []
+        rsel = psel = "0"
+        for name, column, mapping in (("rm", "rater_department", rmap), ("pm", "provider_department", pmap)):
+            if mapping is None:
+                continue
+            ctes.append(f"{name}(dept, g) AS (VALUES " + ",".join(f"({int(d)},{code(g)})" for d, g in mapping.items()) + ")")
+            joins.append(f"JOIN {name} ON {name}.dept = x.{column}")
+            if name == "rm":
+                rsel = "rm.g"
+            else:
+                psel = "pm.g"
+        inner = (("WITH " + ", ".join(ctes) + " ") if ctes else "") + (
+            f"SELECT {rsel} AS r, {psel} AS p, x.rater, x.overall FROM internal_service_rating x {' '.join(joins)}"
+            " WHERE x.rated_on >= {} AND x.rated_on <= {}")
+    sql = (f"SELECT r, p, COUNT(*) AS n, SUM(overall) AS s, COUNT(DISTINCT rater) AS people,"
+           f" CASE WHEN COUNT(DISTINCT rater) < {int(k)} THEN {raters} END AS raters"
+           f" FROM ({inner}) AS t WHERE r IS NOT NULL AND p IS NOT NULL GROUP BY r, p")
+    back = {v: key for key, v in codes.items()}
+    result: dict[tuple, Figure] = {}
+    for row in await db.fetch(sql, since, until):
+        if not row["n"]:
+            continue
+        rk = rall if rmap is None else ("a", row["r"]) if rsel == "rater_department" else back[row["r"]]
+        pk = pall if pmap is None else ("a", row["p"]) if psel == "provider_department" else back[row["p"]]
+        people = {int(x) for x in str(row["raters"]).split(",")} if row["raters"] else set()
+        result[(rk, pk)] = Figure((rk, pk), raters=people, count=row["n"], total=row["s"], known_people=row["people"])
+    return result
 
 
 def _cell(figure: Figure) -> dict[str, Any]:
     if figure.hidden:
-        return {"hidden": True, "mean": None, "count": None, "people": None, "css": "is-hidden"}
-    return {"hidden": False, "mean": figure.mean, "count": figure.count, "people": figure.people,
-            "css": colour_class(figure.mean)}
+        return {"hidden": True, "mean": None, "count": None, "css": "is-hidden"}
+    return {"hidden": False, "mean": figure.mean, "count": figure.count, "css": colour_class(figure.mean)}
 
 
 async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int | None = None, *,
@@ -590,12 +643,15 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
         if node is not None and node not in tree.rows:
             raise NotFound()
     r_up, p_up = tree.parent_of(rater_node), tree.parent_of(provider_node)
-    r_here, p_here = tree.keys_at(rater_node), tree.keys_at(provider_node)
-    r_above = tree.keys_at(r_up) if rater_node is not None else {}
-    p_above = tree.keys_at(p_up) if provider_node is not None else {}
     r_total = ("s", rater_node) if rater_node is not None else ("all",)
     p_total = ("s", provider_node) if provider_node is not None else ("all",)
-    figures: dict[tuple, Figure] = {}
+    r_here, p_here = tree.keys_at(rater_node), tree.keys_at(provider_node)
+    # One query for the cells of this level; totals are sums of cells. The level above (when
+    # the node has siblings) adds the equations that tie this level's totals to it.
+    cells = await _grouped(since, until, k, r_here, p_here)
+    rows = [g for g in tree.groups_at(rater_node) if tree.shown(g) or any(key[0] == g for key in cells)]
+    cols = [g for g in tree.groups_at(provider_node) if tree.shown(g) or any(key[1] == g for key in cells)]
+    figures: dict[tuple, Figure] = dict(cells)
 
     def fig(rk: tuple, pk: tuple) -> Figure:
         key = (rk, pk)
@@ -604,18 +660,30 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
             f = figures[key] = Figure(key)
         return f
 
-    for row in await _pairs(since, until):
-        rd, pd = row["rd"], row["pd"]
-        rks = [k_ for k_ in (r_here.get(rd), r_total if rd in r_here else None, r_above.get(rd)) if k_]
-        pks = [k_ for k_ in (p_here.get(pd), p_total if pd in p_here else None, p_above.get(pd)) if k_]
-        for rk in set(rks):
-            for pk in set(pks):
-                fig(rk, pk).add(row["rater"], row["n"], row["s"])
-    rows, cols = tree.groups_at(rater_node), tree.groups_at(provider_node)
-    rows = [r for r in rows if r[0] == "s" or any((r, c) in figures for c in [*cols, p_total])]
-    cols = [c for c in cols if c[0] == "s" or any((r, c) in figures for r in [*rows, r_total])]
-    r_siblings = tree.groups_at(r_up) if rater_node is not None else []
-    p_siblings = tree.groups_at(p_up) if provider_node is not None else []
+    for r in rows:
+        figures[(r, p_total)] = combine((r, p_total), [fig(r, c) for c in cols], k)
+    for c in [*cols, p_total]:
+        figures[(r_total, c)] = combine((r_total, c), [fig(r, c) for r in rows], k)
+    r_siblings: list[tuple] = []
+    p_siblings: list[tuple] = []
+    if rater_node is not None and (r_up is not None or len(roots) > 1):
+        above = await _grouped(since, until, k, tree.keys_at(r_up), p_here)
+        r_siblings = tree.groups_at(r_up) if r_up is not None else [("s", r) for r in roots]
+        for s_ in r_siblings:
+            if s_ == r_total:
+                continue
+            for c in cols:
+                figures[(s_, c)] = above.get((s_, c)) or Figure((s_, c))
+            figures[(s_, p_total)] = combine((s_, p_total), [fig(s_, c) for c in cols], k)
+    if provider_node is not None and (p_up is not None or len(roots) > 1):
+        above = await _grouped(since, until, k, r_here, tree.keys_at(p_up))
+        p_siblings = tree.groups_at(p_up) if p_up is not None else [("s", r) for r in roots]
+        for s_ in p_siblings:
+            if s_ == p_total:
+                continue
+            for r in rows:
+                figures[(r, s_)] = above.get((r, s_)) or Figure((r, s_))
+            figures[(r_total, s_)] = combine((r_total, s_), [fig(r, s_) for r in rows], k)
     primary(figures.values(), k)
     equations: list[list[Figure]] = []
     for c in [*cols, p_total]:  # a column: its cells add up to the column total
@@ -624,10 +692,10 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
         equations.append([fig(r, c) for c in cols])
     for c in [*cols, p_total]:  # the totals row, seen from the level above the raters
         if r_siblings:
-            equations.append([fig(s, c) for s in r_siblings])
+            equations.append([fig(s_, c) for s_ in r_siblings])
     for r in [*rows, r_total]:  # the totals column, seen from the level above the providers
         if p_siblings:
-            equations.append([fig(r, s) for s in p_siblings])
+            equations.append([fig(r, s_) for s_ in p_siblings])
     for figure in [complement(eq, k) for eq in equations]:
         if figure is not None:
             figure.hidden = True
@@ -750,13 +818,12 @@ async def provider_figures(since: date, until: date, k: int, tree: Tree | None =
     tree = tree or await Tree.load()
     sub: dict[int, Figure] = {}
     alone: dict[int, Figure] = {}
-    for row in await _pairs(since, until):
-        pd = row["pd"]
-        if pd not in tree.rows:
-            continue
-        for i in tree.rows[pd]["ids"]:
-            sub.setdefault(i, Figure(("s", i))).add(row["rater"], row["n"], row["s"])
-        alone.setdefault(pd, Figure(("a", pd))).add(row["rater"], row["n"], row["s"])
+    # One query for each department's own services; subtrees add up from the bottom.
+    for (_r, pk), figure in (await _grouped(since, until, k, None, {d: ("a", d) for d in tree.rows})).items():
+        alone[pk[1]] = figure
+    for d in sorted(tree.rows, key=lambda d: -len(tree.rows[d]["ids"])):
+        parts = [alone.get(d) or Figure(("a", d)), *(sub[c] for c in tree.children.get(d, []) if c in sub)]
+        sub[d] = combine(("s", d), parts, k)
     primary([*sub.values(), *alone.values()], k)
     chosen = []
     for parent, kids in tree.children.items():

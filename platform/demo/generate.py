@@ -591,7 +591,13 @@ def recognition(ctx: DemoContext) -> None:
     plan_recognition(ctx)
 
 
-STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition]
+def internal_service(ctx: DemoContext) -> None:
+    from servicechain.internal_service.demo import plan_internal_service  # imported here: it imports the platform
+
+    plan_internal_service(ctx)
+
+
+STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition, internal_service]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:

@@ -1,0 +1,161 @@
+"""The internal service matrix at 500 departments and two years of ratings.
+
+For each engine: an empty migrated database, a company of 501 departments (the company, 10
+divisions, 49 departments in each) with 10 people in each department, 60 services, eight
+quarterly rounds over two years in which every person rates about three services they receive
+(~120,000 ratings), loaded through ``db.bulk_insert``. Then, in one process, time
+``service.matrix`` for the top level (the one query over the period, the grouping by tree
+level and both suppressions: target ≤ 300 ms) and a drill-down, and ``service_index`` for every
+department. p50/p95 over 20 runs after one warm-up. Record the figures in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, ROOT, empty_database  # noqa: E402
+
+TARGET_MS = 300
+DIVISIONS, PER_DIVISION, PEOPLE_PER_DEPARTMENT = 10, 49, 10
+
+
+async def fill(seed: int = 500) -> dict[str, int]:
+    """Runs inside the benchmark's environment (a subprocess)."""
+    from servicechain.platform import db
+
+    await db.start()
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    today = now.date()
+    departments = [(1, "bench", "Company", "Компания", None, "/1/", 0)]
+    divisions, leaves = [], []
+    for d in range(DIVISIONS):
+        div_id = len(departments) + 1
+        departments.append((div_id, f"bench.d{d}", f"Division {d}", f"Дивизион {d}", 1, f"/1/{div_id}/", 1))
+        divisions.append(div_id)
+        for t in range(PER_DIVISION):
+            leaf = len(departments) + 1
+            departments.append((leaf, f"bench.d{d}.t{t}", f"Department {d}.{t}", f"Отдел {d}.{t}", div_id,
+                                f"/1/{div_id}/{leaf}/", 2))
+            leaves.append((leaf, div_id))
+    people = []
+    for leaf, div in leaves:
+        for _i in range(PEOPLE_PER_DEPARTMENT):
+            pid = len(people) + 1
+            people.append((pid, f"Bench person {pid}", f"B-{pid:06d}", leaf, "employee", True, "en", now, now, f"bench person {pid}"))
+    division_of = dict(leaves)
+    services = []  # (id, provider, for_all)
+    for div in divisions:  # each division: one service for everyone, and five from its departments
+        services.append((len(services) + 1, div, True))
+        for leaf, d in rng.sample([x for x in leaves if x[1] == div], 5):
+            services.append((len(services) + 1, leaf, True))
+    provider_division = {sid: (prov if prov in divisions else division_of[prov]) for sid, prov, _a in services}
+    rounds, ratings = [], []
+    for q in range(8):
+        opens = today - timedelta(days=730 - q * 91)
+        rounds.append((q + 1, f"Bench Q{q + 1}", opens, opens + timedelta(days=20), 5, now))
+        for pid, _n, _e, leaf, *_rest in people:
+            div = division_of[leaf]
+            for sid in rng.sample(range(1, len(services) + 1), 4):
+                if provider_division[sid] == div:
+                    continue
+                overall = rng.randint(1, 5)
+                day = opens + timedelta(days=rng.randrange(21))
+                provider = services[sid - 1][1]
+                ratings.append((len(ratings) + 1, sid, pid, leaf, provider, q + 1, overall, overall, overall, overall, overall,
+                                day, now))
+    async with db.write():
+        await db.bulk_insert("department", ("id", "code", "name_en", "name_ru", "parent", "path", "depth"), departments)
+        await db.bulk_insert("person", ("id", "full_name", "employee_number", "department", "role", "active", "language",
+                                        "created_at", "updated_at", "search_name"), people)
+        await db.bulk_insert("internal_service", ("id", "provider", "name_en", "name_ru", "for_all", "created_at", "updated_at"),
+                             [(sid, prov, f"Service {sid}", f"Сервис {sid}", a, now, now) for sid, prov, a in services])
+        await db.bulk_insert("internal_service_round", ("id", "title", "opens_on", "closes_on", "min_group_size", "created_at"),
+                             rounds)
+        await db.bulk_insert("internal_service_rating", ("id", "service", "rater", "rater_department", "provider_department",
+                                                         "round", "overall", "speed", "quality", "courtesy", "willingness",
+                                                         "rated_on", "created_at"), ratings)
+        for table in ("department", "person", "internal_service", "internal_service_round", "internal_service_rating"):
+            await db.reset_sequence(table)
+    if db.is_sqlite():
+        await db.fetch("ANALYZE")
+    else:
+        await db.fetch("ANALYZE internal_service_rating")
+    return {"departments": len(departments), "people": len(people), "services": len(services), "ratings": len(ratings)}
+
+
+async def measure(runs: int = 20) -> dict[str, object]:
+    from servicechain.internal_service import service
+    from servicechain.platform import db
+    from servicechain.platform.security import Actor
+
+    await db.start()
+    hr = Actor(kind="person", person_id=1, role="hr", name="bench")
+    division = (await db.fetch("SELECT id FROM department WHERE depth = 1 ORDER BY id LIMIT 1"))[0]["id"]
+    timings: dict[str, list[float]] = {"matrix top level": [], "matrix drill-down (a division × top)": [],
+                                       "service index, every department": []}
+    calls = {
+        "matrix top level": lambda: service.matrix(hr),
+        "matrix drill-down (a division × top)": lambda: service.matrix(hr, division, None),
+        "service index, every department": lambda: service.service_index(),
+    }
+    for name, call in calls.items():
+        async with db.read():
+            await call()  # warm-up
+        for _i in range(runs):
+            started = time.perf_counter()
+            async with db.read():
+                result = await call()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    top = await service.matrix(hr)
+    cells = [c for r in top["rows"] for c in r["cells"]]
+    summary = {name: {"p50": round(statistics.median(v), 1), "p95": round(sorted(v)[int(0.95 * (len(v) - 1))], 1)}
+               for name, v in timings.items()}
+    summary["top level"] = {"rows": len(top["rows"]), "cols": len(top["cols"]), "hidden cells": sum(c["hidden"] for c in cells)}
+    del result
+    return summary
+
+
+def run_engine(engine: str) -> dict[str, object]:
+    env, _data = empty_database(engine, "bench_internal_matrix")
+    env = {**env, "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    loaded = subprocess.run([BIN / "python", __file__, "--inner", "fill"], env=env, check=True, capture_output=True, text=True)
+    counts = json.loads(loaded.stdout.strip().splitlines()[-1])
+    load_s = time.perf_counter() - started
+    measured = subprocess.run([BIN / "python", __file__, "--inner", "measure"], env=env, check=True, capture_output=True, text=True)
+    return {"engine": engine, "load_s": round(load_s, 1), **counts, **json.loads(measured.stdout.strip().splitlines()[-1])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--inner", choices=("fill", "measure"))
+    parser.add_argument("--engines", default="sqlite,postgres")
+    args = parser.parse_args()
+    if args.inner:
+        os.environ.setdefault("PICCOLO_CONF", "servicechain.piccolo_conf")
+        result = asyncio.run(fill() if args.inner == "fill" else measure())
+        print(json.dumps(result, default=str))
+        return 0
+    ok = True
+    for engine in args.engines.split(","):
+        result = run_engine(engine)
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        ok &= result["matrix top level"]["p95"] <= TARGET_MS  # type: ignore[index]
+    print(f"target: matrix top level p95 ≤ {TARGET_MS} ms on every engine: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
