@@ -433,34 +433,38 @@ async def record_use(
     `request_id`, a retry with the same fingerprint answers as the first time and one with
     another fingerprint is a RequestConflict. `via_grant` (approved escalations) names the grant."""
     used_on = used_on or today()
-    scope = await AuthorityScope.select().where(AuthorityScope.id == scope_id).first().run()
-    if scope is None:
-        raise NotFound()
     if amount <= 0:
         raise FormInvalid({"amount": [_("Enter an amount above zero.")]})
     if used_on > today():
         raise FormInvalid({"used_on": [_("The date is in the future.")]})
     request_key = f"{grantee_id}:{request_id}" if request_id else None
     refusal: str | None = None
+    # Everything below runs on the transaction's one connection: on SQLite a query outside it
+    # would open a connection of its own, which costs more than the query.
     async with db.write():
+        scope = (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", scope_id) or [None])[0]
+        if scope is None:
+            raise NotFound()
         if via_grant is not None:
             candidate_ids = [via_grant]
         else:
             rows = await db.fetch(
-                "SELECT id FROM authority_grant WHERE grantee = {} AND scope = {} ORDER BY id DESC"
+                "SELECT id, path FROM authority_grant WHERE grantee = {} AND scope = {} ORDER BY id DESC"
                 f" LIMIT {MAX_CANDIDATES}", grantee_id, scope_id,
             )
             candidate_ids = [r["id"] for r in rows]
-        paths = await _grants(candidate_ids)
+        paths = {r["id"]: r for r in rows} if via_grant is None else await _grants(candidate_ids)
         everything_ids = sorted({i for g in paths.values() for i in chain_ids(g["path"])})
         await _lock_chain(everything_ids)
         if request_key:
-            existing = await AuthorityUse.select().where(AuthorityUse.request_key == request_key).first().run()
-            if existing is not None:
+            found = await db.fetch("SELECT id, grant_id, request_hash, remaining_after FROM authority_use"
+                                   " WHERE request_key = {}", request_key)
+            if found:
+                existing = found[0]
                 if existing["request_hash"] != fingerprint:
                     raise RequestConflict(_("This request id was used for another request."))
                 return UseResult(existing["id"], existing["grant_id"], existing["remaining_after"] or 0, replayed=True)
-        everything = await _grants(everything_ids)  # read again under the lock
+        everything = await _grants(everything_ids)  # read under the lock
         candidates = sorted(
             (everything[i] for i in candidate_ids),
             key=lambda g: (g["revoked_at"] is not None, not valid_on(g, used_on), g["valid_until"] or date.max, g["id"]),
@@ -485,26 +489,30 @@ async def record_use(
                                used_on=used_on, request_id=request_id)
         else:
             grant, chain, spent = chosen
+            values: list[Any] = []
             for g in chain:
                 start = period_start(used_on, g["period"])
-                await db.fetch(
-                    "INSERT INTO authority_spent (grant_id, period_start, key, spent) VALUES ({}, {}, {}, {})"
-                    " ON CONFLICT (key) DO UPDATE SET spent = authority_spent.spent + excluded.spent",
-                    g["id"], start, f"{g['id']}:{start.isoformat()}", amount,
-                )
+                values += [g["id"], start, f"{g['id']}:{start.isoformat()}", amount]
                 spent[g["id"]] += amount
-            remaining = min(g["budget"] - spent[g["id"]] for g in chain)
-            use = AuthorityUse(
-                grant_id=grant["id"], grant_path=grant["path"], scope=scope_id, grantee=grantee_id, case_ref=case_ref,
-                customer=customer, amount=amount, action=action, used_on=used_on, request_key=request_key,
-                request_hash=fingerprint, remaining_after=remaining, escalation_id=escalation_id,
-                created_at=utcnow(), created_by=actor.person_id,
+            await db.fetch(
+                "INSERT INTO authority_spent (grant_id, period_start, key, spent) VALUES "
+                + ", ".join(["({}, {}, {}, {})"] * len(chain))
+                + " ON CONFLICT (key) DO UPDATE SET spent = authority_spent.spent + excluded.spent",
+                *values,
             )
-            await use.save().run()
-            await audit.record(actor, "authority.used", object_type="authority_use", object_id=use.id,
+            remaining = min(g["budget"] - spent[g["id"]] for g in chain)
+            inserted = await db.fetch(
+                "INSERT INTO authority_use (grant_id, grant_path, scope, grantee, case_ref, customer, amount, action, used_on,"
+                " request_key, request_hash, remaining_after, escalation_id, created_at, created_by)"
+                " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+                grant["id"], grant["path"], scope_id, grantee_id, case_ref, customer, amount, action, used_on, request_key,
+                fingerprint, remaining, escalation_id, utcnow(), actor.person_id,
+            )
+            use_id = inserted[0]["id"]
+            await audit.record(actor, "authority.used", object_type="authority_use", object_id=use_id,
                                summary=f"{scope['code']} {amount} on {case_ref}", grant=grant["id"],
                                grantee=grantee_id, amount=amount, case_ref=case_ref, used_on=used_on)
-            return UseResult(use.id, grant["id"], remaining)
+            return UseResult(use_id, grant["id"], remaining)
     raise UseRefused(refusal)
 
 
