@@ -7,6 +7,7 @@ import itertools
 
 from servicechain.goals.authority import service
 from servicechain.goals.authority.tables import AuthorityGrant, AuthorityUse
+from servicechain.platform import i18n
 from servicechain.platform.accounts.service import create_token
 from tests.api.helpers import on_app_loop
 from tests.conftest import post_form, text_of
@@ -56,14 +57,20 @@ async def test_recording_a_use_over_the_limit_re_renders_with_the_limit_and_reco
     assert await uses_on(client, "WEB-1") == 1
 
 
-async def test_the_refusal_is_in_russian_for_a_russian_reader(client, cast, as_user):
+async def test_bad_input_in_russian_is_refused_in_russian_and_records_nothing(client, cast, as_user):
     chain = await chain_over_http(client, cast)
     await as_user("employee")
     await post_form(client, "/language", {"language": "ru", "next": "/"})
-    client.cookies.set("sc_lang", "ru")
-    response = await post_form(client, "/authority/uses", {"scope_id": str(chain.scope_id), "amount": "abc", "case_ref": "RU-1"})
-    assert response.status_code == 422
-    assert await uses_on(client, "RU-1") == 0
+    try:
+        response = await post_form(client, "/authority/uses", {"scope_id": str(chain.scope_id), "amount": "5",
+                                                               "case_ref": "RU-1", "used_on": "31-12-2025"})
+        assert response.status_code == 422
+        with i18n.use_language("ru"):
+            expected = i18n.gettext("Write the date as 31.12.2025 or 2025-12-31.")
+        assert expected != "Write the date as 31.12.2025 or 2025-12-31." and expected in response.text
+        assert await uses_on(client, "RU-1") == 0
+    finally:  # the preference is stored on the person: give the cast back its English
+        await post_form(client, "/language", {"language": "en", "next": "/"})
 
 
 async def test_a_manager_grants_within_their_own_and_sees_the_team(client, cast, as_user):
