@@ -15,6 +15,7 @@ who rated whom; the rating row keeps its rater only so one person rates once.
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -519,8 +520,9 @@ class Tree:
         return cls(by_id, children)
 
     def shown(self, key: tuple) -> bool:
-        """Open departments always have a row; closed ones only when they have figures."""
-        return key[0] != "s" or bool(self.rows.get(key[1], {}).get("active"))
+        """Open departments always have a row; closed ones, and a node's own people, only when
+        they have figures."""
+        return key[0] == "s" and bool(self.rows.get(key[1], {}).get("active"))
 
     def keys_at(self, node: int | None) -> dict[int, tuple]:
         """For every department, its group at this level: ("s", child) for the subtree of a
@@ -774,7 +776,7 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "trend": [{"month": m, **_cell(f)} for m, f in months.items()],
         "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
         # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
-        "comments": sorted(comments) if shown and period.people >= k else [],
+        "comments": sorted(Counter(comments).items()) if shown and period.people >= k else [],
         "comments_withheld": bool(comments) and not (shown and period.people >= k),
         "open_follow_ups": open_follow_ups,
         "may_follow_up": actor.is_person and any(department["path"].startswith(h) for h in
@@ -790,20 +792,17 @@ def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height
     def y(v: float) -> float:
         return round(top + (5 - v) / 4 * (height - top - bottom), 1)
 
-    segments: list[list[tuple[float, float]]] = []
+    # One line through the months that have a figure: rounds are quarterly, so most months
+    # have none, and a line across a hidden month says nothing about it.
     current: list[tuple[float, float]] = []
     dots = []
     for i, (month, mean) in enumerate(points):
-        x = round(left + i * step, 1)
         if mean is None:
-            if current:
-                segments.append(current)
-            current = []
             continue
+        x = round(left + i * step, 1)
         current.append((x, y(mean)))
         dots.append({"x": x, "y": y(mean), "label": f"{month}: {mean:.2f}"})
-    if current:
-        segments.append(current)
+    segments = [current] if current else []
     labels = [{"x": round(left + i * step, 1), "text": m[2:]} for i, (m, _v) in enumerate(points) if i % 3 == 0]
     return {"width": width, "height": height, "paths": [" ".join(f"{x},{yy}" for x, yy in seg) for seg in segments],
             "dots": dots, "labels": labels, "grid": [{"y": y(v), "text": str(v)} for v in (1, 2, 3, 4, 5)],

@@ -251,6 +251,10 @@ async def test_scorecard_index_and_comments_respect_the_minimum(cast, rollback):
     this_month = card["trend"][-1]
     assert this_month["count"] == 15
     assert [c["name"] for c in card["criteria"]] == ["speed", "quality", "courtesy", "willingness"]
+    await Rating.update({Rating.comment: "Always ready to help"}).where(Rating.service == svc).run()
+    with_comments = await service.scorecard(cast.actor("hr"), p)
+    assert with_comments["comments"] == [("Always ready to help", 15)], "comments without names, above the minimum"
+    assert "Оценщик" not in str(with_comments)
     index = await service.service_index([p])
     assert index[p]["ratings"] == 15 and index[p]["index"] == card["index"]
     # A department rated by too few people shows nothing, and no comments.
