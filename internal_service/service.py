@@ -746,9 +746,12 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
     period = Figure(("period",))
     criteria = {name: 0 for name in CRITERIA}
     comments: list[str] = []
+    month_criteria = {m: {name: 0 for name in CRITERIA} for m in months}
     for r in rows:
         on_day = r["rated_on"] if isinstance(r["rated_on"], date) else date.fromisoformat(str(r["rated_on"]))
         months[_month_key(on_day)].add(r["rater"], 1, r["overall"])
+        for name in CRITERIA:
+            month_criteria[_month_key(on_day)][name] += r[name]
         if on_day >= since:
             period.add(r["rater"], 1, r["overall"])
             for name in CRITERIA:
@@ -773,7 +776,9 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "period": _cell(period),
         "index": index_of(period.mean) if shown else None,
         "criteria": [{"name": name, "mean": criteria[name] / period.count if shown else None} for name in CRITERIA],
-        "trend": [{"month": m, **_cell(f)} for m, f in months.items()],
+        # Criteria of a month stand on the same people as its overall figure: shown with it.
+        "trend": [{"month": m, **_cell(f), "criteria": {name: (month_criteria[m][name] / f.count) if f.count and not f.hidden
+                                                         else None for name in CRITERIA}} for m, f in months.items()],
         "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
         # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
         "comments": sorted(Counter(comments).items()) if shown and period.people >= k else [],

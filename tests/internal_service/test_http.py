@@ -89,3 +89,22 @@ async def test_a_head_adds_a_service_and_bad_input_changes_nothing(client, as_us
     assert created.status_code == 303
     catalogue = await client.get("/internal-service/")
     assert "HTTP: scripts review" in text_of(catalogue.text)
+
+
+async def _rated_provider(cast) -> int:
+    division = await h.department("HTTP division", cast.departments["company"])
+    provider = await h.department("HTTP provider", division)
+    raters_department = await h.department("HTTP raters", cast.departments["company"])
+    svc = await h.service(provider, "HTTP: well rated")
+    raters = await h.people(raters_department, 6)
+    await h.ratings(svc, [(r, raters_department, 5) for r in raters])
+    return provider
+
+
+async def test_a_scorecard_with_enough_raters_shows_the_mean_criteria_and_the_chart(client, as_user, cast):
+    provider = await on_app_loop(client, _rated_provider, cast)
+    await as_user("ceo")
+    card = await client.get(f"/internal-service/departments/{provider}")
+    text = text_of(card.text)
+    assert card.status_code == 200 and "Willingness to help" in text and "5.00" in text
+    assert "<circle" in card.text and "<polyline" in card.text
