@@ -736,28 +736,28 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
     since, _until = window(until)
     trend_since, _x = window(until, TREND_MONTHS)
     k = await min_group(trend_since, until)
+    # Months are grouped by the database; a period's figure is the sum of its months.
+    month = "substr(CAST(r.rated_on AS TEXT), 1, 7)"
+    raters = "group_concat(DISTINCT r.rater)" if db.is_sqlite() else "string_agg(DISTINCT r.rater::text, ',')"
     rows = await db.fetch(
-        "SELECT r.rater, r.rated_on, r.overall, r.speed, r.quality, r.courtesy, r.willingness, r.comment"
-        " FROM internal_service_rating r JOIN department d ON d.id = r.provider_department"
-        " WHERE d.path LIKE {} AND r.rated_on >= {} AND r.rated_on <= {}",
+        f"SELECT {month} AS m, COUNT(*) AS n, SUM(r.overall) AS s, "
+        + ", ".join(f"SUM(r.{name}) AS {name}" for name in CRITERIA)
+        + f", COUNT(DISTINCT r.rater) AS people, CASE WHEN COUNT(DISTINCT r.rater) < {int(k)} THEN {raters} END AS raters"
+        " FROM internal_service_rating r WHERE r.provider_department IN (SELECT id FROM department WHERE path LIKE {})"
+        f" AND r.rated_on >= {{}} AND r.rated_on <= {{}} GROUP BY {month}",
         department["path"] + "%", trend_since, until,
     )
     months = {m: Figure(("month", m)) for m in _months_back(until, TREND_MONTHS)}
-    period = Figure(("period",))
-    criteria = {name: 0 for name in CRITERIA}
-    comments: list[str] = []
     month_criteria = {m: {name: 0 for name in CRITERIA} for m in months}
     for r in rows:
-        on_day = r["rated_on"] if isinstance(r["rated_on"], date) else date.fromisoformat(str(r["rated_on"]))
-        months[_month_key(on_day)].add(r["rater"], 1, r["overall"])
-        for name in CRITERIA:
-            month_criteria[_month_key(on_day)][name] += r[name]
-        if on_day >= since:
-            period.add(r["rater"], 1, r["overall"])
-            for name in CRITERIA:
-                criteria[name] += r[name]
-            if r["comment"]:
-                comments.append(r["comment"])
+        if r["m"] not in months:
+            continue
+        people = {int(x) for x in str(r["raters"]).split(",")} if r["raters"] else set()
+        months[r["m"]] = Figure(("month", r["m"]), raters=people, count=r["n"], total=r["s"], known_people=r["people"])
+        month_criteria[r["m"]] = {name: r[name] for name in CRITERIA}
+    in_period_keys = [m for m in months if m >= _month_key(since)]
+    period = combine(("period",), [months[m] for m in in_period_keys], k)
+    criteria = {name: sum(month_criteria[m][name] for m in in_period_keys) for name in CRITERIA}
     primary([*months.values(), period], k)
     provider = (await provider_figures(since, until, k)).get(department_id)
     if provider is not None and provider.hidden:
@@ -767,6 +767,18 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
     if extra is not None:
         extra.hidden = True
     shown = not period.hidden and period.count > 0
+    withheld = False
+    if shown and period.people >= k:
+        comments = [r["comment"] for r in await db.fetch(
+            "SELECT r.comment FROM internal_service_rating r WHERE r.provider_department IN"
+            " (SELECT id FROM department WHERE path LIKE {}) AND r.rated_on >= {} AND r.rated_on <= {} AND r.comment <> ''",
+            department["path"] + "%", since, until)]
+    else:
+        comments = []
+        withheld = bool(await db.fetch(
+            "SELECT 1 AS x FROM internal_service_rating r WHERE r.provider_department IN"
+            " (SELECT id FROM department WHERE path LIKE {}) AND r.rated_on >= {} AND r.rated_on <= {} AND r.comment <> ''"
+            " LIMIT 1", department["path"] + "%", since, until))
     open_follow_ups = await FollowUp.count().where((FollowUp.provider_department.is_in(
         [d["id"] for d in await db.fetch("SELECT id FROM department WHERE path LIKE {}", department["path"] + "%")]))
         & (FollowUp.status == "open")).run()
@@ -781,8 +793,8 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
                                                          else None for name in CRITERIA}} for m, f in months.items()],
         "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
         # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
-        "comments": sorted(Counter(comments).items()) if shown and period.people >= k else [],
-        "comments_withheld": bool(comments) and not (shown and period.people >= k),
+        "comments": sorted(Counter(comments).items()),
+        "comments_withheld": not comments and not (shown and period.people >= k) and withheld,
         "open_follow_ups": open_follow_ups,
         "may_follow_up": actor.is_person and any(department["path"].startswith(h) for h in
                                                  await department_paths_headed(actor.person_id)),  # type: ignore[arg-type]
