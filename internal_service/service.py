@@ -14,7 +14,6 @@ who rated whom; the rating row keeps its rater only so one person rates once.
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -883,7 +882,3 @@ async def reminder(actor: Actor) -> Checklist | None:
         return None
     return checklist
 
-
-def month_bounds(month: str) -> tuple[date, date]:
-    year, number = int(month[:4]), int(month[5:7])
-    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
