@@ -92,7 +92,9 @@ async def test_the_round_list_shows_what_the_department_uses_with_progress(cast,
     await service.rate(cast.actor("employee"), picking, h.scores(4))
     after = await service.round_checklist(cast.actor("employee"))
     assert after.done == before + 1 and after.total == checklist.total
-    assert await service.reminder(cast.actor("employee")) is None or (await service.reminder(cast.actor("employee"))).done == after.done
+    await h.service(cast.departments["warehouse"], "Left to rate")
+    reminder = await service.reminder(cast.actor("employee"))
+    assert reminder is not None and reminder.done == after.done and reminder.total == after.total + 1
 
 
 # --- ratings and their refusals -----------------------------------------------------------------
