@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 
@@ -55,7 +56,7 @@ class RecognitionApi(Controller):
                       "`case_ref`, `visibility` (`public` or `private`). The same rules as the web: no thanking yourself, "
                       "nobody who has left, no retired value, a message of 1-1000 characters, at most 20 recognitions per "
                       "sender in 24 hours. Needs `recognition:write`.")
-    async def create(self, request: Request, data: RecognitionIn) -> RecognitionCreated:
+    async def create(self, request: Request, data: JSONBody[RecognitionIn]) -> RecognitionCreated:
         actor = actor_of(request)
         sender = (await service.find_people([data.from_.strip()])).get(data.from_.strip()) if data.from_.strip() else None
         if sender is None:

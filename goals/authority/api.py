@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from servicechain.goals.authority import service
 from servicechain.goals.authority.forms import MAX_AMOUNT
@@ -116,7 +116,7 @@ class AuthorityApi(Controller):
           description="Records the use under the employee's grant that allows it and expires first, or refuses it "
                       "(422, nothing recorded). With `request_id`, a retry with the same body records nothing new and "
                       "gets the first answer; the same `request_id` with another body gets 409. Needs `authority:use`.")
-    async def record_use(self, request: Request, data: UseRequest) -> UseAnswer:
+    async def record_use(self, request: Request, data: JSONBody[UseRequest]) -> UseAnswer:
         person = await _employee(data.employee)
         scope = await _scope(data.scope)
         try:
