@@ -120,7 +120,9 @@ def format_money(kopecks: int | None) -> str:
     roubles = Decimal(kopecks) / 100  # exact: a float would drop kopecks of large sums
     # A no-break space keeps the sign on the same line as the number.
     fmt = "#,##0\u00a0¤" if kopecks % 100 == 0 else "#,##0.00\u00a0¤"
-    return format_currency(roubles, "RUB", format=fmt, locale=_locale(), currency_digits=False)
+    text = format_currency(roubles, "RUB", format=fmt, locale=_locale(), currency_digits=False)
+    # English CLDR writes "RUB"; the rouble sign reads better and matches the Russian pages.
+    return text.replace("RUB", "₽")
 
 
 def language_name(language: str) -> str:
