@@ -42,12 +42,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
         fail(str(exc), EXIT_USAGE)
 
 
-class Group(click.Group):
-    def main(self, *args, **kwargs):  # usage errors exit 2 (click's default), others as raised
-        return super().main(*args, **kwargs)
-
-
-@click.group(cls=Group)
+@click.group()
 def main() -> None:
     """servicechain: goals, authority, recognition and internal service, measured."""
     from servicechain.platform.config import ConfigError, get_settings

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from piccolo.engine.base import Engine
@@ -205,8 +205,3 @@ async def reset_sequence(table: str) -> None:
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         )
 
-
-@contextlib.asynccontextmanager
-async def request_snapshot() -> AsyncIterator[None]:
-    async with read():
-        yield

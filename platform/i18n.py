@@ -9,7 +9,6 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date as _format_date
@@ -128,6 +127,3 @@ def format_money(kopecks: int | None) -> str:
 def language_name(language: str) -> str:
     return {"ru": "Русский", "en": "English"}[language]
 
-
-def template_dir_exists() -> bool:
-    return Path(LOCALE_DIR).exists()

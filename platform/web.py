@@ -162,9 +162,6 @@ def redirect(request: Request, path: str) -> Response:
     return Redirect(path=path, status_code=303)
 
 
-def flash(request: Request, message: str) -> None:
-    """A one-line message shown on the next page, kept in a short-lived cookie-less query arg."""
-    request.scope.setdefault("flash", []).append(message)  # type: ignore[typeddict-item]
 
 
 # --- request middleware ------------------------------------------------------------------------
