@@ -1,0 +1,1 @@
+"""The customer side: scores from any source, QA scorecards, mystery shoppers, follow-ups."""

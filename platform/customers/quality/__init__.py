@@ -1,0 +1,1 @@
+"""Quality checks: QA scorecards of calls and chats, and mystery-shopper audits."""

@@ -1,0 +1,1 @@
+"""Engagement pulses: the four traits and eNPS, with anonymity that holds."""
