@@ -19,10 +19,7 @@ alone. People missing from the file are deactivated only by a full import.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
 import hashlib
-import io
 import json
 import re
 import secrets
@@ -36,6 +33,12 @@ from servicechain.platform.config import LANGUAGES, get_settings
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext, use_language
 from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.tabular import ImportFileError
+from servicechain.platform.lib.tabular import decode as _decode
+from servicechain.platform.lib.tabular import header_key as _header_key
+from servicechain.platform.lib.tabular import read_csv as _read_csv
+from servicechain.platform.lib.tabular import read_xlsx as _read_xlsx
+from servicechain.platform.lib.tabular import unique_headers as _unique_headers
 from servicechain.platform.lib.text import fold, person_search_text
 from servicechain.platform.people.forms import CODE_RE, valid_email
 from servicechain.platform.people.service import move_people, today
@@ -120,14 +123,6 @@ TRANSLIT = dict(zip(
 
 
 # --- errors and results ------------------------------------------------------------------------
-
-
-class ImportFileError(Exception):
-    """The file cannot be read at all (encoding, format, sheet); the message is for the user."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class ImportRejected(Exception):
@@ -252,125 +247,7 @@ def read_table(data: bytes, filename: str = "", sheet: str | None = None) -> tup
     return headers, rows
 
 
-def _unique_headers(raw: list[str]) -> list[str]:
-    headers: list[str] = []
-    for index, header in enumerate(raw):
-        header = (header or "").strip().lstrip("\ufeff") or f"#{index + 1}"
-        candidate, n = header, 2
-        while candidate in headers:
-            candidate, n = f"{header} ({n})", n + 1
-        headers.append(candidate)
-    while headers and headers[-1].startswith("#") and headers[-1][1:].isdigit():
-        headers.pop()  # trailing empty header cells
-    return headers
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or Windows-1251; anything else is refused, not guessed."""
-    unknown = ImportFileError(_("Unknown encoding: save the file as CSV in UTF-8 or Windows-1251."))
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise unknown
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8")
-        except UnicodeDecodeError:
-            raise unknown from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1251")
-        except UnicodeDecodeError:
-            raise unknown from None
-        if not _plausible_cp1251(text):
-            raise unknown
-    if _CONTROL.search(text):
-        raise unknown  # NULs and other control bytes: UTF-16 without BOM, or not text at all
-    return text
-
-
-def _plausible_cp1251(text: str) -> bool:
-    """Any byte string decodes as cp1251, so check it reads like Russian: non-ASCII letters
-    are Cyrillic, and mostly lower case (KOI8-R read as cp1251 comes out mostly upper case)."""
-    non_ascii = len(_NON_ASCII.findall(text))
-    cyrillic = len(_CYRILLIC.findall(text))
-    if cyrillic < 0.9 * non_ascii:
-        return False
-    upper, lower = len(_CYRILLIC_UPPER.findall(text)), len(_CYRILLIC_LOWER.findall(text))
-    return upper + lower < 20 or upper <= 0.7 * (upper + lower)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_CYRILLIC_UPPER = re.compile(r"[\u0400-\u042f]")
-_CYRILLIC_LOWER = re.compile(r"[\u0430-\u045f]")
-
-
-def _read_csv(text: str) -> list[list[str]]:
-    text = text.lstrip("\ufeff")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: _count_outside_quotes(first, d) for d in (";", ",", "\t")}
-    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        return [[cell.strip() for cell in row] for row in reader]
-    except csv.Error as exc:
-        raise ImportFileError(_("The CSV file is malformed: %(reason)s.", reason=str(exc))) from None
-
-
-def _count_outside_quotes(line: str, delimiter: str) -> int:
-    count, quoted = 0, False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == delimiter and not quoted:
-            count += 1
-    return count
-
-
-def _read_xlsx(data: bytes, sheet: str | None) -> list[list[str]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-        raise ImportFileError(_("This is not a readable XLSX workbook.")) from None
-    try:
-        if sheet:
-            if sheet not in workbook.sheetnames:
-                raise ImportFileError(_("There is no sheet %(sheet)s; the workbook has: %(names)s.",
-                                        sheet=sheet, names=", ".join(workbook.sheetnames)))
-            worksheet = workbook[sheet]
-        else:
-            worksheet = workbook.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # employee numbers typed as numbers come back as 1001.0
-    return str(value).strip()
-
-
 # --- 2. the column mapping -----------------------------------------------------------------------
-
-
-def _header_key(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", fold(text).replace("_", " "))).strip()
 
 
 _SYNONYM_INDEX = {_header_key(s): f for f, words in SYNONYMS.items() for s in words}
