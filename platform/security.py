@@ -149,6 +149,23 @@ ROLE_CAPABILITIES = {
 }
 
 
+# Quality (QA scorecards, mystery shoppers): everyone sees and answers their own scorecards;
+# those who lead people score the people in their reach and read their departments' quality;
+# HR and admins score anyone, keep the mystery-shopper checklists and name QA reviewers (people
+# of any role who score and audit within a department, see quality_review_scope); executives
+# read every department's quality; admins set the criteria's weights.
+QUALITY_EXTRA = {
+    "manager": {"quality.review_team"},
+    "executive": {"quality.reports_all"},
+    "hr": {"quality.review_all", "quality.reports_all", "quality.manage"},
+    "admin": {"quality.review_all", "quality.reports_all", "quality.manage", "quality.weights"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | {"quality.view"} | QUALITY_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
+
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message
@@ -547,6 +564,86 @@ async def follow_up_for(actor: Actor, follow_up_id: int) -> dict[str, Any]:
     if row is None or not await heads_department(actor, row["provider_department"]):
         raise NotFound()
     return row
+
+
+# --- quality: QA scorecards and mystery-shopper audits ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityScope:
+    """Whom the actor may score (and whose scorecards and departments they see as a reviewer):
+    ``everyone`` (HR, admins), the people in ``reach`` (those who lead people), and everyone in
+    the departments under ``paths`` (QA reviewers HR named, and the departments the actor heads)."""
+
+    person_id: int | None
+    everyone: bool
+    reach: frozenset[int]
+    paths: tuple[str, ...]
+    reports_all: bool
+
+    @property
+    def reviews_anyone(self) -> bool:
+        return self.everyone or bool(self.reach) or bool(self.paths)
+
+    def covers(self, person_id: int, department_path: str | None) -> bool:
+        if person_id == self.person_id:
+            return False  # nobody scores their own work
+        return self.everyone or person_id in self.reach or any((department_path or "").startswith(p) for p in self.paths)
+
+    def sees_department(self, path: str, headed: tuple[str, ...] = ()) -> bool:
+        return self.reports_all or self.everyone or any(path.startswith(p) for p in (*self.paths, *headed))
+
+
+async def quality_review_scope(actor: Actor) -> QualityScope:
+    if not actor.is_person:
+        return QualityScope(None, False, frozenset(), (), False)
+    everyone = can(actor, "quality.review_all")
+    reach: set[int] = set()
+    paths: list[str] = []
+    if not everyone:
+        if can(actor, "quality.review_team"):
+            reach = (await people_in_reach(actor)) or set()
+            paths.extend(await department_paths_headed(actor.person_id))  # type: ignore[arg-type]
+        rows = await db.fetch(
+            "SELECT d.path FROM quality_reviewer r JOIN department d ON d.id = r.department WHERE r.person = {}",
+            actor.person_id,
+        )
+        paths.extend(r["path"] for r in rows)
+    return QualityScope(actor.person_id, everyone, frozenset(reach), tuple(sorted(set(paths))), can(actor, "quality.reports_all"))
+
+
+async def may_review(actor: Actor, person_id: int, scope: QualityScope | None = None) -> bool:
+    """May the actor score this person's calls and chats (never their own)?"""
+    scope = scope or await quality_review_scope(actor)
+    rows = await db.fetch("SELECT d.path FROM person p LEFT JOIN department d ON d.id = p.department WHERE p.id = {}", person_id)
+    return bool(rows) and scope.covers(person_id, rows[0]["path"])
+
+
+async def scorecard_for(actor: Actor, scorecard_id: int) -> dict[str, Any]:
+    """A QA scorecard: for the employee scored, its reviewer, the employee's managers up the chain
+    and whoever may review the employee (HR, QA reviewers of their department); 404 for others."""
+    from servicechain.platform.customers.quality.tables import Scorecard
+
+    require(actor, "quality.view")
+    row = await Scorecard.select().where(Scorecard.id == scorecard_id).first().run() if scorecard_id <= MAX_ID else None
+    if row is None or not actor.is_person:
+        raise NotFound()
+    if actor.person_id in (row["employee"], row["reviewer"]):
+        return row
+    if await manages(actor, row["employee"]) or await may_review(actor, row["employee"]):
+        return row
+    raise NotFound()
+
+
+async def quality_department_for(actor: Actor, department_id: int) -> dict[str, Any]:
+    """A department's quality figures: for executives, HR and admins, the department's heads (and
+    those above) and QA reviewers of it; 403 for other people."""
+    row = await department_for(actor, department_id)
+    require(actor, "quality.view")
+    scope = await quality_review_scope(actor)
+    if scope.sees_department(row["path"]) or await heads_department(actor, department_id):
+        return row
+    raise Forbidden()
 
 
 # --- secrets ----------------------------------------------------------------------------------
