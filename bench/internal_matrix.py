@@ -88,10 +88,14 @@ async def fill(seed: int = 500) -> dict[str, int]:
                                                          "rated_on", "created_at"), ratings)
         for table in ("department", "person", "internal_service", "internal_service_round", "internal_service_rating"):
             await db.reset_sequence(table)
+    from servicechain.internal_service import summary
+
+    await summary.rebuild()  # the bulk load went past summary.add_rating
     if db.is_sqlite():
         await db.fetch("ANALYZE")
     else:
         await db.fetch("ANALYZE internal_service_rating")
+        await db.fetch("ANALYZE internal_service_monthly")
     return {"departments": len(departments), "people": len(people), "services": len(services), "ratings": len(ratings)}
 
 

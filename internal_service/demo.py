@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from servicechain.internal_service import summary
+
 SERVICES = (
     # provider division, en, ru, description en, description ru, for (None: everyone)
     ("it", "Laptop setup", "Настройка ноутбука", "A working laptop with accounts on your first day.",
@@ -166,4 +168,8 @@ def plan_internal_service(ctx: Any) -> None:
                         _stamp(day, 18),
                     ))
     ctx.add_rows("internal_service_rating", RATING_COLUMNS, ratings)
+    # The monthly summary the figures read, made from the same rows (the demo inserts in bulk,
+    # past ``summary.add_rating``).
+    ctx.add_rows("internal_service_monthly", summary.COLUMNS, summary.rows_from_ratings(
+        (r[2], r[3], r[4], r[1], r[5], r[14], *r[7:12]) for r in ratings))
     ctx.add_rows("internal_service_follow_up", FOLLOW_UP_COLUMNS, follow_ups)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from servicechain.internal_service import summary
 from servicechain.internal_service.aggregation import Figure, colour_class, combine, complement, index_of, primary
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
 from servicechain.platform import audit, db, outbox
@@ -378,6 +379,9 @@ async def rate(actor: Actor, service_id: int, data: dict[str, Any], *, on: date 
                          may_contact=str(data.get("may_contact", "")) in ("1", "on", "true"), rated_on=on,
                          created_at=utcnow(), **scores)
             await row.save().run()
+            await summary.add_rating(rater=actor.person_id, rater_department=department["id"],  # type: ignore[arg-type,index]
+                                     provider_department=service["provider"], service=service_id, round_id=round_id,
+                                     rated_on=on, scores=scores)
             if scores["overall"] <= LOW_SCORE:
                 await FollowUp(rating=row.id, provider_department=service["provider"], status="open", created_at=utcnow()).save().run()
     except Exception as exc:  # the unique index: a second tab or a double click got there first
@@ -557,36 +561,85 @@ class Tree:
         return [{"id": i, "name": department_name(self.rows[i])} for i in self.rows[node]["ids"] if i in self.rows]
 
 
-async def _grouped(since: date, until: date, k: int, rmap: dict[int, tuple] | None,
+@dataclass(frozen=True)
+class Period:
+    """Whole months from ``since`` to ``until``, all ratings or those of one round (``round``),
+    or all but one round's (``other_than``: what a round's figures leave of the months)."""
+
+    since: date
+    until: date
+    round: int | None = None
+    other_than: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        sql, args = "month >= {} AND month <= {}", [summary.month_of(self.since), summary.month_of(self.until)]
+        if self.round is not None:
+            sql, args = "round = {}", [self.round]
+        elif self.other_than is not None:
+            sql += " AND round <> {}"
+            args.append(self.other_than)
+        return sql, args
+
+
+def _period(since_or_period: date | Period, until: date | None = None) -> Period:
+    return since_or_period if isinstance(since_or_period, Period) else Period(since_or_period, until)  # type: ignore[arg-type]
+
+
+async def _grouped(since: date | Period, until: date | None, k: int, rmap: dict[int, tuple] | None,
                    pmap: dict[int, tuple] | None, rall: tuple = ("all",), pall: tuple = ("all",)) -> dict[tuple, Figure]:
-    """Figures of the period grouped in SQL: each rater department goes to its group in
-    ``rmap`` (None: all raters are one group, ``rall``), each provider department likewise.
-    Distinct raters are counted by the database; the raters themselves come back only for
-    figures under the minimum, for complementary suppression."""
+    """Figures of the period, grouped in SQL from the monthly summary: each rater department
+    goes to its group in ``rmap`` (None: all raters are one group, ``rall``), each provider
+    department likewise. A figure's people are at least its largest summary row's; when that is
+    under the minimum, the rows' rater lists come back and their union is exact (see
+    ``summary``)."""
+    period = _period(since, until)
     codes: dict[tuple, int] = {}
 
     def code(key: tuple) -> int:
         return codes.setdefault(key, len(codes) + 1)
 
-    def case(column: str, mapping: dict[int, tuple]) -> str:
-        if all(g == ("a", d) for d, g in mapping.items()):
-            return column  # every department on its own: the column is the group
-        groups: dict[int, list[int]] = {}
-        for d, g in mapping.items():
-            groups.setdefault(code(g), []).append(int(d))
-        return "CASE " + " ".join(f"WHEN {column} IN ({','.join(map(str, ids))}) THEN {g}" for g, ids in groups.items()) + " END"
-
-    raters = "group_concat(DISTINCT rater)" if db.is_sqlite() else "string_agg(DISTINCT rater::text, ',')"
     if any(m is not None and not m for m in (rmap, pmap)):
         return {}
+    where, args = period.where()
+    async with db.read():  # SQLite: the temporary mapping tables and the query on one connection
+        rows, rsel, psel = await _grouped_rows(where, args, k, rmap, pmap, code)
+    back = {v: key for key, v in codes.items()}
+    result: dict[tuple, Figure] = {}
+    for row in rows:
+        if not row["n"]:
+            continue
+        rk = rall if rmap is None else ("a", row["r"]) if rsel == "rater_department" else back[row["r"]]
+        pk = pall if pmap is None else ("a", row["p"]) if psel == "provider_department" else back[row["p"]]
+        result[(rk, pk)] = _figure((rk, pk), row, k)
+    return result
+
+
+async def _grouped_rows(where: str, args: list[Any], k: int, rmap: dict[int, tuple] | None, pmap: dict[int, tuple] | None,
+                        code: Any) -> tuple[list[dict[str, Any]], str, str]:
+    lists = "group_concat(raters, '')" if db.is_sqlite() else "string_agg(raters, '')"
     if db.is_sqlite():
-        # SQLite: constant IN lists become small indexes; a join to a VALUES list would be a scan per row.
-        rsel = case("rater_department", rmap) if rmap is not None else "0"
-        psel = case("provider_department", pmap) if pmap is not None else "0"
-        # The covering index (rated_on first) reads the period and nothing else; left to itself
-        # SQLite walks a department index over every rating, several times slower.
-        inner = (f"SELECT {rsel} AS r, {psel} AS p, rater, overall FROM internal_service_rating"
-                 " INDEXED BY internal_service_rating_period WHERE rated_on >= {} AND rated_on <= {}")
+        # SQLite: the mapping goes into a temporary table on this connection, joined by its
+        # primary key (a lookup per row). CASE … IN lists cost 2.5× as much; a join to a VALUES
+        # list is a scan per row.
+        rsel = psel = "0"
+        joins = []
+        for name, column, mapping in (("rm", "rater_department", rmap), ("pm", "provider_department", pmap)):
+            if mapping is None:
+                continue
+            if all(g == ("a", d) for d, g in mapping.items()):
+                if name == "rm":
+                    rsel = column
+                else:
+                    psel = column
+                continue
+            await _sqlite_mapping(f"is_map_{name}", {d: code(g) for d, g in mapping.items()})
+            joins.append(f"JOIN temp.is_map_{name} {name} ON {name}.dept = x.{column}")
+            if name == "rm":
+                rsel = "rm.g"
+            else:
+                psel = "pm.g"
+        inner = (f"SELECT {rsel} AS r, {psel} AS p, x.ratings, x.overall, x.people, x.raters FROM internal_service_monthly x"
+                 f" {' '.join(joins)} WHERE {where}")
     else:
         # PostgreSQL: a hash join to the mapping.
         ctes, joins = [], []
@@ -601,21 +654,32 @@ async def _grouped(since: date, until: date, k: int, rmap: dict[int, tuple] | No
             else:
                 psel = "pm.g"
         inner = (("WITH " + ", ".join(ctes) + " ") if ctes else "") + (
-            f"SELECT {rsel} AS r, {psel} AS p, x.rater, x.overall FROM internal_service_rating x {' '.join(joins)}"
-            " WHERE x.rated_on >= {} AND x.rated_on <= {}")
-    sql = (f"SELECT r, p, COUNT(*) AS n, SUM(overall) AS s, COUNT(DISTINCT rater) AS people,"
-           f" CASE WHEN COUNT(DISTINCT rater) < {int(k)} THEN {raters} END AS raters"
+            f"SELECT {rsel} AS r, {psel} AS p, x.ratings, x.overall, x.people, x.raters FROM internal_service_monthly x"
+            f" {' '.join(joins)} WHERE {where}")
+    sql = (f"SELECT r, p, SUM(ratings) AS n, SUM(overall) AS s, MAX(people) AS most,"
+           f" CASE WHEN MAX(people) < {int(k)} THEN {lists} END AS raters"
            f" FROM ({inner}) AS t WHERE r IS NOT NULL AND p IS NOT NULL GROUP BY r, p")
-    back = {v: key for key, v in codes.items()}
-    result: dict[tuple, Figure] = {}
-    for row in await db.fetch(sql, since, until):
-        if not row["n"]:
-            continue
-        rk = rall if rmap is None else ("a", row["r"]) if rsel == "rater_department" else back[row["r"]]
-        pk = pall if pmap is None else ("a", row["p"]) if psel == "provider_department" else back[row["p"]]
-        people = {int(x) for x in str(row["raters"]).split(",")} if row["raters"] else set()
-        result[(rk, pk)] = Figure((rk, pk), raters=people, count=row["n"], total=row["s"], known_people=row["people"])
-    return result
+    return await db.fetch(sql, *args), rsel, psel
+
+
+async def _sqlite_mapping(name: str, mapping: dict[int, int]) -> None:
+    """A temporary (per connection) table department → group for the next query, which must run
+    on the same connection: callers hold ``db.read()`` or ``db.write()``."""
+    transaction = db.engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("a grouped query on SQLite runs inside db.read() or db.write()")
+    connection = transaction.connection
+    await connection.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (dept INTEGER PRIMARY KEY, g INTEGER NOT NULL)")
+    await connection.execute(f"DELETE FROM temp.{name}")
+    await connection.executemany(f"INSERT INTO temp.{name} (dept, g) VALUES (?, ?)", list(mapping.items()))
+
+
+def _figure(key: tuple, row: dict[str, Any], k: int) -> Figure:
+    """A figure from a grouped summary query (``n``, ``s``, ``most``, ``raters``)."""
+    if row["most"] >= k:
+        return Figure(key, count=int(row["n"]), total=int(row["s"]), known_people=int(row["most"]))
+    people = summary.parse_raters(row["raters"])
+    return Figure(key, raters=people, count=int(row["n"]), total=int(row["s"]), known_people=len(people))
 
 
 def _cell(figure: Figure) -> dict[str, Any]:

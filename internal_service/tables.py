@@ -5,6 +5,7 @@ so moving people or services later does not move old figures between cells of th
 """
 
 from piccolo.columns import Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from servicechain.platform.people.tables import Department, Person
@@ -43,6 +44,9 @@ class RatingRound(Table, tablename="internal_service_round"):
     min_group_size = Integer()
     created_by = ForeignKey(references=Person, null=True, default=None)
     created_at = Timestamptz()
+    # HR may close a round before ``closes_on``; from then on it refuses ratings.
+    closed_at = Timestamptz(null=True, default=None)
+    closed_by = ForeignKey(references=Person, null=True, default=None, on_delete=OnDelete.set_null)
 
 
 class Rating(Table, tablename="internal_service_rating"):
@@ -77,3 +81,28 @@ class FollowUp(Table, tablename="internal_service_follow_up"):
     resolved_by = ForeignKey(references=Person, null=True, default=None)
     resolved_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+
+
+class MonthlySummary(Table, tablename="internal_service_monthly"):
+    """The ratings of one month, one rater department, one providing department, one service and
+    one round (0: rated by request, outside rounds), added up. Kept in the transaction that
+    saves each rating (``summary.add_rating``), rebuilt from the ratings after bulk loads
+    (``summary.rebuild``); the matrix, scorecards and the index read it instead of every rating.
+
+    ``raters`` lists the distinct people behind the row as ",12,40,": suppression needs to know
+    who they are when a figure stands for fewer than the minimum, and a figure made of several
+    rows has at least as many people as its largest row."""
+
+    month = Date()
+    rater_department = Integer()
+    provider_department = Integer()
+    service = Integer()
+    round = Integer(default=0)
+    ratings = Integer(default=0)
+    overall = Integer(default=0)
+    speed = Integer(default=0)
+    quality = Integer(default=0)
+    courtesy = Integer(default=0)
+    willingness = Integer(default=0)
+    people = Integer(default=0)
+    raters = Text(default=",")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+from servicechain.internal_service import summary
 from servicechain.internal_service.tables import InternalService, Rating, RatingRound
 from servicechain.platform import db
 from servicechain.platform.lib.text import person_search_text
@@ -83,6 +84,9 @@ async def ratings(service_id: int, rows: list[tuple[int, int, int]], *, on: date
                          provider_department=svc["provider"], request_ref=f"R-{uuid.uuid4().hex[:10]}", overall=overall,
                          speed=overall, quality=overall, courtesy=overall, willingness=overall, comment="",
                          rated_on=on or today(), created_at=utcnow()).save().run()
+            await summary.add_rating(rater=rater, rater_department=rater_department, provider_department=svc["provider"],
+                                     service=service_id, round_id=None, rated_on=on or today(),
+                                     scores={name: overall for name in summary.SUMS})
 
 
 def scores(overall: int = 4, **extra) -> dict[str, str]:
@@ -104,6 +108,9 @@ async def authorization_fixtures(cast) -> dict[str, int]:
                         provider_department=svc["provider"], request_ref=f"MX-{uuid.uuid4().hex[:8]}", overall=1, speed=1,
                         quality=1, courtesy=1, willingness=1, comment="", rated_on=today(), created_at=utcnow())
         await rating.save().run()
+        await summary.add_rating(rater=cast.ids["outsider"], rater_department=cast.departments["warehouse"],
+                                 provider_department=svc["provider"], service=support_service, round_id=None,
+                                 rated_on=today(), scores={name: 1 for name in summary.SUMS})
         follow_up = FollowUp(rating=rating.id, provider_department=svc["provider"], status="open", created_at=utcnow())
         await follow_up.save().run()
     return {"is_service": warehouse_service, "is_follow_up": follow_up.id}

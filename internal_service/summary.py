@@ -1,0 +1,114 @@
+"""The monthly summary of ratings (``MonthlySummary``): kept in the transaction that saves each
+rating, so the figures read from it are never behind the ratings; rebuilt from the ratings after
+bulk loads (the demo, benchmarks), and checked against them where a page could otherwise show
+stale figures without saying so.
+
+A figure made of summary rows has the ratings and sums of its rows. Its distinct people are not
+the sum of the rows' people (one person rates in several months and services), but suppression
+only needs to know whether they are at least the minimum — true when any one row has that many
+— and, when there are fewer, who they are: then every row is small too, and the union of the
+rows' ``raters`` lists is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from servicechain.platform import db
+
+KEY = ("month", "rater_department", "provider_department", "service", "round")
+SUMS = ("overall", "speed", "quality", "courtesy", "willingness")
+COLUMNS = (*KEY, "ratings", *SUMS, "people", "raters")
+
+
+def month_of(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def raters_text(people: Iterable[int]) -> str:
+    return "," + "".join(f"{p}," for p in sorted(set(people)))
+
+
+def parse_raters(text: str | None) -> set[int]:
+    return {int(x) for x in (text or "").split(",") if x}
+
+
+async def add_rating(*, rater: int, rater_department: int, provider_department: int, service: int,
+                     round_id: int | None, rated_on: date, scores: dict[str, int]) -> None:
+    """Add one rating to its row, inside the rating's write transaction. One statement, so two
+    ratings saved at once on PostgreSQL both count (the conflict locks the row); the rater joins
+    ``raters`` only if not already there."""
+    if not db.in_transaction():
+        raise RuntimeError("the summary changes with its rating, inside db.write()")
+    me = f",{int(rater)},"
+    t = "internal_service_monthly"
+    await db.fetch(
+        f"INSERT INTO {t} ({', '.join(COLUMNS)}) VALUES ({db.placeholders(len(COLUMNS))})"
+        f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET ratings = {t}.ratings + 1, "
+        + ", ".join(f"{name} = {t}.{name} + excluded.{name}" for name in SUMS)
+        + f", people = {t}.people + CASE WHEN {t}.raters LIKE '%' || excluded.raters || '%' THEN 0 ELSE 1 END"
+        f", raters = CASE WHEN {t}.raters LIKE '%' || excluded.raters || '%' THEN {t}.raters"
+        f" ELSE {t}.raters || substr(excluded.raters, 2) END",
+        month_of(rated_on), rater_department, provider_department, service, round_id or 0, 1,
+        *(scores[name] for name in SUMS), 1, me,
+    )
+
+
+def rebuild_sql() -> str:
+    month = "substr(CAST(rated_on AS TEXT), 1, 7) || '-01'" if db.is_sqlite() else "CAST(date_trunc('month', rated_on) AS date)"
+    raters = ("',' || group_concat(DISTINCT rater) || ','" if db.is_sqlite()
+              else "',' || string_agg(DISTINCT rater::text, ',') || ','")
+    return (
+        f"INSERT INTO internal_service_monthly ({', '.join(COLUMNS)})"
+        f" SELECT {month}, rater_department, provider_department, service, COALESCE(round, 0), COUNT(*),"
+        + ", ".join(f"SUM({name})" for name in SUMS)
+        + f", COUNT(DISTINCT rater), {raters} FROM internal_service_rating"
+        f" GROUP BY {month}, rater_department, provider_department, service, COALESCE(round, 0)"
+    )
+
+
+async def rebuild() -> int:
+    """The whole summary again from the ratings, in one write transaction (after bulk loads that
+    bypass ``add_rating``). Returns the number of rows."""
+    async with db.write():
+        await db.fetch("DELETE FROM internal_service_monthly")
+        await db.fetch(rebuild_sql())
+        rows = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_monthly")
+    return rows[0]["n"]
+
+
+async def is_current(since: date, until: date) -> bool:
+    """Whether the summary holds every rating of the months from ``since`` to ``until``: true
+    whenever ratings went through ``add_rating``; false after a bulk load without ``rebuild``.
+    Two counts off indexes, a few milliseconds."""
+    first, last = month_of(since), month_of(until)
+    after = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    raw = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_rating WHERE rated_on >= {} AND rated_on < {}",
+                         first, after)
+    summed = await db.fetch("SELECT COALESCE(SUM(ratings), 0) AS n FROM internal_service_monthly"
+                            " WHERE month >= {} AND month <= {}", first, last)
+    return int(raw[0]["n"]) == int(summed[0]["n"])
+
+
+def rows_from_ratings(ratings: Iterable[Sequence[Any] | dict[str, Any]]) -> list[tuple]:
+    """The summary rows (in ``COLUMNS`` order, no id) of ratings given as dicts or as tuples of
+    (rater, rater_department, provider_department, service, round, rated_on, overall, speed,
+    quality, courtesy, willingness): for the demo, which plans rows before inserting them, and
+    for tests that compare the summary with the ratings."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for r in ratings:
+        if isinstance(r, dict):
+            rater, rd, pd, svc, rnd, on = (r["rater"], r["rater_department"], r["provider_department"], r["service"],
+                                          r["round"], r["rated_on"])
+            scores = [r[name] for name in SUMS]
+        else:
+            rater, rd, pd, svc, rnd, on, *scores = r
+        key = (month_of(on), rd, pd, svc, rnd or 0)
+        row = rows.setdefault(key, {"ratings": 0, "sums": [0] * len(SUMS), "raters": set()})
+        row["ratings"] += 1
+        row["sums"] = [a + b for a, b in zip(row["sums"], scores, strict=True)]
+        row["raters"].add(rater)
+    return [(*key, row["ratings"], *row["sums"], len(row["raters"]), raters_text(row["raters"]))
+            for key, row in sorted(rows.items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
