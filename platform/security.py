@@ -116,10 +116,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 # and sees everyone's preferences; admins define the company values.
 RECOGNITION_EVERYONE = {"recognition.view", "recognition.give", "rewards.preferences_own"}
 RECOGNITION_EXTRA = {
-    "manager": {"rewards.give"},
-    "executive": {"rewards.give"},
-    "hr": {"rewards.give", "rewards.budgets", "rewards.preferences_all"},
-    "admin": {"rewards.give", "rewards.budgets", "rewards.preferences_all", "recognition.values_manage"},
+    "manager": {"rewards.give", "rewards.report"},
+    "executive": {"rewards.give", "rewards.report"},
+    "hr": {"rewards.give", "rewards.budgets", "rewards.preferences_all", "rewards.report"},
+    "admin": {"rewards.give", "rewards.budgets", "rewards.preferences_all", "recognition.values_manage", "rewards.report"},
 }
 ROLE_CAPABILITIES = {
     role: frozenset(caps | RECOGNITION_EVERYONE | RECOGNITION_EXTRA.get(role, set()))
@@ -514,6 +514,43 @@ async def preferences_for(actor: Actor, person_id: int) -> dict[str, Any]:
     if row["id"] == actor.person_id or can(actor, "rewards.preferences_all") or await manages(actor, row["id"]):
         return row
     raise NotFound()
+
+
+@dataclass(frozen=True)
+class RewardReportScope:
+    """Whose rewards the top-three metric may show the actor: ``givers`` and ``paths`` (department
+    subtrees, by the recipient's department) are None for everyone (HR, executives, admins)."""
+
+    givers: frozenset[int] | None
+    paths: tuple[str, ...] | None
+
+    def covers_giver(self, giver_id: int) -> bool:
+        return self.givers is None or giver_id in self.givers
+
+    def covers_path(self, path: str) -> bool:
+        return self.paths is None or any(path.startswith(p) for p in self.paths)
+
+
+async def reward_report_scope(actor: Actor) -> RewardReportScope:
+    """The top-three metric is for managers up the chain, HR and executives: a manager sees
+    themselves and the managers below them, and the departments they head (and those below)."""
+    require(actor, "rewards.report")
+    if can(actor, "people.view_all"):
+        return RewardReportScope(None, None)
+    reach = await people_in_reach(actor)
+    givers = frozenset((reach or set()) | {actor.person_id})  # type: ignore[operator]
+    return RewardReportScope(givers, tuple(await department_paths_headed(actor.person_id)))  # type: ignore[arg-type]
+
+
+async def reward_budget_for(actor: Actor, budget_id: int) -> dict[str, Any]:
+    """A reward budget HR (and admins) may change or remove; 404 when there is none."""
+    from servicechain.recognition.tables import RewardBudget
+
+    require(actor, "rewards.budgets")
+    row = await RewardBudget.select().where(RewardBudget.id == budget_id).first().run() if budget_id <= MAX_ID else None
+    if row is None:
+        raise NotFound()
+    return row
 
 
 # --- internal service -------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from litestar.response import Template
 
 from servicechain.platform.people.service import department_name
 from servicechain.platform.security import actor_of, department_for, person_for
-from servicechain.platform.web import FormInvalid, redirect, render
+from servicechain.platform.people.service import today
+from servicechain.platform.web import DomainError, FormInvalid, redirect, render
 from servicechain.recognition import service
+from servicechain.recognition.forms import PeriodForm
 from servicechain.recognition.tables import REWARD_KINDS
 
 MAX_ID = 2**31 - 1
@@ -46,7 +48,7 @@ class RecognitionController(Controller):
         htmx = getattr(request, "htmx", False)
         fragment = "recognition/_items.html" if before else "recognition/_feed.html"
         if not htmx:
-            context.update(give_values={}, give_errors={}, sent=None,
+            context.update(give_values={}, give_errors={}, sent=None, chosen=[], matches=[], find="",
                            active_values=[v for v in every_value if v["retired_at"] is None])
         return render(request, "recognition/feed.html", context, fragment=fragment if htmx else None)
 
@@ -72,27 +74,50 @@ class RecognitionController(Controller):
 
     @get("/new", name="recognition:new", opt={"policy": "recognition.give"})
     async def new(self, request: Request, to: FromQuery[str] = "") -> Template:
-        return await self._give_form(request, {"to": to}, {}, None)
+        return await self._give_form(request, {"to": [to.strip()] if to.strip() else []}, {}, None)
 
     @post("/new", name="recognition:give", opt={"policy": "recognition.give"})
     async def give(self, request: Request) -> Any:
         actor = actor_of(request)
         data = await form_data(request)
+        if data.get("action") == "find":  # "Find" without JavaScript: the same form, with the matches
+            return await self._give_form(request, data, {}, None)
         try:
             rid = await service.give_recognition(actor, data)
         except FormInvalid as exc:
-            values = {**data, "to": ", ".join(data.get("to") or [])}
-            return await self._give_form(request, values, exc.errors, None)
+            return await self._give_form(request, data, exc.errors, None)
         if getattr(request, "htmx", False):
             return await self._give_form(request, {}, {}, await service.recognition_card(actor, rid))
         return redirect(request, f"/recognition/{rid}")
 
+    async def _picker(self, request: Request, to: list[str], find: str) -> dict[str, Any]:
+        actor = actor_of(request)
+        chosen = await service.chosen_people(actor, [t.strip() for t in to if t and t.strip()])
+        matches = await service.pick_people(actor, find, exclude=tuple(p["id"] for p in chosen)) if find.strip() else []
+        return {"chosen": chosen, "matches": matches, "find": find}
+
     async def _give_form(self, request: Request, values: dict[str, Any], errors: dict[str, list[str]],
                          sent: dict[str, Any] | None) -> Template:
         context = {"give_values": values, "give_errors": errors, "sent": sent, "reactions": service.reaction_choices(),
-                   "active_values": await service.list_values()}
+                   "active_values": await service.list_values(),
+                   **await self._picker(request, list(values.get("to") or []), str(values.get("find") or ""))}
         return render(request, "recognition/new.html", context, status_code=422 if errors else 200,
                       fragment="recognition/_give.html", trigger_event="recognitionGiven" if sent else None)
+
+    @get("/picker", name="recognition:picker", opt={"policy": "recognition.give"})
+    async def picker(self, request: Request, find: FromQuery[str] = "", to: FromQuery[list[str] | None] = None) -> Template:
+        """Search as you type: the matches, and the chosen colleagues swapped in out of band."""
+        context = {**await self._picker(request, to or [], find[:200]), "oob": True}
+        return render(request, "recognition/_matches.html", context,
+                      fragment="recognition/_matches.html")
+
+    @get("/people/{person_id:int}/recent", name="recognition:recent", opt={"policy": "recognition.view"})
+    async def recent(self, request: Request, person_id: FromPath[int]) -> Template:
+        """The profile's latest public thanks (the profile loads it with htmx)."""
+        items = await service.recent_public(actor_of(request), person_id)
+        return render(request, "recognition/_recent.html", {"items": items, "person_id": person_id,
+                                                            "reactions": service.reaction_choices()},
+                      fragment="recognition/_recent.html")
 
     @get("/{recognition_id:int}", name="recognition:detail", opt={"policy": "recognition.view"})
     async def detail(self, request: Request, recognition_id: FromPath[int]) -> Template:
@@ -169,8 +194,26 @@ class RewardController(Controller):
         return render(request, "recognition/rewards.html", await service.rewards_page(actor_of(request)))
 
     @get("/new", name="rewards:new", opt={"policy": "rewards.give"})
-    async def new(self, request: Request, to: FromQuery[str] = "", recognition: FromQuery[str] = "") -> Template:
-        return await self._form(request, {"to": to.strip(), "recognition_id": recognition}, {})
+    async def new(self, request: Request, to: FromQuery[str] = "", recognition: FromQuery[str] = "",
+                  find: FromQuery[str] = "") -> Template:
+        return await self._form(request, {"to": to.strip(), "recognition_id": recognition, "find": find[:200]}, {})
+
+    @get("/picker", name="rewards:picker", opt={"policy": "rewards.give"})
+    async def picker(self, request: Request, find: FromQuery[str] = "", recognition: FromQuery[str] = "") -> Template:
+        """Search as you type for someone in the manager's reach."""
+        matches = await service.pick_people(actor_of(request), find[:200], purpose="reward")
+        return render(request, "recognition/_reward_matches.html",
+                      {"matches": matches, "find": find, "recognition": recognition},
+                      fragment="recognition/_reward_matches.html")
+
+    @get("/top-three", name="rewards:top_three", opt={"policy": "rewards.report"})
+    async def top_three(self, request: Request, since: FromQuery[str] = "", until: FromQuery[str] = "") -> Template:
+        form = PeriodForm(since=since.strip(), until=until.strip())
+        errors = form.validate(today())
+        report = None if errors else await service.top_three_report(actor_of(request), **form.parsed)
+        context = {"values": {"since": since, "until": until}, "errors": errors, "report": report, "period": form.parsed}
+        return render(request, "recognition/top_three.html", context, status_code=422 if errors else 200,
+                      fragment="recognition/_top_three.html")
 
     @post("/new", name="rewards:give", opt={"policy": "rewards.give"})
     async def give(self, request: Request) -> Any:
@@ -182,8 +225,11 @@ class RewardController(Controller):
         return redirect(request, "/rewards/")
 
     async def _form(self, request: Request, values: dict[str, Any], errors: dict) -> Template:
-        context = await service.reward_form(actor_of(request), str(values.get("to") or "").strip())
-        context.update(values=values, errors=errors)
+        actor = actor_of(request)
+        context = await service.reward_form(actor, str(values.get("to") or "").strip())
+        find = str(values.get("find") or "")
+        matches = await service.pick_people(actor, find, purpose="reward") if find.strip() else []
+        context.update(values=values, errors=errors, matches=matches, find=find, recognition=values.get("recognition_id") or "")
         return render(request, "recognition/reward_form.html", context, status_code=422 if errors else 200,
                       fragment="recognition/_reward_form.html")
 
@@ -200,9 +246,43 @@ class RewardController(Controller):
             return await self._budgets(request, data, exc.errors)
         return redirect(request, "/rewards/budgets")
 
-    async def _budgets(self, request: Request, values: dict, errors: dict) -> Template:
+    async def _budgets(self, request: Request, values: dict, errors: dict, *, status: int | None = None) -> Template:
         context = {"budgets": await service.list_budgets(actor_of(request)), "values": values, "errors": errors}
-        return render(request, "recognition/budgets.html", context, status_code=422 if errors else 200)
+        return render(request, "recognition/budgets.html", context, status_code=status or (422 if errors else 200))
+
+    @get("/budgets/{budget_id:int}/edit", name="rewards:budget_edit", opt={"policy": "rewards.budgets"})
+    async def budget_edit(self, request: Request, budget_id: FromPath[int]) -> Template:
+        budget = await service.budget_for_edit(actor_of(request), budget_id)
+        values = {"starts_on": budget["starts_on"].isoformat(), "ends_on": budget["ends_on"].isoformat(),
+                  "amount": service.amount_text(budget["amount"])}
+        return self._budget_form(request, budget, values, {})
+
+    @post("/budgets/{budget_id:int}/edit", name="rewards:budget_update", opt={"policy": "rewards.budgets"})
+    async def budget_update(self, request: Request, budget_id: FromPath[int]) -> Any:
+        actor = actor_of(request)
+        budget = await service.budget_for_edit(actor, budget_id)
+        data = await form_data(request)
+        try:
+            await service.update_budget(actor, budget_id, data)
+        except FormInvalid as exc:
+            return self._budget_form(request, budget, data, exc.errors)
+        return redirect(request, "/rewards/budgets")
+
+    @post("/budgets/{budget_id:int}/remove", name="rewards:budget_remove", opt={"policy": "rewards.budgets"})
+    async def budget_remove(self, request: Request, budget_id: FromPath[int]) -> Any:
+        actor = actor_of(request)
+        budget = await service.budget_for_edit(actor, budget_id)
+        try:
+            await service.remove_budget(actor, budget_id)
+        except DomainError as exc:
+            values = {"starts_on": budget["starts_on"].isoformat(), "ends_on": budget["ends_on"].isoformat(),
+                      "amount": service.amount_text(budget["amount"])}
+            return self._budget_form(request, budget, values, {"__all__": [exc.message]})
+        return redirect(request, "/rewards/budgets")
+
+    def _budget_form(self, request: Request, budget: dict, values: dict, errors: dict) -> Template:
+        return render(request, "recognition/budget_form.html", {"budget": budget, "values": values, "errors": errors},
+                      status_code=422 if errors else 200)
 
     @get("/preferences", name="rewards:preferences", opt={"policy": "rewards.preferences_own"})
     async def preferences(self, request: Request) -> Template:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from servicechain.platform.i18n import gettext as _
@@ -239,4 +239,29 @@ class PreferencesForm:
             _add(errors, "ranking", _("Give each kind of reward a different rank."))
         if len(self.note) > NOTE_MAX:
             _add(errors, "note", _("At most %(n)s characters.", n=NOTE_MAX))
+        return errors
+
+
+@dataclass
+class PeriodForm:
+    """A report's period: both days inclusive; by default the last twelve months up to today."""
+
+    since: str = ""
+    until: str = ""
+    parsed: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, today: date) -> Errors:
+        errors: Errors = {}
+        dates: dict[str, date | None] = {}
+        for name in ("since", "until"):
+            try:
+                dates[name] = parse_date(getattr(self, name))
+            except BadDate:
+                dates[name] = None
+                _add(errors, name, _("Enter a date such as 2026-01-31."))
+        until = dates["until"] or today
+        since = dates["since"] or until - timedelta(days=364)
+        if since > until:
+            _add(errors, "until", _("The period must end on or after its first day."))
+        self.parsed = {"since": since, "until": until}
         return errors

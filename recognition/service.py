@@ -12,8 +12,9 @@ from typing import Any
 
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
-from servicechain.platform.i18n import current_language, lazy_gettext, use_language
+from servicechain.platform.i18n import current_language, format_date, format_money, lazy_gettext, ngettext, use_language
 from servicechain.platform.i18n import gettext as _
+from servicechain.platform.lib.text import escape_like, fold
 from servicechain.platform.people.service import department_name, today
 from servicechain.platform.people.tables import Department, Person
 from servicechain.platform.security import (
@@ -23,10 +24,13 @@ from servicechain.platform.security import (
     department_for,
     is_in_reach,
     manages,
+    people_in_reach,
     person_for,
     preferences_for,
     recognition_for,
     require,
+    reward_budget_for,
+    reward_report_scope,
     utcnow,
 )
 from servicechain.platform.web import DomainError, FormInvalid
@@ -73,6 +77,12 @@ REACTION_LABELS = {
 
 def reaction_choices() -> list[tuple[str, str]]:
     return [(k, str(REACTION_LABELS[k])) for k in REACTIONS]
+
+
+def amount_text(kopecks: int) -> str:
+    """Kopecks as a form shows them again: "5000" or "1500.50"."""
+    roubles, rest = divmod(kopecks, 100)
+    return f"{roubles}.{rest:02d}" if rest else str(roubles)
 
 
 def kind_label(kind: str) -> str:
@@ -474,8 +484,6 @@ async def give_reward(actor: Actor, data: dict[str, Any]) -> int:
             if budget is None:
                 errors["amount"] = [_("You have no reward budget for today; HR sets budgets.")]
             elif p["amount"] > budget["remaining"]:
-                from servicechain.platform.i18n import format_date, format_money
-
                 errors["amount"] = [_("This is over your budget: %(remaining)s remains until %(until)s.",
                                       remaining=format_money(budget["remaining"]), until=format_date(budget["ends_on"]))]
         if errors:
@@ -526,12 +534,8 @@ async def set_budget(actor: Actor, data: dict[str, Any]) -> int:
         if form.manager and (manager is None or not manager["active"]):
             errors.setdefault("manager", []).append(_("Nobody working here has the email or employee number %(who)s.",
                                                       who=form.manager))
-        if not errors:
-            overlap = await RewardBudget.exists().where(
-                (RewardBudget.manager == manager["id"]) & (RewardBudget.starts_on <= p["ends_on"])  # type: ignore[index]
-                & (RewardBudget.ends_on >= p["starts_on"])).run()
-            if overlap:
-                errors["starts_on"] = [_("This manager already has a budget for part of this period.")]
+        if not errors and await _overlaps(manager["id"], p["starts_on"], p["ends_on"]):  # type: ignore[index]
+            errors["starts_on"] = [_("This manager already has a budget for part of this period.")]
         if errors:
             raise FormInvalid(errors)
         budget = RewardBudget(manager=manager["id"], starts_on=p["starts_on"], ends_on=p["ends_on"], amount=p["amount"],  # type: ignore[index]
@@ -543,11 +547,92 @@ async def set_budget(actor: Actor, data: dict[str, Any]) -> int:
     return budget.id
 
 
+async def _overlaps(manager_id: int, starts_on: date, ends_on: date, *, other_than: int | None = None) -> bool:
+    """Periods of one manager may not overlap: a reward draws on the one budget covering its day."""
+    clause = (RewardBudget.manager == manager_id) & (RewardBudget.starts_on <= ends_on) & (RewardBudget.ends_on >= starts_on)
+    if other_than is not None:
+        clause = clause & (RewardBudget.id != other_than)
+    return await RewardBudget.exists().where(clause).run()
+
+
+async def _drawn(budget_id: int) -> dict[str, Any]:
+    """What has been given from a budget: how many rewards, how much, and on which days."""
+    row = (await db.fetch("SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS spent, MIN(created_at) AS first,"
+                          " MAX(created_at) AS last FROM reward WHERE from_budget = {}", budget_id))[0]
+    tz = get_settings().tz
+
+    def day(value: Any) -> date | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite hands aggregates of timestamps back as text
+            value = datetime.fromisoformat(value)
+        return value.astimezone(tz).date()
+
+    return {"n": int(row["n"]), "spent": int(row["spent"]), "first": day(row["first"]), "last": day(row["last"])}
+
+
+async def budget_for_edit(actor: Actor, budget_id: int) -> dict[str, Any]:
+    """A budget with its manager and what has been drawn on it, for HR's edit form."""
+    budget = await reward_budget_for(actor, budget_id)
+    manager = await Person.select(Person.id, Person.full_name, Person.employee_number).where(
+        Person.id == budget["manager"]).first().run()
+    return {**budget, "manager_row": manager, "drawn": await _drawn(budget_id)}
+
+
+async def update_budget(actor: Actor, budget_id: int, data: dict[str, Any]) -> None:
+    """HR changes a budget's period or amount; the manager stays. The amount cannot go below
+    what has already been given from it, and the period must still hold the days those rewards
+    were given on (otherwise they would count against no budget). Audited with before and after."""
+    form = BudgetForm.from_data({**data, "manager": "-"})  # the manager is fixed; the form needs one
+    errors = form.validate()
+    p = form.parsed
+    async with db.write():
+        budget = await reward_budget_for(actor, budget_id)
+        if db.engine().engine_type == "postgres":  # a reward given meanwhile must count against the check
+            await db.fetch("SELECT id FROM reward_budget WHERE id = {} FOR UPDATE", budget_id)
+        drawn = await _drawn(budget_id)
+        if p.get("amount") is not None and p["amount"] < drawn["spent"]:
+            errors.setdefault("amount", []).append(
+                _("%(spent)s has already been given from this budget; it cannot be less than that.",
+                  spent=format_money(drawn["spent"])))
+        if not errors and drawn["n"] and (p["starts_on"] > drawn["first"] or p["ends_on"] < drawn["last"]):
+            errors["starts_on"] = [_("Rewards from this budget were given from %(first)s to %(last)s; the period must "
+                                     "include those days.", first=format_date(drawn["first"]), last=format_date(drawn["last"]))]
+        if not errors and await _overlaps(budget["manager"], p["starts_on"], p["ends_on"], other_than=budget_id):
+            errors["starts_on"] = [_("This manager already has a budget for part of this period.")]
+        if errors:
+            raise FormInvalid(errors)
+        change = {"starts_on": p["starts_on"], "ends_on": p["ends_on"], "amount": p["amount"]}
+        await RewardBudget.update(change).where(RewardBudget.id == budget_id).run()
+        await audit.record(actor, "reward_budget.update", object_type="reward_budget", object_id=budget_id,
+                           summary="Reward budget changed", manager=budget["manager"],
+                           before={k: budget[k] for k in change}, after=change)
+
+
+async def remove_budget(actor: Actor, budget_id: int) -> None:
+    """HR removes a budget set by mistake. One with rewards given from it stays (the rewards
+    point at it): lower it to what is spent or shorten its period instead. Audited."""
+    async with db.write():
+        budget = await reward_budget_for(actor, budget_id)
+        drawn = await _drawn(budget_id)
+        if drawn["n"]:
+            raise DomainError(ngettext(
+                "%(num)s reward was given from this budget, so it cannot be removed; lower it to what is spent or end "
+                "its period instead.",
+                "%(num)s rewards were given from this budget, so it cannot be removed; lower it to what is spent or end "
+                "its period instead.", drawn["n"]))
+        await RewardBudget.delete().where(RewardBudget.id == budget_id).run()
+        await audit.record(actor, "reward_budget.remove", object_type="reward_budget", object_id=budget_id,
+                           summary="Reward budget removed", manager=budget["manager"],
+                           before={k: budget[k] for k in ("starts_on", "ends_on", "amount")})
+
+
 async def list_budgets(actor: Actor) -> list[dict[str, Any]]:
     require(actor, "rewards.budgets")
     rows = await db.fetch(
         "SELECT b.id, b.starts_on, b.ends_on, b.amount, p.full_name, p.id AS manager_id,"
-        " COALESCE((SELECT SUM(amount) FROM reward w WHERE w.from_budget = b.id), 0) AS spent"
+        " COALESCE((SELECT SUM(amount) FROM reward w WHERE w.from_budget = b.id), 0) AS spent,"
+        " (SELECT COUNT(*) FROM reward w WHERE w.from_budget = b.id) AS rewards"
         " FROM reward_budget b JOIN person p ON p.id = b.manager ORDER BY b.ends_on DESC, p.full_name LIMIT 500")
     for row in rows:
         row["remaining"] = row["amount"] - int(row["spent"])
@@ -600,15 +685,140 @@ async def top_three_share(*, giver_id: int | None = None, department_id: int | N
     if giver_id is not None:
         where.append("w.giver = {}")
         args.append(giver_id)
+    period, period_args = _period_bounds(since, until)
+    where += period
+    args += period_args
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    row = (await db.fetch(sql, *args))[0]
+    return _share(int(row["n"] or 0), int(row["top"] or 0))
+
+
+def _period_bounds(since: date | None, until: date | None) -> tuple[list[str], list[Any]]:
+    """Reward times within the days ``since``..``until`` inclusive, in the company's time zone."""
+    where: list[str] = []
+    args: list[Any] = []
     if since:
         where.append("w.created_at >= {}")
         args.append(datetime.combine(since, time.min, tzinfo=get_settings().tz))
     if until:
         where.append("w.created_at < {}")
         args.append(datetime.combine(until + timedelta(days=1), time.min, tzinfo=get_settings().tz))
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    row = (await db.fetch(sql, *args))[0]
-    n, top = int(row["n"] or 0), int(row["top"] or 0)
+    return where, args
+
+
+def _share(n: int, top: int) -> dict[str, Any]:
     return {"rewards": n, "in_top_three": top, "share": (top / n) if n else None}
 
+
+async def top_three_table(*, since: date | None = None, until: date | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The top-three share for every giver and every department (a department counts the rewards
+    of recipients in it and in the departments below, by their current department), over a
+    period. Two grouped queries, then a roll-up of the department tree in memory. For reports;
+    callers decide who may see which rows (``platform.security.reward_report_scope``)."""
+    where, args = _period_bounds(since, until)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    top = "SUM(CASE WHEN w.preference_rank <= 3 THEN 1 ELSE 0 END)"
+    givers = await db.fetch(
+        f"SELECT w.giver AS id, g.full_name, g.active, COUNT(*) AS n, {top} AS top FROM reward w"
+        f" JOIN person g ON g.id = w.giver{clause} GROUP BY w.giver, g.full_name, g.active", *args)
+    by_department = await db.fetch(
+        f"SELECT p.department AS id, COUNT(*) AS n, {top} AS top FROM reward w JOIN person p ON p.id = w.recipient"
+        f"{clause} GROUP BY p.department", *args)
+    manager_rows = [{"id": g["id"], "full_name": g["full_name"], "active": bool(g["active"]),
+                     **_share(int(g["n"]), int(g["top"] or 0))} for g in givers]
+    manager_rows.sort(key=lambda r: (-r["rewards"], fold(r["full_name"])))
+    counted = {r["id"]: (int(r["n"]), int(r["top"] or 0)) for r in by_department if r["id"] is not None}
+    departments = await db.fetch("SELECT id, path, depth, name_en, name_ru, active FROM department ORDER BY path")
+    path_of = {d["id"]: d["path"] for d in departments}
+    totals: dict[str, list[int]] = {}
+    for department_id, (n, in_top) in counted.items():
+        path = path_of.get(department_id)
+        if path is None:
+            continue
+        # Every ancestor's path is a prefix of this one: "/1/", "/1/4/", "/1/4/9/".
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            total = totals.setdefault("/" + "/".join(parts[:i]) + "/", [0, 0])
+            total[0] += n
+            total[1] += in_top
+    department_rows = []
+    for d in departments:
+        if d["path"] in totals:
+            n, in_top = totals[d["path"]]
+            department_rows.append({"id": d["id"], "path": d["path"], "depth": d["depth"], "active": bool(d["active"]),
+                                    "name": department_name(d), **_share(n, in_top)})
+    return {"managers": manager_rows, "departments": department_rows}
+
+
+async def top_three_report(actor: Actor, *, since: date | None, until: date | None) -> dict[str, Any]:
+    """The top-three page: managers and departments the actor may see (managers up the chain,
+    HR, executives and admins), over the period. Indentation follows the shallowest shown."""
+    scope = await reward_report_scope(actor)
+    table = await top_three_table(since=since, until=until)
+    managers = [r for r in table["managers"] if scope.covers_giver(r["id"])]
+    departments = [r for r in table["departments"] if scope.covers_path(r["path"])]
+    shallowest = min((r["depth"] for r in departments), default=0)
+    for row in departments:
+        row["indent"] = row["depth"] - shallowest
+    n = sum(r["rewards"] for r in managers)
+    overall = _share(n, sum(r["in_top_three"] for r in managers))
+    return {"managers": managers, "departments": departments, "overall": overall}
+
+
+# --- choosing people -------------------------------------------------------------------------
+
+PICKER_SIZE = 8
+
+
+async def pick_people(actor: Actor, q: str, *, purpose: str = "thanks", exclude: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """People to choose as recipients, found by any words of their name, email or employee
+    number (the folded ``search_name``, so case and ё do not matter). Never the actor, nobody who
+    has left; for a reward only people in the actor's reach. At most PICKER_SIZE, by name."""
+    require(actor, "rewards.give" if purpose == "reward" else "recognition.give")
+    words = fold(q).split()[:5]
+    if not words or len(" ".join(words)) < 2:
+        return []
+    where = ["p.active = {}", "p.id <> {}"]
+    args: list[Any] = [True, actor.person_id or 0]
+    for word in words:
+        where.append("p.search_name LIKE {} ESCAPE '\\'")
+        args.append("%" + escape_like(word) + "%")
+    if exclude:
+        where.append(f"p.id NOT IN ({db.placeholders(len(exclude))})")
+        args.extend(exclude)
+    reach = await people_in_reach(actor) if purpose == "reward" else None
+    # A manager's reach is checked in memory: a name matches a few dozen people at most.
+    limit = PICKER_SIZE if reach is None else 200
+    rows = await db.fetch(
+        "SELECT p.id, p.full_name, p.employee_number, p.email, p.position, d.name_en, d.name_ru FROM person p"
+        f" LEFT JOIN department d ON d.id = p.department WHERE {' AND '.join(where)}"
+        f" ORDER BY p.search_name, p.id LIMIT {limit}", *args)
+    if reach is not None:
+        rows = [r for r in rows if r["id"] in reach][:PICKER_SIZE]
+    for row in rows:
+        row["department_name"] = department_name(row) if row["name_en"] or row["name_ru"] else ""
+    return rows
+
+
+async def chosen_people(actor: Actor, identifiers: list[str]) -> list[dict[str, Any]]:
+    """The colleagues already named in the thanks form, for the picker to show as chosen; the
+    service checks them again on sending."""
+    require(actor, "recognition.give")
+    found = await find_people(identifiers[:50])
+    people, seen = [], set()
+    for ident in identifiers[:50]:
+        row = found.get(ident)
+        if row and row["id"] not in seen:
+            seen.add(row["id"])
+            people.append(row)
+    return people
+
+
+async def recent_public(actor: Actor, person_id: int, limit: int = 3) -> list[dict[str, Any]]:
+    """The latest public thanks a person received, for their profile."""
+    require(actor, "recognition.view")
+    await person_for(actor, person_id)
+    rows = await db.fetch("SELECT recognition AS id FROM recognition_recipient WHERE person = {} AND public = {}"
+                          f" ORDER BY recognition DESC LIMIT {int(limit)}", person_id, True)
+    return await hydrate(actor, [r["id"] for r in rows])

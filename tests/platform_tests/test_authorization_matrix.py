@@ -269,6 +269,9 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/recognition/people/{person_id:int}"): [
         C("/recognition/people/{employee}", page()), C("/recognition/people/{missing}", page(404))],
     ("GET", "/recognition/new"): [C("/recognition/new", page())],
+    ("GET", "/recognition/picker"): [C("/recognition/picker?find=test", page())],
+    ("GET", "/recognition/people/{person_id:int}/recent"): [
+        C("/recognition/people/{employee}/recent", page()), C("/recognition/people/{missing}/recent", page(404))],
     ("POST", "/recognition/new"): [C("/recognition/new", page(422))],
     ("GET", "/recognition/{recognition_id:int}"): [
         C("/recognition/{rec_public}", page()),
@@ -295,6 +298,14 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/rewards"): [C("/rewards", page())],
     ("GET", "/rewards/new"): [C("/rewards/new", staff_only({who: 200 for who in ("manager", "hr", "ceo", "admin")}))],
     ("POST", "/rewards/new"): [C("/rewards/new", staff_only({who: 422 for who in ("manager", "hr", "ceo", "admin")}))],
+    ("GET", "/rewards/picker"): [C("/rewards/picker?find=test", staff_only({who: 200 for who in ("manager", "hr", "ceo", "admin")}))],
+    ("GET", "/rewards/top-three"): [C("/rewards/top-three", staff_only({who: 200 for who in ("manager", "hr", "ceo", "admin")}))],
+    ("GET", "/rewards/budgets/{budget_id:int}/edit"): [
+        C("/rewards/budgets/{mx_budget}/edit", hr(200)), C("/rewards/budgets/{missing}/edit", hr(404))],
+    # the matrix's budget has a reward given from it: it cannot be removed, and empty data changes nothing
+    ("POST", "/rewards/budgets/{budget_id:int}/edit"): [C("/rewards/budgets/{mx_budget}/edit", hr(422))],
+    ("POST", "/rewards/budgets/{budget_id:int}/remove"): [
+        C("/rewards/budgets/{mx_budget}/remove", hr(422)), C("/rewards/budgets/{missing}/remove", hr(404))],
     ("GET", "/rewards/budgets"): [C("/rewards/budgets", hr(200))],
     ("POST", "/rewards/budgets"): [C("/rewards/budgets", hr(422))],
     ("GET", "/rewards/preferences"): [C("/rewards/preferences", page())],

@@ -9,11 +9,14 @@ import pytest
 
 from servicechain.platform import db
 from servicechain.platform.people.tables import Person
-from servicechain.platform.security import Actor, NotFound, recognition_for, utcnow
+from servicechain.platform.lib.text import person_search_text
+from servicechain.platform.people.service import today as company_today
+from servicechain.platform.security import Actor, Forbidden, NotFound, recognition_for, utcnow
 from servicechain.platform.tables import AuditEntry, Notification
-from servicechain.platform.web import FormInvalid
+from servicechain.platform.web import DomainError, FormInvalid
 from servicechain.recognition import service
-from servicechain.recognition.tables import CompanyValue, Recognition, Reward
+from servicechain.recognition.forms import PeriodForm
+from servicechain.recognition.tables import CompanyValue, Recognition, Reward, RewardBudget
 from tests.cast import EMAILS
 
 
@@ -237,3 +240,157 @@ async def test_bad_preferences_are_refused(cast, values, rollback):
     assert errors["ranking"] == ["Give each kind of reward a different rank."]
     errors = await refused(service.save_preferences(cast.actor("employee"), {"rank_gift": "nine"}))
     assert errors["ranking"] == ["Ranks are whole numbers from 1 to 6."]
+
+
+# --- budgets: HR changes and removes them ---------------------------------------------------------
+
+
+async def test_hr_changes_a_budget_but_not_below_what_is_spent_nor_away_from_its_rewards(cast, values, rollback):
+    budget_id = await budget(cast, "10000")
+    await service.give_reward(cast.actor("manager"), reward(amount="4000"))
+    row = await service.budget_for_edit(cast.actor("hr"), budget_id)
+    period = {"starts_on": row["starts_on"].isoformat(), "ends_on": row["ends_on"].isoformat()}
+    errors = await refused(service.update_budget(cast.actor("hr"), budget_id, {**period, "amount": "3999"}))
+    assert errors["amount"][0].startswith("4,000") and errors["amount"][0].endswith("has already been given from this budget; "
+                                                                                   "it cannot be less than that.")
+    after_today = (company_today() + timedelta(days=1)).isoformat()
+    errors = await refused(service.update_budget(cast.actor("hr"), budget_id, {**period, "starts_on": after_today, "amount": "10000"}))
+    assert "the period must include those days" in errors["starts_on"][0]
+    await service.update_budget(cast.actor("hr"), budget_id, {**period, "amount": "4000"})
+    status = await service.budget_status(cast.ids["manager"])
+    assert status["amount"] == 400000 and status["remaining"] == 0
+    entry = await AuditEntry.select().order_by(AuditEntry.seq, ascending=False).first().run()
+    assert entry["action"] == "reward_budget.update" and entry["object_id"] == str(budget_id)
+
+
+async def test_a_changed_budget_may_not_overlap_another_of_the_same_manager(cast, values, rollback):
+    first = await budget(cast)
+    row = await service.budget_for_edit(cast.actor("hr"), first)
+    later_start = row["ends_on"] + timedelta(days=1)
+    second = await service.set_budget(cast.actor("hr"), {"manager": EMAILS["manager"], "starts_on": later_start.isoformat(),
+                                                        "ends_on": (later_start + timedelta(days=30)).isoformat(), "amount": "500"})
+    errors = await refused(service.update_budget(cast.actor("hr"), second, {
+        "starts_on": row["ends_on"].isoformat(), "ends_on": (later_start + timedelta(days=30)).isoformat(), "amount": "500"}))
+    assert errors["starts_on"] == ["This manager already has a budget for part of this period."]
+    errors = await refused(service.update_budget(cast.actor("hr"), second, {"starts_on": "soon", "ends_on": "", "amount": "-5"}))
+    assert set(errors) == {"starts_on", "ends_on", "amount"}
+
+
+async def test_a_budget_is_removed_only_while_nothing_was_given_from_it(cast, values, rollback):
+    budget_id = await budget(cast)
+    await service.give_reward(cast.actor("manager"), reward(amount="100"))
+    with pytest.raises(DomainError) as info:
+        await service.remove_budget(cast.actor("hr"), budget_id)
+    assert info.value.message == ("1 reward was given from this budget, so it cannot be removed; lower it to what is spent "
+                                  "or end its period instead.")
+    assert await RewardBudget.exists().where(RewardBudget.id == budget_id).run()
+    await Reward.delete().where(Reward.from_budget == budget_id).run()
+    await service.remove_budget(cast.actor("hr"), budget_id)
+    assert not await RewardBudget.exists().where(RewardBudget.id == budget_id).run()
+    entry = await AuditEntry.select().order_by(AuditEntry.seq, ascending=False).first().run()
+    assert entry["action"] == "reward_budget.remove"
+
+
+async def test_only_hr_and_admins_change_budgets(cast, values, rollback):
+    budget_id = await budget(cast)
+    for who in ("manager", "ceo", "employee"):
+        with pytest.raises(Forbidden):
+            await service.update_budget(cast.actor(who), budget_id, {"starts_on": "2026-01-01", "ends_on": "2026-02-01", "amount": "1"})
+        with pytest.raises(Forbidden):
+            await service.remove_budget(cast.actor(who), budget_id)
+    with pytest.raises(NotFound):
+        await service.remove_budget(cast.actor("hr"), 2**31 - 2)
+
+
+# --- the top-three share ------------------------------------------------------------------------
+
+
+async def rewards_with_ranks(cast, days_ago_and_kinds) -> None:
+    """Rewards from the manager to the employee (ranking: learning, day off, bonus, gift), each
+    dated the given number of days ago."""
+    await budget(cast, "100000")
+    await service.save_preferences(cast.actor("employee"), {"rank_learning": "1", "rank_day_off": "2", "rank_bonus": "3",
+                                                            "rank_gift": "4"})
+    for days_ago, kind in days_ago_and_kinds:
+        rid = await service.give_reward(cast.actor("manager"), reward(kind=kind, amount="100" if kind in ("bonus", "gift", "learning") else ""))
+        await Reward.update({Reward.created_at: utcnow() - timedelta(days=days_ago)}).where(Reward.id == rid).run()
+
+
+async def test_the_top_three_share_counts_a_period_per_manager_and_department(cast, values, rollback):
+    await rewards_with_ranks(cast, [(1, "learning"), (2, "gift"), (3, "praise"), (400, "day_off")])
+    today = company_today()
+    year = await service.top_three_share(giver_id=cast.ids["manager"], since=today - timedelta(days=364), until=today)
+    assert year == {"rewards": 3, "in_top_three": 1, "share": 1 / 3}
+    assert (await service.top_three_share(giver_id=cast.ids["manager"]))["rewards"] == 4
+    old = await service.top_three_share(giver_id=cast.ids["manager"], until=today - timedelta(days=399))
+    assert old == {"rewards": 1, "in_top_three": 1, "share": 1.0}
+    table = await service.top_three_table(since=today - timedelta(days=364), until=today)
+    managers = {r["id"]: r for r in table["managers"]}
+    assert managers[cast.ids["manager"]]["share"] == 1 / 3
+    departments = {r["id"]: r for r in table["departments"]}
+    # The employee works in First line, below Customer support, below the company: each counts them.
+    for code in ("support.line1", "support", "company"):
+        assert departments[cast.departments[code]]["rewards"] == 3
+    assert cast.departments["warehouse"] not in departments
+
+
+async def test_the_top_three_page_is_for_managers_up_the_chain_hr_and_executives(cast, values, rollback):
+    await rewards_with_ranks(cast, [(1, "learning"), (2, "praise")])
+    hr = await service.top_three_report(cast.actor("hr"), since=None, until=None)
+    assert cast.ids["manager"] in [r["id"] for r in hr["managers"]]
+    assert hr["overall"]["rewards"] >= 2
+    mine = await service.top_three_report(cast.actor("manager"), since=None, until=None)
+    assert [r["id"] for r in mine["managers"]] == [cast.ids["manager"]]
+    assert {r["id"] for r in mine["departments"]} == {cast.departments["support"], cast.departments["support.line1"]}
+    assert mine["departments"][0]["indent"] == 0 and mine["departments"][1]["indent"] == 1
+    ceo = await service.top_three_report(cast.actor("ceo"), since=None, until=None)
+    assert cast.departments["company"] in [r["id"] for r in ceo["departments"]]
+    for who in ("employee", "outsider"):
+        with pytest.raises(Forbidden):
+            await service.top_three_report(cast.actor(who), since=None, until=None)
+
+
+def test_a_report_period_defaults_to_the_last_year_and_refuses_bad_dates():
+    form = PeriodForm()
+    assert form.validate(date(2026, 11, 23)) == {}
+    assert form.parsed == {"since": date(2025, 11, 24), "until": date(2026, 11, 23)}
+    form = PeriodForm(since="2026-05-01", until="2026-04-01")
+    assert form.validate(date(2026, 11, 23)) == {"until": ["The period must end on or after its first day."]}
+    assert PeriodForm(since="soon").validate(date(2026, 11, 23)) == {"since": ["Enter a date such as 2026-01-31."]}
+
+
+# --- choosing people ------------------------------------------------------------------------------
+
+
+async def test_the_picker_finds_colleagues_by_name_email_or_number_but_not_oneself_or_leavers(cast, values, rollback):
+    now = utcnow()
+    tag = uuid.uuid4().hex[:6]
+    await Person(full_name="Ёлкина Ушедшая", employee_number=f"PK-{tag}", email=f"gone-{tag}@test.local", active=False,
+                 search_name=person_search_text("Ёлкина Ушедшая", f"PK-{tag}", f"gone-{tag}@test.local"),
+                 created_at=now, updated_at=now).save().run()
+    outsider = cast.actor("outsider")
+    assert [p["id"] for p in await service.pick_people(outsider, "елкин")] == [cast.ids["employee"]]  # ё folds to е
+    assert [p["id"] for p in await service.pick_people(outsider, "ИВАН ёлк")] == [cast.ids["employee"]]
+    assert [p["id"] for p in await service.pick_people(outsider, EMAILS["manager"])] == [cast.ids["manager"]]
+    assert [p["id"] for p in await service.pick_people(outsider, "T-005")] == [cast.ids["employee"]]
+    assert await service.pick_people(outsider, "склад") == []  # the outsider themselves
+    assert await service.pick_people(outsider, f"PK-{tag}") == []  # has left
+    assert await service.pick_people(outsider, "e") == []  # one letter matches everyone: wait for more
+    assert await service.pick_people(outsider, "100%_") == []
+    assert await service.pick_people(outsider, "елкин", exclude=(cast.ids["employee"],)) == []
+
+
+async def test_the_reward_picker_offers_only_people_in_reach(cast, values, rollback):
+    found = {p["id"] for p in await service.pick_people(cast.actor("manager"), "test.local", purpose="reward")}
+    assert found == {cast.ids["employee"]}
+    everyone = {p["id"] for p in await service.pick_people(cast.actor("hr"), "test.local", purpose="reward")}
+    assert {cast.ids["employee"], cast.ids["manager"], cast.ids["outsider"]} <= everyone and cast.ids["hr"] not in everyone
+    with pytest.raises(Forbidden):
+        await service.pick_people(cast.actor("employee"), "test.local", purpose="reward")
+
+
+async def test_a_profile_shows_only_public_recognition(cast, values, rollback):
+    public = await service.give_recognition(cast.actor("outsider"), thanks(message="Profile: public"))
+    await service.give_recognition(cast.actor("outsider"), thanks(message="Profile: private", visibility="private"))
+    recent = await service.recent_public(cast.actor("manager"), cast.ids["employee"])
+    assert recent[0]["id"] == public and all(r["public"] for r in recent)
