@@ -24,6 +24,8 @@ from servicechain.goals.authority.controllers import AuthorityController
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.goals.controllers import GoalController
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
+from servicechain.platform.customers.api import CustomerScoresApi
+from servicechain.platform.customers.controllers import CustomersController, ScoreImportController
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
 from servicechain.platform.people.importing_controllers import ImportController
 from servicechain.recognition.api import RecognitionApi
@@ -52,6 +54,9 @@ ROUTES = [
     AuthorityApi,
     GoalController,
     InternalServiceController,
+    CustomersController,
+    ScoreImportController,
+    CustomerScoresApi,
 ]
 
 

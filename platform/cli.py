@@ -146,6 +146,24 @@ def people_import(file: str, dry_run: bool, full: bool, yes: bool, mapping_file:
 
 
 @main.group()
+def scores() -> None:
+    """Customer scores."""
+
+
+@scores.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and list every problem; save nothing.")
+@click.option("--source", default="import", show_default=True, help="The system the scores come from; external ids are unique per source.")
+@click.option("--map", "maps", multiple=True, help="COLUMN=field, repeatable; overrides the guess.")
+@click.option("--sheet", default=None, help="XLSX sheet name (default: the first).")
+def scores_import(file: str, dry_run: bool, source: str, maps: tuple[str, ...], sheet: str | None) -> None:
+    """Import customer scores from a CSV or XLSX export of a survey tool or helpdesk."""
+    from servicechain.platform.customers.import_cli import import_command
+
+    sys.exit(import_command(file, dry_run=dry_run, source=source, maps=maps, sheet=sheet))
+
+
+@main.group()
 def user() -> None:
     """Accounts."""
 

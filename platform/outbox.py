@@ -211,6 +211,7 @@ async def work_once() -> int:
 JOB_MODULES = [
     "servicechain.platform.accounts.service",
     "servicechain.platform.people.jobs",
+    "servicechain.platform.customers.jobs",
 ]
 
 

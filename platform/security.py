@@ -166,6 +166,21 @@ ROLE_CAPABILITIES = {
 }
 
 
+# Customer scores: everyone sees and closes the follow-ups assigned to them (the loader below
+# decides per follow-up); those who lead people read their departments' scores; HR, executives
+# and admins read everyone's; HR and admins import score files.
+SCORES_EXTRA = {
+    "manager": {"scores.view"},
+    "executive": {"scores.view", "scores.view_all"},
+    "hr": {"scores.view", "scores.view_all", "scores.import"},
+    "admin": {"scores.view", "scores.view_all", "scores.import"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | {"scores.follow_ups"} | SCORES_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
+
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message
@@ -184,6 +199,8 @@ SCOPE_FOR_CAPABILITY = {
 
 SCOPES["recognition:write"] = N_("Post recognitions on behalf of people (a chat bot)")
 SCOPE_FOR_CAPABILITY["api.recognition.write"] = "recognition:write"
+SCOPES["scores:write"] = N_("Send customer scores (one token per source system)")
+SCOPE_FOR_CAPABILITY["api.scores.write"] = "scores:write"
 
 # Routes anyone may open without signing in. Nothing else is public.
 PUBLIC_ROUTES = (
@@ -681,6 +698,50 @@ async def quality_department_for(actor: Actor, department_id: int) -> dict[str, 
     if scope.sees_department(row["path"]) or await heads_department(actor, department_id):
         return row
     raise Forbidden()
+
+
+# --- customer scores --------------------------------------------------------------------------
+
+
+async def score_departments_for(actor: Actor) -> list[str] | None:
+    """Department paths whose customer scores the actor reads (those they head, with everything
+    below); None means every department."""
+    if can(actor, "scores.view_all"):
+        return None
+    if not actor.is_person or not can(actor, "scores.view"):
+        return []
+    return await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
+
+
+async def score_follow_up_for(actor: Actor, follow_up_id: int, *, write: bool = False) -> dict[str, Any]:
+    """A follow-up of a low customer score. Seen by its assignee, by the heads of its department
+    (or of one above) and by those who read every score; closed and reassigned by the assignee
+    and those heads only (403 for the others who see it, 404 for everyone else)."""
+    from servicechain.platform.customers.tables import ScoreFollowUp
+
+    require(actor, "scores.follow_ups")
+    row = await ScoreFollowUp.select().where(ScoreFollowUp.id == follow_up_id).first().run() \
+        if follow_up_id <= MAX_ID else None
+    if row is None:
+        raise NotFound()
+    acts = row["assignee"] == actor.person_id or await heads_department(actor, row["department"])
+    if not acts and not can(actor, "scores.view_all"):
+        raise NotFound()
+    if write and not acts:
+        raise Forbidden()
+    row["_acts"] = acts
+    return row
+
+
+async def score_upload_for(actor: Actor, token: str) -> dict[str, Any]:
+    """A scores file between import steps: only its uploader sees it (404 for others)."""
+    from servicechain.platform.customers.tables import ScoreUpload
+
+    require(actor, "scores.import")
+    row = await ScoreUpload.select().where(ScoreUpload.token == token).first().run()
+    if row is None or row["uploader"] != actor.person_id:
+        raise NotFound()
+    return row
 
 
 # --- secrets ----------------------------------------------------------------------------------

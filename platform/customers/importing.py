@@ -1,0 +1,298 @@
+"""The customer scores import: a CSV or XLSX file as a survey tool or helpdesk exports it.
+
+Read exactly as the org import reads files (:mod:`servicechain.platform.lib.tabular`: UTF-8 or
+Windows-1251, comma/semicolon/tab, XLSX), with a column mapping guessed from English or Russian
+headers and confirmed by the person, then checked row by row. :func:`run_import` streams the
+file once: a dry run writes nothing and reports every problem by row; a real run writes in
+chunks inside one write transaction and rolls all of it back on the first refusal, so a file
+is saved whole or not at all. Rows already stored with the same content (same source and
+external id) are skipped, which makes importing the same file twice harmless. One audit entry
+per import, with the counts and the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from servicechain.platform import audit, db
+from servicechain.platform.customers import service
+from servicechain.platform.customers.tables import ScoreUpload
+from servicechain.platform.i18n import gettext as _
+from servicechain.platform.lib.tabular import ImportFileError, header_key, iter_table
+from servicechain.platform.people.importing import Problem, normalise_mapping, override_mapping
+from servicechain.platform.people.service import today
+from servicechain.platform.security import Actor, require, score_upload_for, utcnow
+from servicechain.platform.web import DomainError, FormInvalid
+
+__all__ = ["ImportFileError", "override_mapping"]
+
+MAX_PROBLEMS = 500  # listed; all are counted
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_LIFETIME = timedelta(days=1)
+DEFAULT_SOURCE = "import"
+FIELDS = service.FIELDS
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "external_id": ("external id", "id", "response id", "survey id", "answer id", "feedback id", "record id",
+                    "идентификатор", "ид", "внешний id", "внешний идентификатор", "id ответа", "номер ответа",
+                    "id оценки", "номер оценки"),
+    "given_on": ("date", "score date", "response date", "created", "created at", "submitted", "submitted at",
+                 "дата", "дата оценки", "дата ответа", "дата отзыва", "создано"),
+    "channel": ("channel", "contact channel", "touchpoint", "канал", "канал обращения", "канал связи"),
+    "department": ("department", "team", "dept", "unit", "department code", "store", "point",
+                   "подразделение", "отдел", "группа", "команда", "код подразделения", "точка", "магазин"),
+    "employee": ("employee", "agent", "operator", "courier", "employee number", "employee email", "agent email",
+                 "сотрудник", "оператор", "курьер", "табельный номер", "табельный", "email сотрудника"),
+    "csat": ("csat", "score", "rating", "satisfaction", "оценка", "csat оценка", "удовлетворенность", "рейтинг"),
+    "csat_good": ("satisfied", "good", "thumbs up", "доволен", "клиент доволен", "хорошо"),
+    "nps": ("nps", "nps score", "recommend", "likelihood to recommend", "nps оценка", "готовность рекомендовать",
+            "порекомендует"),
+    "case_ref": ("case", "case ref", "case reference", "ticket", "ticket id", "order", "order number",
+                 "обращение", "номер обращения", "тикет", "заказ", "номер заказа"),
+    "comment": ("comment", "comments", "feedback", "text", "verbatim", "комментарий", "отзыв", "текст отзыва"),
+    "source": ("source", "system", "источник", "система"),
+}
+_SYNONYM_INDEX = {header_key(s): f for f, words in SYNONYMS.items() for s in words}
+for _field in FIELDS:
+    _SYNONYM_INDEX.setdefault(header_key(_field), _field)
+
+
+def guess_mapping(headers: list[str]) -> dict[str, str]:
+    """{column: field} for the columns we recognise; each field goes to its first column."""
+    mapping: dict[str, str] = {}
+    for header in headers:
+        found = _SYNONYM_INDEX.get(header_key(header))
+        if found and found not in mapping.values():
+            mapping[header] = found
+    return mapping
+
+
+def check_mapping(headers: list[str], mapping: dict[str, str]) -> list[str]:
+    """What is wrong with a mapping, in the user's language; empty when it can be used."""
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for column, target in mapping.items():
+        if column not in headers:
+            errors.append(_("There is no column “%(column)s” in the file.", column=column))
+        if target not in FIELDS:
+            errors.append(_("“%(field)s” is not a field we import; use one of: %(fields)s.",
+                            field=target, fields=", ".join(FIELDS)))
+        elif target in seen:
+            errors.append(_("Columns “%(a)s” and “%(b)s” are both mapped to %(field)s.",
+                            a=seen[target], b=column, field=str(FIELDS[target])))
+        else:
+            seen[target] = column
+    fields = set(mapping.values())
+    for required in ("external_id", "given_on", "channel"):
+        if required not in fields:
+            errors.append(_("Map a column to %(field)s.", field=str(FIELDS[required])))
+    if not fields & {"department", "employee"}:
+        errors.append(_("Map a column to the department or to the employee."))
+    if not fields & {"csat", "csat_good", "nps"}:
+        errors.append(_("Map a column to CSAT or to NPS."))
+    return errors
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class ImportResult:
+    counts: dict[str, int]
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    applied: bool = False
+
+
+class ImportRejected(Exception):
+    """The file has problems; nothing of it was written."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(f"{result.problem_count} problem(s)")
+        self.result = result
+
+
+Progress = Callable[[str, int, int], None]
+
+
+async def run_import(actor: Actor, data: bytes, *, filename: str = "", sheet: str | None = None,
+                     mapping: dict[str, str] | None = None, source: str = DEFAULT_SOURCE, dry_run: bool = False,
+                     progress: Progress | None = None) -> ImportResult:
+    """Check (``dry_run``) or import a scores file. Needs ``scores.import`` (the CLI acts as
+    the system). ImportFileError for an unreadable file, FormInvalid for an unusable mapping,
+    ImportRejected (nothing written) for bad rows or ids stored before with other content."""
+    if actor.kind != "nobody":
+        require(actor, "scores.import")
+    source = (source or DEFAULT_SOURCE).strip()[:100] or DEFAULT_SOURCE
+    headers, rows = iter_table(data, filename, sheet)
+    mapping = normalise_mapping(mapping if mapping is not None else guess_mapping(headers))
+    errors = check_mapping(headers, mapping)
+    if errors:
+        raise FormInvalid({"__all__": errors})
+    positions = [(target, headers.index(column)) for column, target in mapping.items()]
+    column_of = {target: column for column, target in mapping.items()}
+    total = max(data.count(b"\n"), 1)
+    result = ImportResult(counts={})
+
+    async def work() -> ImportResult:
+        directory = await service.Directory.load()
+        store = service.Store(directory, write=not dry_run)
+        today_ = today()
+        parse, problems = service.parse_score, result.problems
+        seen_rows = 0
+        for number, cells in rows:
+            seen_rows += 1
+            width = len(cells)
+            values = {target: (cells[i] if i < width else "") for target, i in positions}
+            parsed, found = parse(values, directory, source, today_)
+            if parsed is not None:
+                first = store.duplicate(parsed, number)
+                if first is not None:
+                    found = [("external_id", _("The external id “%(id)s” is also in row %(row)s.",
+                                               id=parsed.external_id, row=first))]
+            if found:
+                result.problem_count += len(found)
+                store.write = False  # the file will be refused: check the rest, write no more
+                for target, message in found:
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(Problem(number, column_of.get(target, ""), message))
+                continue
+            await store.add(number, parsed)  # type: ignore[arg-type]
+            if progress and seen_rows % 5000 == 0:
+                progress("check" if dry_run else "apply", min(number, total), total)
+        await store.flush()
+        for number, external_id in store.counts.conflicts:
+            result.problem_count += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(Problem(number, column_of.get("external_id", ""), service.conflict_message(external_id)))
+        problems.sort(key=lambda p: p.row or 0)
+        counts = store.counts.as_dict()
+        counts["rows"] = seen_rows
+        result.counts = counts
+        if progress:
+            progress("check" if dry_run else "apply", total, total)
+        if result.problem_count:
+            raise ImportRejected(result)
+        if not dry_run:
+            await audit.record(actor, "scores.import", object_type="scores", object_id=checksum(data)[:16],
+                               summary=filename or "scores import", sha256=checksum(data), filename=filename,
+                               source=source, mapping=mapping, **store.counts.as_dict())
+            result.applied = True
+        return result
+
+    if dry_run:
+        async with db.read():
+            return await work()
+    async with db.write():
+        return await work()
+
+
+# --- the web steps: an upload kept in the database between requests ----------------------------
+
+
+def _read_headers(data: bytes, filename: str, sheet: str | None) -> tuple[list[str], list[list[str]], int]:
+    """Headers, the first rows (samples for the mapping page) and the number of rows."""
+    headers, rows = iter_table(data, filename, sheet)
+    samples, count = [], 0
+    for _number, cells in rows:
+        count += 1
+        if len(samples) < 3:
+            samples.append(cells)
+    return headers, samples, count
+
+
+async def store_upload(actor: Actor, filename: str, data: bytes, sheet: str = "", source: str = "") -> str:
+    """Check that the file can be read and keep it for the next steps; returns its token.
+    FormInvalid ({"file"|"sheet": [message]}) for an empty, too large or unreadable file."""
+    require(actor, "scores.import")
+    filename = (filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    sheet = (sheet or "").strip()[:100]
+    source = (source or "").strip()
+    if len(source) > 100:
+        raise FormInvalid({"source": [_("At most %(n)s characters.", n=100)]})
+    if not data:
+        raise FormInvalid({"file": [_("Choose a CSV or XLSX file.")]})
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise FormInvalid({"file": [_("The file is larger than %(mb)s MB; split it into smaller files.",
+                                      mb=MAX_UPLOAD_BYTES // (1024 * 1024))]})
+    try:
+        await asyncio.to_thread(_read_headers, data, filename, sheet or None)
+    except ImportFileError as exc:
+        raise FormInvalid({"sheet" if sheet and "sheet" in exc.message.lower() else "file": [exc.message]}) from None
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    async with db.write():
+        await ScoreUpload.delete().where(ScoreUpload.created_at < now - UPLOAD_LIFETIME).run()
+        await ScoreUpload.insert(ScoreUpload(token=token, uploader=actor.person_id, filename=filename, sheet=sheet,
+                                             source=source or DEFAULT_SOURCE, content=data, created_at=now)).run()
+    return token
+
+
+@dataclass
+class Upload:
+    token: str
+    filename: str
+    sheet: str
+    source: str
+    data: bytes
+    headers: list[str]
+    samples: list[list[str]]
+    row_count: int
+    applied: bool
+    result: dict[str, Any]
+
+
+async def load_upload(actor: Actor, token: str) -> Upload:
+    """The actor's own upload (404 for anyone else's, or an expired one)."""
+    row = await score_upload_for(actor, token)
+    applied = row["applied_at"] is not None
+    data = bytes(row["content"] or b"")
+    headers, samples, count = ([], [], 0) if applied else await asyncio.to_thread(
+        _read_headers, data, row["filename"], row["sheet"] or None)
+    return Upload(token=token, filename=row["filename"], sheet=row["sheet"], source=row["source"], data=data,
+                  headers=headers, samples=samples, row_count=count, applied=applied,
+                  result=json.loads(row["result"]) if row["result"] else {})
+
+
+def mapping_from_form(headers: list[str], form: dict[str, Any]) -> dict[str, str]:
+    """Select `col-<index>` holds the field for the column at that index."""
+    return normalise_mapping({h: str(form.get(f"col-{i}", "") or "") for i, h in enumerate(headers)})
+
+
+def mapping_as_form(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    return {f"col-{i}": mapping.get(h, "") for i, h in enumerate(headers)}
+
+
+async def preview_upload(actor: Actor, upload: Upload, mapping: dict[str, str]) -> ImportResult:
+    """The dry run of an upload: counts, or every problem by row. Writes nothing."""
+    require(actor, "scores.import")
+    try:
+        return await run_import(actor, upload.data, filename=upload.filename, sheet=upload.sheet or None,
+                                mapping=mapping, source=upload.source, dry_run=True)
+    except ImportRejected as exc:
+        return exc.result
+
+
+async def apply_upload(actor: Actor, upload: Upload, mapping: dict[str, str]) -> ImportResult:
+    """Import an upload once; its counts are kept on it for the result page and the file is
+    dropped. DomainError(409) when it was imported already; ImportRejected (nothing written)."""
+    if upload.applied:
+        raise DomainError(_("This file has been imported already."), 409)
+    async with db.write():
+        claimed = await db.fetch("UPDATE customer_score_upload SET applied_at = {} WHERE token = {}"
+                                 " AND applied_at IS NULL RETURNING id", utcnow(), upload.token)
+        if not claimed:  # a second click or tab got there first
+            raise DomainError(_("This file has been imported already."), 409)
+        result = await run_import(actor, upload.data, filename=upload.filename, sheet=upload.sheet or None,
+                                  mapping=mapping, source=upload.source)
+        await ScoreUpload.update({ScoreUpload.result: json.dumps(result.counts), ScoreUpload.content: b""}).where(
+            ScoreUpload.token == upload.token).run()
+    return result
