@@ -45,10 +45,20 @@ class GoalController(Controller):
         return render(request, "goals/list.html", context)
 
     @get("/team", name="goals:team", opt=POLICY)
-    async def team(self, request: Request, cycle: FromQuery[str] = "") -> Template:
+    async def team(self, request: Request, cycle: FromQuery[str] = "", department: FromQuery[str] = "") -> Template:
+        actor = actor_of(request)
         context = await _cycle_context(cycle)
-        goals, more = await service.team_goals(actor_of(request), context["cycle"]["id"]) if context["cycle"] else ([], False)
-        context.update(goals=goals, more=more)
+        department_row = None
+        if _int(department):
+            from servicechain.platform.people.service import department_name
+            from servicechain.platform.security import department_for
+
+            department_row = await department_for(actor, int(department))
+            department_row["name"] = department_name(department_row)
+        goals, more = await service.team_goals(
+            actor, context["cycle"]["id"], department_row["id"] if department_row else None) if context["cycle"] else ([], False)
+        context.update(goals=goals, more=more, department=department_row,
+                       departments=await service.team_departments(actor, also=department_row["id"] if department_row else None))
         return render(request, "goals/team.html", context)
 
     @get("/tree", name="goals:tree", opt=POLICY)
@@ -165,7 +175,8 @@ class GoalController(Controller):
         actor = actor_of(request)
         level = str(values.get("level") or "person")
         cycle = str(values.get("cycle") or "")
-        parents = await service.parent_choices(actor, level, cycle, _int(str(values.get("parent_id", ""))))
+        parents = await service.parent_choices(actor, level, cycle, _int(str(values.get("parent_id", ""))),
+                                               _int(str(values.get("owner_department_id", ""))))
         departments = await service.department_choices(actor) if level == "department" else []
         people = await service.person_choices(actor) if level == "person" else []
         options = {

@@ -37,7 +37,9 @@ from servicechain.platform.web import DomainError, FormInvalid
 # should be, or when its last check-in was not "on track".
 AT_RISK_MARGIN = 15.0
 CHECK_IN_EVERY = timedelta(days=14)
-PARENT_LEVEL = {"department": "company", "person": "department"}
+# A department goal aligns to a company goal or to a goal of a department above its own; a
+# person's goal to a department goal.
+PARENT_LEVELS = {"department": ("company", "department"), "person": ("department",)}
 STATUS_LABELS = {
     "draft": lazy_gettext("Draft"),
     "proposed": lazy_gettext("Proposed"),
@@ -208,7 +210,7 @@ class Letter:
     why: str
 
 
-def smart_of(goal: dict[str, Any]) -> list[Letter]:
+def smart_of(goal: dict[str, Any], parent: dict[str, Any] | None = None) -> list[Letter]:
     """The goal's SMART check as shown on its page. S, M, R and T are enforced when it is
     saved, so they hold for every stored goal; A holds once the manager agreed it."""
     agreed = goal["status"] in ("agreed", "achieved", "missed")
@@ -222,6 +224,8 @@ def smart_of(goal: dict[str, Any]) -> list[Letter]:
         a_why = _("A draft: the owner has not proposed it yet.")
     if goal["level"] == "company":
         r_why = _("A company goal: the top of the cascade.")
+    elif goal["parent"] and parent and parent["level"] == goal["level"]:
+        r_why = _("Aligned to a goal of a department above.")
     elif goal["parent"]:
         r_why = _("Aligned to a goal one level up.")
     else:
@@ -268,6 +272,7 @@ async def _check_against_database(actor: Actor, viewer: GoalViewer, form: GoalFo
                     "T — time-bound: the date must lie inside the cycle, %(start)s to %(end)s.",
                     start=cycle["starts_on"].isoformat(), end=cycle["ends_on"].isoformat()))
     level = values["level"]
+    owner_path = None
     if level == "company" and not viewer.org:
         errors.setdefault("level", []).append(_("Only executives, HR and administrators set company goals."))
     if level == "department" and values["owner_department"]:
@@ -276,6 +281,7 @@ async def _check_against_database(actor: Actor, viewer: GoalViewer, form: GoalFo
         if dept is None or not dept["active"]:
             errors.setdefault("owner_department_id", []).append(_("This department does not exist."))
         else:
+            owner_path = dept["path"]
             roles = viewer.roles({"level": "department"}, dept["path"])
             if not (roles["own"] or roles["approve"]):
                 errors.setdefault("owner_department_id", []).append(
@@ -297,9 +303,13 @@ async def _check_against_database(actor: Actor, viewer: GoalViewer, form: GoalFo
                 parent = None
         if parent is None or parent["id"] == goal_id:
             errors.setdefault("parent_id", []).append(_("R — relevant: this parent goal does not exist."))
-        elif parent["level"] != PARENT_LEVEL.get(level):
+        elif parent["level"] not in PARENT_LEVELS.get(level, ()):
             errors.setdefault("parent_id", []).append(
-                _("R — relevant: a goal is aligned to a goal one level up (a department goal to a company goal, a person's goal to a department goal)."))
+                _("R — relevant: a department goal is aligned to a company goal or to a goal of a department above it, a person's goal to a department goal."))
+        elif level == "department" and parent["level"] == "department" and owner_path and not (
+                parent_path and owner_path.startswith(parent_path) and owner_path != parent_path):
+            errors.setdefault("parent_id", []).append(
+                _("R — relevant: a department goal can be aligned only to a goal of a department above it."))
         elif parent["status"] == "cancelled":
             errors.setdefault("parent_id", []).append(_("R — relevant: the parent goal was cancelled."))
         elif cycle and parent["cycle_code"] != cycle["code"]:
@@ -555,16 +565,30 @@ async def tree_departments(actor: Actor, also: int | None = None) -> list[dict[s
 TEAM_LIMIT = 300
 
 
-async def team_goals(actor: Actor, cycle_id: int) -> tuple[list[dict[str, Any]], bool]:
-    """Goals of the people the actor manages (direct reports for those who see everyone),
-    at-risk ones first. Returns (rows, more): at most TEAM_LIMIT rows."""
+async def team_goals(actor: Actor, cycle_id: int, department_id: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """People's goals, at-risk ones first: of a department and the departments below it when
+    ``department_id`` is given (HR and executives open any department; others see only the
+    people in their reach there), else of the people the actor manages (direct reports for
+    those who see everyone). Returns (rows, more): at most TEAM_LIMIT rows."""
     require(actor, "goals.view")
     viewer = await goal_viewer(actor)
-    if viewer.reach is None:
+    args: list[Any] = []
+    if department_id is not None:
+        from servicechain.platform.security import department_for
+
+        department = await department_for(actor, department_id)
+        where = ("g.owner_person IN (SELECT p2.id FROM person p2 JOIN department d2 ON d2.id = p2.department"
+                 " WHERE d2.path LIKE {})")
+        args = [department["path"] + "%"]
+        if viewer.reach is not None:
+            if not viewer.reach:
+                return [], False
+            where += f" AND g.owner_person IN ({', '.join(str(int(i)) for i in sorted(viewer.reach))})"
+    elif viewer.reach is None:
         where, args = "g.owner_person IN (SELECT id FROM person WHERE manager = {})", [actor.person_id]
     elif viewer.reach:
         ids = sorted(viewer.reach)
-        where, args = f"g.owner_person IN ({', '.join(str(int(i)) for i in ids)})", []
+        where = f"g.owner_person IN ({', '.join(str(int(i)) for i in ids)})"
     else:
         return [], False
     rows = await db.fetch(SELECT_GOALS + f" WHERE g.cycle = {{}} AND g.level = 'person' AND {where}"
@@ -573,6 +597,20 @@ async def team_goals(actor: Actor, cycle_id: int) -> tuple[list[dict[str, Any]],
     rows = _decorate(rows[:TEAM_LIMIT], today())
     rows.sort(key=lambda r: (not r["at_risk"], r["status"] != "proposed"))
     return rows, more
+
+
+async def team_departments(actor: Actor, also: int | None = None) -> list[dict[str, Any]]:
+    """Departments to open the team view at: every one's upper levels for those who see
+    everyone, the ones they head (and below) for department heads, none for the rest."""
+    from servicechain.platform.people.service import department_tree
+
+    viewer = await goal_viewer(actor)
+    if not (viewer.view_all or viewer.headed):
+        return []
+    rows = await department_tree(actor, max_depth=3, also=also, with_counts=False)
+    if viewer.view_all:
+        return rows
+    return [r for r in rows if any(r["path"].startswith(h) for h in viewer.headed)]
 
 
 async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = None,
@@ -592,7 +630,26 @@ async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = Non
         rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'company' AND g.status != 'cancelled'"
                               " ORDER BY g.title, g.id", cycle_id)
     rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"]]
+    await _count_visible_children(viewer, rows)
     return _decorate(rows, today())
+
+
+async def _count_visible_children(viewer: GoalViewer, rows: list[dict[str, Any]]) -> None:
+    """Set each row's ``children`` to the goals aligned to it that the viewer may open (not
+    cancelled), so "show 4 goals below" opens four goals, not the team's private ones too."""
+    for row in rows:
+        row["children"] = 0
+    if not rows:
+        return
+    by_id = {r["id"]: r for r in rows}
+    ids = sorted(by_id)
+    children = await db.fetch(
+        "SELECT c.parent, c.level, c.owner_person, c.owner_department, d.path AS department_path FROM goal c"
+        f" LEFT JOIN department d ON d.id = c.owner_department WHERE c.parent IN ({db.placeholders(len(ids))})"
+        " AND c.status != 'cancelled'", *ids)
+    for child in children:
+        if viewer.roles(child, child["department_path"])["see"]:
+            by_id[child["parent"]]["children"] += 1
 
 
 async def goal_page(actor: Actor, goal_id: int) -> dict[str, Any]:
@@ -600,19 +657,23 @@ async def goal_page(actor: Actor, goal_id: int) -> dict[str, Any]:
     on = today()
     rows = _decorate(await db.fetch(SELECT_GOALS + " WHERE g.id = {}", goal_id), on)
     full = {**goal, **rows[0]}
+    await _count_visible_children(await goal_viewer(actor), [full])
     check_ins = await db.fetch(
         "SELECT c.id, c.value, c.confidence, c.comment, c.taken_on, p.full_name AS author_name FROM goal_check_in c"
         " LEFT JOIN person p ON p.id = c.author WHERE c.goal = {} ORDER BY c.taken_on DESC, c.id DESC", goal_id)
     parent = None
     if goal["parent"]:
-        parent = await Goal.select(Goal.id, Goal.title, Goal.level).where(Goal.id == goal["parent"]).first().run()
+        parent = await Goal.select(Goal.id, Goal.title, Goal.level, Goal.owner_person, Goal.owner_department).where(
+            Goal.id == goal["parent"]).first().run()
+        if parent and not (await goal_viewer(actor)).roles(parent, await _department_path(parent["owner_department"]))["see"]:
+            parent = None  # a private goal above is not linked nor named
     cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
     roles = goal["_roles"]
     moves = [to for to in TRANSITIONS if may_move(roles, goal["status"], to)]
     carried = await Goal.exists().where(Goal.carried_from == goal_id).run()
     return {
         "goal": full, "check_ins": check_ins, "parent": parent, "cycle": {**cycle, "label": cycle_label(cycle)},
-        "smart": smart_of(full), "moves": moves, "roles": roles,
+        "smart": smart_of(full, parent), "moves": moves, "roles": roles,
         "may_edit": (roles["own"] or roles["approve"]) and goal["status"] in ("draft", "proposed"),
         "may_check_in": (roles["own"] or roles["approve"]) and goal["status"] == "agreed",
         "may_carry": (roles["own"] or roles["approve"]) and goal["status"] in OPEN_STATUSES and not carried,
@@ -636,22 +697,56 @@ async def overdue_check_ins(actor: Actor, limit: int = 10) -> list[dict[str, Any
     return rows
 
 
-async def parent_choices(actor: Actor, level: str, cycle_code: str, also: int | None = None) -> list[dict[str, Any]]:
-    """Goals one level up in the cycle that the actor may see, to align a new goal to."""
-    parent_level = PARENT_LEVEL.get(level)
-    if not parent_level:
+async def team_overdue_check_ins(actor: Actor, limit: int = 10) -> tuple[list[dict[str, Any]], int]:
+    """Agreed goals of the actor's direct reports with no check-in for two weeks, the longest
+    waiting first: a manager's reminders on the home page. Returns (the first ``limit``, how
+    many in all)."""
+    if not actor.is_person or not can(actor, "goals.view"):
+        return [], 0
+    cutoff = today() - CHECK_IN_EVERY
+    where = (" FROM goal g JOIN person p ON p.id = g.owner_person WHERE g.status = 'agreed' AND g.level = 'person'"
+             " AND p.manager = {} AND p.active = {} AND COALESCE(g.last_check_in_on, g.starts_on) <= {}")
+    rows = await db.fetch(
+        "SELECT g.id, g.title, g.last_check_in_on, g.starts_on, p.full_name AS owner_name" + where
+        + f" ORDER BY COALESCE(g.last_check_in_on, g.starts_on), g.id LIMIT {int(limit)}",
+        actor.person_id, True, cutoff)
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = await db.fetch("SELECT COUNT(*) AS n" + where, actor.person_id, True, cutoff)
+    return rows, total[0]["n"]
+
+
+async def home_reminders(actor: Actor) -> dict[str, Any]:
+    """What the home page shows about goals: the actor's own check-ins due, and their team's."""
+    team, team_total = await team_overdue_check_ins(actor)
+    return {"goal_reminders": await overdue_check_ins(actor), "team_goal_reminders": team,
+            "team_goal_reminders_total": team_total}
+
+
+async def parent_choices(actor: Actor, level: str, cycle_code: str, also: int | None = None,
+                         owner_department: int | None = None) -> list[dict[str, Any]]:
+    """Goals the actor may see in the cycle that a new goal of ``level`` can align to: for a
+    person's goal, department goals; for a department goal, company goals and the goals of
+    departments above ``owner_department`` (of any department while none is chosen)."""
+    parent_levels = PARENT_LEVELS.get(level)
+    if not parent_levels:
         return []
     viewer = await goal_viewer(actor)
     rows = await db.fetch(
         "SELECT g.id, g.title, g.level, g.owner_person, g.owner_department, d.path AS department_path,"
         " d.name_en AS d_name_en, d.name_ru AS d_name_ru FROM goal g JOIN cycle c ON c.id = g.cycle"
         " LEFT JOIN department d ON d.id = g.owner_department"
-        " WHERE g.level = {} AND c.code = {} AND g.status != 'cancelled' ORDER BY g.title LIMIT 500",
-        parent_level, cycle_code)
-    rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"] or r["id"] == also]
+        f" WHERE g.level IN ({db.placeholders(len(parent_levels))}) AND c.code = {{}} AND g.status != 'cancelled'"
+        " ORDER BY g.level, g.title LIMIT 1000",
+        *parent_levels, cycle_code)
+    owner_path = await _department_path(owner_department) if level == "department" else None
+    rows = [r for r in rows if (viewer.roles(r, r["department_path"])["see"] or r["id"] == also) and not (
+        level == "department" and r["level"] == "department" and owner_path
+        and not (owner_path.startswith(r["department_path"] or "-") and owner_path != r["department_path"]))]
+    rows.sort(key=lambda r: (r["level"] != "company", r["title"]))
     for r in rows:
         r["label"] = r["title"] + (f" — {department_name(r, 'd_')}" if r["level"] == "department" else "")
-    return rows
+    return rows[:500]
 
 
 async def department_choices(actor: Actor) -> list[dict[str, Any]]:

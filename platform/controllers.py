@@ -36,7 +36,7 @@ async def home(request: Request) -> Template:
     notifications = await Notification.select().where(
         (Notification.person == actor.person_id) & Notification.read_at.is_null()
     ).order_by(Notification.created_at, ascending=False).limit(10).run()
-    from servicechain.goals.service import overdue_check_ins
+    from servicechain.goals.service import home_reminders
 
     from servicechain.goals.authority.service import home_authority
 
@@ -45,7 +45,7 @@ async def home(request: Request) -> Template:
     return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
                                          "internal_service_round": await internal_service_reminder(actor),
                                          **await home_authority(actor),
-                                         "goal_reminders": await overdue_check_ins(actor)})
+                                         **await home_reminders(actor)})
 
 
 class AuditController(Controller):

@@ -175,3 +175,37 @@ async def test_carrying_my_unfinished_goals_leads_to_the_next_cycle(client, cast
     assert response.status_code == 303 and response.headers["location"].startswith("/goals/?cycle=")
     page = await client.get(response.headers["location"])
     assert "Faster first replies" in page.text
+
+
+async def test_a_manager_sees_their_reports_overdue_check_ins_on_the_home_page(client, cast, as_user):
+    goals = await cascade(client, cast)
+    # Longest waiting of all (other tests leave goals behind), so first among the ten shown.
+    await on_app_loop(client, Goal.update({Goal.starts_on: service.today() - timedelta(days=500), Goal.last_check_in_on: None})
+                      .where(Goal.id == goals["person"]).run)
+    await as_user("manager")
+    home = await client.get("/")
+    section = home.text[home.text.index('id="team-goal-reminders"'):]
+    assert "Your team's check-ins due" in home.text and f"/goals/{goals['person']}" in section
+    assert "Ёлкин Иван" in section
+
+
+async def test_hr_opens_a_departments_team_goals(client, cast, as_user):
+    goals = await cascade(client, cast)
+    await as_user("hr")
+    page = await client.get(f"/goals/team?department={cast.departments['support']}")
+    assert page.status_code == 200 and f"/goals/{goals['person']}\"" in page.text
+    assert "Team goals of Customer support" in text_of(page.text)
+    assert (await client.get("/goals/team?department=999999")).status_code == 404
+
+
+async def test_a_company_goal_names_its_level_once_in_both_languages(client, cast, as_user):
+    goals = await cascade(client, cast)
+    await as_user("employee")
+    page = text_of((await client.get(f"/goals/{goals['company']}")).text)
+    assert "Company · Company" not in page and "Company · Q" in page
+    await post_form(client, "/language", {"language": "ru", "next": "/"})
+    try:
+        page = text_of((await client.get(f"/goals/{goals['company']}")).text)
+        assert "Компания · Компания" not in page and "Компания · " in page
+    finally:
+        await post_form(client, "/language", {"language": "en", "next": "/"})

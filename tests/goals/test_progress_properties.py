@@ -22,7 +22,8 @@ def test_moving_toward_the_target_never_lowers_progress(baseline, target, a, b):
     if target == baseline:
         return
     # whichever of a, b is nearer the target's side counts at least as much
-    nearer, farther = (a, b) if (a - b) * (target - baseline) >= 0 else (b, a)
+    # (compared by sign, not by a product: tiny floats multiply to zero and pick the wrong one)
+    nearer, farther = (a, b) if (a >= b) == (target > baseline) else (b, a)
     assert service.progress_of(baseline, target, nearer) >= service.progress_of(baseline, target, farther) - 1e-9
 
 

@@ -70,7 +70,7 @@ async def test_a_goal_without_parent_or_reason_is_not_relevant(cast):
 async def test_a_parent_must_be_one_level_up(cast):
     goals = await make_cascade(cast)
     errors = await refused(cast.actor("employee"), goal_data(cast, parent_id=str(goals["company"])))
-    assert "one level up" in errors["parent_id"][0]
+    assert errors["parent_id"][0].startswith("R — relevant: a department goal is aligned to a company goal")
 
 
 async def test_a_deadline_outside_the_cycle_is_not_time_bound(cast):
@@ -285,7 +285,9 @@ async def test_the_tree_shows_each_level_only_to_those_who_may_see_it(cast):
     goals = await make_cascade(cast)
     cycle = (await Goal.select(Goal.cycle).where(Goal.id == goals["company"]).first().run())["cycle"]
     first = {g["id"]: g for g in await service.tree_level(cast.actor("outsider"), cycle)}
-    assert first[goals["company"]]["children"] == 1
+    # Counts are of what the viewer may open: support's goal is not the warehouse outsider's.
+    assert first[goals["company"]]["children"] == 0
+    assert {g["id"]: g for g in await service.tree_level(cast.actor("employee"), cycle)}[goals["company"]]["children"] == 1
     assert all(g["level"] == "company" for g in first.values())
     # The warehouse outsider does not see support's department goal; the employee in support does.
     assert await service.tree_level(cast.actor("outsider"), cycle, parent_id=goals["company"]) == []
@@ -312,3 +314,65 @@ async def test_carrying_all_my_unfinished_goals_keeps_the_cascade_and_writes_one
     entries = await AuditEntry.select(AuditEntry.action).where(AuditEntry.seq > seq).run()
     assert [e["action"] for e in entries] == ["goal.carry_over_bulk"]
     assert await service.carry_over_mine(manager, cycle) == 0  # a second time carries nothing
+
+
+# --- sub-departments, team views, reminders ------------------------------------------------------
+
+
+async def test_a_sub_departments_goal_aligns_to_the_goal_of_the_department_above(cast):
+    goals = await make_cascade(cast)
+    line1 = await service.create_goal(cast.actor("manager"), goal_data(
+        cast, "department", owner_department_id=str(cast.departments["support.line1"]), parent_id=str(goals["department"]),
+        title="First line answers faster"))
+    assert (await Goal.select(Goal.parent).where(Goal.id == line1).first().run())["parent"] == goals["department"]
+    page = await service.goal_page(cast.actor("manager"), line1)
+    assert [letter.why for letter in page["smart"] if letter.letter == "R"] == ["Aligned to a goal of a department above."]
+    # The support goal now counts the first line's goal and the employee's among its children.
+    cycle = (await Goal.select(Goal.cycle).where(Goal.id == goals["company"]).first().run())["cycle"]
+    children = await service.tree_level(cast.actor("manager"), cycle, parent_id=goals["department"])
+    assert {g["id"] for g in children} == {goals["person"], line1}
+    choices = await service.parent_choices(cast.actor("manager"), "department", this_quarter()[0],
+                                           owner_department=cast.departments["support.line1"])
+    assert {c["id"] for c in choices} >= {goals["company"], goals["department"]}
+
+
+async def test_a_department_goal_cannot_align_to_a_sibling_or_its_own_departments_goal(cast):
+    goals = await make_cascade(cast)
+    errors = await refused(cast.actor("ceo"), goal_data(cast, "department", owner_department_id=str(cast.departments["warehouse"]),
+                                                        parent_id=str(goals["department"])))
+    assert errors["parent_id"] == ["R — relevant: a department goal can be aligned only to a goal of a department above it."]
+    errors = await refused(cast.actor("manager"), goal_data(cast, "department", parent_id=str(goals["department"])))
+    assert errors["parent_id"] == ["R — relevant: a department goal can be aligned only to a goal of a department above it."]
+    choices = await service.parent_choices(cast.actor("ceo"), "department", this_quarter()[0],
+                                           owner_department=cast.departments["warehouse"])
+    assert goals["department"] not in {c["id"] for c in choices}
+
+
+async def test_hr_and_executives_open_any_departments_team_goals_and_managers_only_their_reach(cast):
+    goals = await make_cascade(cast)
+    cycle = (await Goal.select(Goal.cycle).where(Goal.id == goals["company"]).first().run())["cycle"]
+    for who in ("hr", "ceo"):
+        rows, _more = await service.team_goals(cast.actor(who), cycle, cast.departments["support"])
+        assert goals["person"] in [r["id"] for r in rows], who
+        assert cast.departments["warehouse"] in [d["id"] for d in await service.team_departments(cast.actor(who))]
+    rows, _more = await service.team_goals(cast.actor("hr"), cycle, cast.departments["warehouse"])
+    assert goals["person"] not in [r["id"] for r in rows]
+    rows, _more = await service.team_goals(cast.actor("manager"), cycle, cast.departments["support"])
+    assert goals["person"] in [r["id"] for r in rows]
+    assert await service.team_goals(cast.actor("manager"), cycle, cast.departments["warehouse"]) == ([], False)
+    # The manager heads support: its branch is offered, the warehouse is not; an employee gets no menu.
+    offered = [d["id"] for d in await service.team_departments(cast.actor("manager"))]
+    assert cast.departments["support.line1"] in offered and cast.departments["warehouse"] not in offered
+    assert await service.team_departments(cast.actor("employee")) == []
+
+
+async def test_a_manager_is_reminded_of_their_reports_overdue_check_ins(cast):
+    goals = await make_cascade(cast)
+    await Goal.update({Goal.last_check_in_on: service.today() - timedelta(days=20)}).where(Goal.id == goals["person"]).run()
+    rows, total = await service.team_overdue_check_ins(cast.actor("manager"), limit=1000)
+    assert goals["person"] in [r["id"] for r in rows] and total == len(rows)
+    assert [r["owner_name"] for r in rows if r["id"] == goals["person"]] == ["Ёлкин Иван"]
+    assert goals["person"] not in [r["id"] for r in (await service.team_overdue_check_ins(cast.actor("ceo"), limit=1000))[0]]
+    # A check-in today clears it.
+    await Goal.update({Goal.last_check_in_on: service.today()}).where(Goal.id == goals["person"]).run()
+    assert goals["person"] not in [r["id"] for r in (await service.team_overdue_check_ins(cast.actor("manager"), limit=1000))[0]]
