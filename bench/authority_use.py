@@ -48,7 +48,7 @@ async def inner(existing: int, samples: int) -> dict:
     admin = Actor(kind="person", person_id=1, role="admin", name="bench admin")
     ceo = Actor(kind="person", person_id=1, role="executive", name="bench ceo")
     scope_id = await service.create_scope(admin, {"code": "compensation", "name_en": "compensate a customer",
-                                                 "name_ru": "компенсировать клиенту", "kind": "money", "unit": ""})
+                                                 "name_ru": "компенсировать клиенту", "kind": "money", "unit": "", "unit_ru": ""})
     today = service.today()
     start = today - timedelta(days=800)
     base = {"period": "month", "valid_from": start, "valid_until": today + timedelta(days=365), "goal_id": None, "note": ""}

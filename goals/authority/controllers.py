@@ -96,8 +96,49 @@ class AuthorityController(Controller):
         actor = actor_of(request)
         parents = await service.grantable(actor)
         context = {"parents": parents, "people": await _people_choices(actor), "values": values, "errors": errors,
+                   "purposes": [(g["id"], g["label"]) for g in await service.purpose_choices(
+                       actor, parse_id(str(values.get("goal_id", "") or "")))],
                    "format_amount": service.format_amount, "scope_name": service.scope_name}
         return render(request, "authority/grant_form.html", context, status_code=status)
+
+    @get("/grants/{grant_id:int}/edit", name="authority:grant_edit_form", opt={"policy": "authority.grant"})
+    async def grant_edit_form(self, request: Request, grant_id: FromPath[int]) -> Template:
+        grant = await service.grant_for(actor_of(request), grant_id, write=True)
+        kind = (await service.scope_of_grant(grant))["kind"]
+        values = {"per_case_limit": forms.amount_for_input(kind, grant["per_case_limit"]),
+                  "budget": forms.amount_for_input(kind, grant["budget"]),
+                  "valid_from": grant["valid_from"].isoformat(),
+                  "valid_until": grant["valid_until"].isoformat() if grant["valid_until"] else "",
+                  "goal_id": str(grant["goal_id"] or ""), "note": grant["note"]}
+        return await self._grant_edit_page(request, grant, values, {})
+
+    async def _grant_edit_page(self, request: Request, grant: dict, values: dict, errors: dict, status: int = 200) -> Template:
+        actor = actor_of(request)
+        scope = await service.scope_of_grant(grant)
+        parent = None
+        if grant["parent"]:
+            parent = (await service.grant_for(actor, grant["parent"])) if grant["parent"] else None
+        below = await service.grants_below(grant)
+        context = {"grant": grant, "scope": scope, "parent": parent, "below": below, "values": values, "errors": errors,
+                   "purposes": [(g["id"], g["label"]) for g in await service.purpose_choices(actor, grant["goal_id"])],
+                   "format_amount": service.format_amount, "scope_name": service.scope_name}
+        return render(request, "authority/grant_edit.html", context, status_code=status)
+
+    @post("/grants/{grant_id:int}/edit", name="authority:grant_edit", opt={"policy": "authority.grant"})
+    async def grant_edit(self, request: Request, grant_id: FromPath[int]) -> Any:
+        actor = actor_of(request)
+        grant = await service.grant_for(actor, grant_id, write=True)
+        data = dict(await request.form())
+        kind = (await service.scope_of_grant(grant))["kind"]
+        values, errors = forms.parse_grant_change(data, kind, root=grant["parent"] is None)
+        if not errors:
+            try:
+                await service.update_grant(actor, grant_id, values)
+            except FormInvalid as exc:
+                errors = exc.errors
+        if errors:
+            return await self._grant_edit_page(request, grant, data, errors, 422)
+        return redirect(request, "/authority/admin" if grant["parent"] is None else "/authority/team")
 
     @post("/grants", name="authority:grant", opt={"policy": "authority.grant"})
     async def grant(self, request: Request) -> Any:
@@ -164,7 +205,7 @@ class AuthorityController(Controller):
         for r in rows:
             amount = f"{to_roubles(r['amount']):.2f}" if r["kind"] == "money" else r["amount"]
             writer.writerow([r["used_on"].isoformat(), r["grantee_name"], r["grantee_email"] or "", r["scope_code"], r["case_ref"],
-                             r["customer"], amount, "RUB" if r["kind"] == "money" else r["unit"], r["action"],
+                             r["customer"], amount, "RUB" if r["kind"] == "money" else service.unit_plural(r), r["action"],
                              r["escalation_id"] or ""])
         return Response(content=out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": 'attachment; filename="authority-ledger.csv"'})

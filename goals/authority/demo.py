@@ -18,12 +18,12 @@ from typing import Any
 from servicechain.goals.authority.service import period_start
 
 SCOPES = (
-    # code, English, Russian, kind, unit
-    ("compensation", "compensate a customer", "компенсировать клиенту", "money", ""),
-    ("refund", "refund without approval", "вернуть деньги без согласования", "money", ""),
-    ("free_delivery", "deliver for free", "доставить бесплатно", "count", "deliveries"),
-    ("replace", "replace goods", "заменить товар", "count", "items"),
-    ("gift", "give a gift", "сделать подарок", "money", ""),
+    # code, English, Russian, kind, unit (English forms), unit (Russian forms)
+    ("compensation", "compensate a customer", "компенсировать клиенту", "money", "", ""),
+    ("refund", "refund without approval", "вернуть деньги без согласования", "money", "", ""),
+    ("free_delivery", "deliver for free", "доставить бесплатно", "count", "delivery|deliveries", "доставка|доставки|доставок"),
+    ("replace", "replace goods", "заменить товар", "count", "item|items", "товар|товара|товаров"),
+    ("gift", "give a gift", "сделать подарок", "money", "", ""),
 )
 ROOTS = {  # per case, budget per month (kopecks, or counts)
     "compensation": (5_000_000, 1_500_000_000), "refund": (10_000_000, 1_000_000_000),
@@ -79,10 +79,11 @@ def plan_authority(ctx: Any) -> None:
     from servicechain.platform.demo.generate import DEMO_TEAM
 
     rng = ctx.rng("authority")
-    ctx.add_rows("authority_scope", ("id", "code", "name_en", "name_ru", "kind", "unit", "active"),
-                 [(i, code, en, ru, kind, unit, True) for i, (code, en, ru, kind, unit) in enumerate(SCOPES, start=1)])
+    ctx.add_rows("authority_scope", ("id", "code", "name_en", "name_ru", "kind", "unit", "unit_ru", "active"),
+                 [(i, code, en, ru, kind, unit, unit_ru, True)
+                  for i, (code, en, ru, kind, unit, unit_ru) in enumerate(SCOPES, start=1)])
     scope_ids = {code: i for i, (code, *_rest) in enumerate(SCOPES, start=1)}
-    kinds = {code: kind for code, _en, _ru, kind, _unit in SCOPES}
+    kinds = {code: kind for code, _en, _ru, kind, *_units in SCOPES}
     by_code = {u.code: u for u in ctx.units}
     root_unit = next(u for u in ctx.units if u.parent is None)
     ceo = ctx.accounts.get("ceo@example.com") or root_unit.head_at(ctx.today)

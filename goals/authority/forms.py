@@ -119,7 +119,8 @@ def parse_scope(data: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
         "name_en": _text(data, "name_en", 200),
         "name_ru": _text(data, "name_ru", 200),
         "kind": str(data.get("kind", "money")),
-        "unit": _text(data, "unit", 32),
+        "unit": "|".join(f.strip() for f in _text(data, "unit", 32).split("|")) if _text(data, "unit", 32) else "",
+        "unit_ru": "|".join(f.strip() for f in _text(data, "unit_ru", 100).split("|")) if _text(data, "unit_ru", 100) else "",
     }
     if not CODE_RE.match(values["code"]):
         errors["code"] = [_("Use lower-case Latin letters, digits, dots, dashes or underscores.")]
@@ -128,6 +129,39 @@ def parse_scope(data: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
             errors[name] = [_("Name the scope in both languages.")]
     if values["kind"] not in KINDS:
         errors["kind"] = [_("Choose money or a count.")]
-    if values["kind"] == "count" and not values["unit"]:
-        errors["unit"] = [_("Say what is counted, e.g. deliveries.")]
+    if values["kind"] == "count":
+        # Each language's plural forms, so "2 deliveries" and "5 доставок" read right.
+        english, russian = values["unit"].split("|"), values["unit_ru"].split("|")
+        if not values["unit"] or len(english) != 2 or not all(english):
+            errors["unit"] = [_("Say what is counted in English, one and many: delivery|deliveries.")]
+        if not values["unit_ru"] or len(russian) != 3 or not all(russian):
+            errors["unit_ru"] = [_("Say what is counted in Russian, in three forms: доставка|доставки|доставок.")]
+    else:
+        values["unit"] = values["unit_ru"] = ""
     return values, errors
+
+
+def parse_grant_change(data: dict[str, Any], kind: str, *, root: bool) -> tuple[dict[str, Any], Errors]:
+    """What may change on a grant: its limit, budget, dates, purpose and note."""
+    errors: Errors = {}
+    goal = str(data.get("goal_id", "") or "").strip()
+    goal_id = parse_id(goal)
+    if goal and goal_id is None:
+        errors["goal_id"] = [_("Choose from the list.")]
+    values = {
+        "per_case_limit": _amount(data, "per_case_limit", kind, errors),
+        "budget": _amount(data, "budget", kind, errors),
+        "valid_from": _date(data, "valid_from", errors),
+        "valid_until": _date(data, "valid_until", errors, required=not root),
+        "goal_id": goal_id,
+        "note": _text(data, "note", 2000),
+    }
+    return values, errors
+
+
+def amount_for_input(kind: str, amount: int) -> str:
+    """An amount as the form reads it back in either language: 5000 or 5000.50."""
+    if kind == "count":
+        return str(amount)
+    roubles, kopecks = divmod(amount, 100)
+    return f"{roubles}.{kopecks:02d}" if kopecks else str(roubles)

@@ -83,11 +83,34 @@ def scope_name(scope: dict[str, Any]) -> str:
     return scope["name_ru"] if i18n.current_language() == "ru" and scope["name_ru"] else scope["name_en"]
 
 
+# Which of a unit's plural forms a number takes, by Babel's plural rules for the language.
+PLURAL_INDEX = {"en": {"one": 0}, "ru": {"one": 0, "few": 1, "many": 2, "other": 2}}
+
+
+def unit_for(scope: dict[str, Any], amount: int) -> str:
+    """A counted scope's unit in the user's language, in the form the number takes:
+    1 delivery, 2 deliveries; 1 доставка, 2 доставки, 5 доставок. Falls back to English."""
+    from babel import Locale
+
+    language = i18n.current_language()
+    forms_text = (scope.get("unit_ru") if language == "ru" else "") or scope.get("unit") or ""
+    if language == "ru" and not scope.get("unit_ru"):
+        language = "en"
+    forms = [f.strip() for f in forms_text.split("|")]
+    category = Locale.parse(language).plural_form(abs(amount))
+    index = PLURAL_INDEX.get(language, {}).get(category, len(forms) - 1)
+    return forms[min(index, len(forms) - 1)]
+
+
+def unit_plural(scope: dict[str, Any]) -> str:
+    """The unit as a column heading or a CSV cell: the English "many" form."""
+    return (scope.get("unit") or "").split("|")[-1].strip()
+
+
 def format_amount(scope: dict[str, Any], amount: int) -> str:
     if scope["kind"] == "money":
         return i18n.format_money(amount)
-    unit = scope.get("unit") or ""
-    return f"{i18n.format_number(amount)} {unit}".strip()
+    return f"{i18n.format_number(amount)} {unit_for(scope, amount)}".strip()
 
 
 def amount_to_api(scope: dict[str, Any], amount: int | None) -> float | int | None:
@@ -318,6 +341,7 @@ async def create_grant(actor: Actor, values: dict[str, Any]) -> int:
                     reach is not None and grantee["id"] not in reach):
                 raise FormInvalid({"grantee_id": [_("Choose someone in your team.")]})
         errors = _grant_errors(values, parent)
+        await _check_purpose(actor, values.get("goal_id"), errors)
         if errors:
             raise FormInvalid(errors)
         now = utcnow()
@@ -338,6 +362,143 @@ async def create_grant(actor: Actor, values: dict[str, Any]) -> int:
                            summary=f"{scope['code']}: {grantee['full_name']}", after=shown,
                            parent=parent["id"] if parent else None, grantee=grantee["id"])
     return grant.id
+
+
+async def _check_purpose(actor: Actor, goal_id: int | None, errors: dict[str, list[str]]) -> None:
+    """The purpose is a goal the actor may open; anything else is refused like a wrong choice."""
+    if goal_id is None:
+        return
+    from servicechain.platform.security import goal_for
+
+    try:
+        await goal_for(actor, goal_id)
+    except (NotFound, Forbidden):
+        errors.setdefault("goal_id", []).append(_("Choose from the list."))
+
+
+async def purpose_choices(actor: Actor, also: int | None = None) -> list[dict[str, Any]]:
+    """Goals a grant may serve: unfinished goals of cycles not yet over that the actor may see
+    (company and department goals, and those of the people in their reach), plus ``also``."""
+    from servicechain.goals.service import cycle_label
+    from servicechain.platform.people.service import department_name
+    from servicechain.platform.security import goal_viewer
+
+    viewer = await goal_viewer(actor)
+    rows = await db.fetch(
+        "SELECT g.id, g.title, g.level, g.owner_person, g.owner_department, d.path AS department_path,"
+        " d.name_en AS d_name_en, d.name_ru AS d_name_ru, p.full_name AS owner_name, c.code AS cycle_code"
+        " FROM goal g JOIN cycle c ON c.id = g.cycle LEFT JOIN department d ON d.id = g.owner_department"
+        " LEFT JOIN person p ON p.id = g.owner_person"
+        " WHERE (c.ends_on >= {} AND g.status IN ('draft', 'proposed', 'agreed')) OR g.id = {}"
+        " ORDER BY c.starts_on, g.level, g.title, g.id LIMIT 3000", today(), also or 0)
+    choices = []
+    for r in rows:
+        if not (viewer.roles(r, r["department_path"])["see"] or r["id"] == also):
+            continue
+        owner = department_name(r, "d_") if r["level"] == "department" else (r["owner_name"] or "")
+        r["label"] = f"{cycle_label(r['cycle_code'])} · {r['title']}" + (f" — {owner}" if owner else "")
+        choices.append(r)
+    return choices[:300]
+
+
+async def goal_titles(goal_ids: list[int]) -> dict[int, str]:
+    ids = sorted({i for i in goal_ids if i})
+    if not ids:
+        return {}
+    rows = await db.fetch(f"SELECT id, title FROM goal WHERE id IN ({db.placeholders(len(ids))})", *ids)
+    return {r["id"]: r["title"] for r in rows}
+
+
+async def scope_of_grant(grant: dict[str, Any]) -> dict[str, Any]:
+    return (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", grant["scope"]))[0]
+
+
+async def grants_below(grant: dict[str, Any]) -> int:
+    """How many valid grants were handed on from this one (directly or further down)."""
+    rows = await db.fetch("SELECT COUNT(*) AS n FROM authority_grant WHERE path LIKE {} AND id != {} AND revoked_at IS NULL",
+                          grant["path"] + "%", grant["id"])
+    return rows[0]["n"]
+
+
+CHANGEABLE = ("per_case_limit", "budget", "valid_from", "valid_until", "goal_id", "note")
+
+
+async def update_grant(actor: Actor, grant_id: int, values: dict[str, Any]) -> dict[str, list[int]]:
+    """Change a grant's per-case limit, budget, validity, purpose or note. Whoever stands above
+    it in the chain may (admins for root grants); the result must still lie within the
+    grantor's own grant. Narrowing flows down: every grant handed on from this one is narrowed
+    to fit (its limit, budget and dates cut to the new ones), and one whose dates no longer
+    overlap ends, with everything below it. Returns {"narrowed": ids, "ended": ids}. Audited once."""
+    async with db.write():
+        grant = await grant_for(actor, grant_id, write=True)
+        subtree = await db.fetch("SELECT id FROM authority_grant WHERE path LIKE {} AND revoked_at IS NULL",
+                                 grant["path"] + "%")
+        await _lock_chain(sorted(set(chain_ids(grant["path"])) | {r["id"] for r in subtree}))
+        everything = await _grants(sorted(set(chain_ids(grant["path"])) | {r["id"] for r in subtree}))  # under the lock
+        grant = everything[grant_id]
+        if grant["revoked_at"] is not None:
+            raise DomainError(_("This grant was revoked; it cannot be changed."), 409)
+        scope = (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", grant["scope"]))[0]
+        parent = everything.get(grant["parent"]) if grant["parent"] else None
+        if parent is not None:
+            parent["scope_row"] = scope
+        proposed = {**{k: values.get(k) for k in CHANGEABLE}, "period": grant["period"]}
+        proposed["note"] = proposed["note"] or ""
+        errors = _grant_errors(proposed, parent)
+        if parent is None and proposed["valid_until"] is None:
+            errors.pop("valid_until", None)
+        on = today()
+        if grant["valid_from"] <= on and proposed["valid_from"] is not None and proposed["valid_from"] > grant["valid_from"]:
+            errors.setdefault("valid_from", []).append(_("The grant is in force already; its start cannot move later."))
+        if proposed["valid_until"] is not None and proposed["valid_until"] < on:
+            errors.setdefault("valid_until", []).append(_("The end cannot be in the past; to end the grant now, revoke it."))
+        spent = (await _spent([grant], on))[grant_id]
+        if proposed["budget"] and proposed["budget"] < spent:
+            errors.setdefault("budget", []).append(_(
+                "%(spent)s of this period's budget is spent already; the budget cannot be less.", spent=format_amount(scope, spent)))
+        await _check_purpose(actor, proposed["goal_id"], errors)
+        if errors:
+            raise FormInvalid(errors)
+        await db.fetch(
+            "UPDATE authority_grant SET per_case_limit = {}, budget = {}, valid_from = {}, valid_until = {}, goal_id = {},"
+            " note = {} WHERE id = {}", proposed["per_case_limit"], proposed["budget"], proposed["valid_from"],
+            proposed["valid_until"], proposed["goal_id"], proposed["note"], grant_id,
+        )
+        bounds = {grant_id: proposed}
+        narrowed, ended = [], []
+        below = sorted((g for i, g in everything.items() if i != grant_id and g["path"].startswith(grant["path"])),
+                       key=lambda g: (g["depth"], g["id"]))
+        for g in below:
+            above = bounds.get(g["parent"])
+            if above is None:  # its grantor's grant ended in this change: so does this one
+                continue
+            fit = {
+                "budget": min(g["budget"], above["budget"]),
+                "valid_from": max(g["valid_from"], above["valid_from"]),
+                "valid_until": g["valid_until"] if above["valid_until"] is None
+                else min(g["valid_until"] or above["valid_until"], above["valid_until"]),
+            }
+            fit["per_case_limit"] = min(g["per_case_limit"], above["per_case_limit"], fit["budget"])
+            if fit["valid_until"] is not None and fit["valid_until"] < fit["valid_from"]:
+                ended.append(g["id"])
+                continue
+            bounds[g["id"]] = fit
+            if any(fit[k] != g[k] for k in fit):
+                narrowed.append(g["id"])
+                await db.fetch(
+                    "UPDATE authority_grant SET per_case_limit = {}, budget = {}, valid_from = {}, valid_until = {}"
+                    " WHERE id = {}", fit["per_case_limit"], fit["budget"], fit["valid_from"], fit["valid_until"], g["id"])
+        ended_ids: list[int] = []
+        for end_id in ended:
+            rows = await db.fetch(
+                "UPDATE authority_grant SET revoked_at = {}, revoked_by = {} WHERE path LIKE {} AND revoked_at IS NULL"
+                " RETURNING id", utcnow(), actor.person_id, everything[end_id]["path"] + "%")
+            ended_ids += [r["id"] for r in rows]
+        await audit.record(actor, "authority.grant_changed", object_type="authority_grant", object_id=grant_id,
+                           summary=f"{scope['code']}: {grant['grantee_name']}",
+                           before={k: grant[k] for k in CHANGEABLE}, after={k: proposed[k] for k in CHANGEABLE},
+                           narrowed=sorted(narrowed), ended=sorted(ended_ids))
+    return {"narrowed": sorted(narrowed), "ended": sorted(ended_ids)}
 
 
 async def grant_for(actor: Actor, grant_id: int, *, write: bool = False) -> dict[str, Any]:
@@ -593,6 +754,7 @@ async def team_grants(actor: Actor) -> list[dict[str, Any]]:
     everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}))
     scope_rows = {s["id"]: s for s in await AuthorityScope.select().run()}
     spent = await _spent(list(everything.values()), on)
+    purposes = await goal_titles([everything[i]["goal_id"] for i in own])
     items = []
     for grant_id in own:
         grant = everything[grant_id]
@@ -602,6 +764,7 @@ async def team_grants(actor: Actor) -> list[dict[str, Any]]:
         items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "spent": spent[grant_id],
                       "own_left": max(grant["budget"] - spent[grant_id], 0), "remaining_budget": budget_left,
                       "grantor_name": grantor["grantee_name"] if grantor else None,
+                      "purpose": purposes.get(grant["goal_id"]),
                       "may_revoke": actor.person_id in {g["grantee"] for g in chain if g["id"] != grant_id}
                       or can(actor, "authority.admin")})
     return items
@@ -625,7 +788,7 @@ async def ledger(actor: Actor, *, person_id: int | None = None, scope_id: int | 
     where = " AND ".join(conditions) or "1 = 1"
     rows = await db.fetch(
         "SELECT u.id, u.used_on, u.case_ref, u.customer, u.amount, u.action, u.grant_id, u.escalation_id,"
-        " p.full_name AS grantee_name, p.email AS grantee_email, s.code AS scope_code, s.name_en, s.name_ru, s.kind, s.unit"
+        " p.full_name AS grantee_name, p.email AS grantee_email, s.code AS scope_code, s.name_en, s.name_ru, s.kind, s.unit, s.unit_ru"
         " FROM authority_use u JOIN person p ON p.id = u.grantee JOIN authority_scope s ON s.id = u.scope"
         f" WHERE {where} ORDER BY u.used_on DESC, u.id DESC" + (f" LIMIT {int(limit)}" if limit else ""), *args,
     )
@@ -638,7 +801,7 @@ async def ledger(actor: Actor, *, person_id: int | None = None, scope_id: int | 
 async def escalations_for(actor: Actor) -> dict[str, list[dict[str, Any]]]:
     """Requests waiting for the actor's decision, and the actor's own recent requests."""
     sql = ("SELECT e.*, r.full_name AS requester_name, a.full_name AS approver_name, s.code AS scope_code,"
-           " s.name_en, s.name_ru, s.kind, s.unit FROM authority_escalation e JOIN person r ON r.id = e.requester"
+           " s.name_en, s.name_ru, s.kind, s.unit, s.unit_ru FROM authority_escalation e JOIN person r ON r.id = e.requester"
            " JOIN person a ON a.id = e.approver JOIN authority_grant g ON g.id = e.grant_id"
            " JOIN authority_scope s ON s.id = g.scope WHERE ")
     inbox = await db.fetch(sql + "e.approver = {} AND e.status = 'pending' ORDER BY e.id", actor.person_id)

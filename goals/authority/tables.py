@@ -18,7 +18,10 @@ class AuthorityScope(Table, tablename="authority_scope"):
     name_en = Varchar(length=200)
     name_ru = Varchar(length=200)
     kind = Varchar(length=8, default="money")  # money (kopecks) or count
-    unit = Varchar(length=32, default="")  # for counted scopes: "deliveries", "items"
+    # Counted scopes name their unit in each language as plural forms split by "|":
+    # "delivery|deliveries" and "доставка|доставки|доставок" (one, few, many).
+    unit = Varchar(length=32, default="")
+    unit_ru = Varchar(length=100, default="")
     active = Boolean(default=True)
 
 

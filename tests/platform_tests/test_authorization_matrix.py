@@ -207,6 +207,16 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("POST", "/authority/grants/{grant_id:int}/revoke"): [
         C("/authority/grants/{missing}/revoke", page(404, employee=403, hr=403, outsider=403)),
     ],
+    # a grant is changed by those above it in its chain (its grantor, theirs…) and admins
+    ("GET", "/authority/grants/{grant_id:int}/edit"): [
+        C("/authority/grants/{grant_employee}/edit", page(200, employee=403, hr=403, outsider=403)),
+        C("/authority/grants/{grant_manager}/edit", page(200, manager=403, employee=403, hr=403, outsider=403)),
+        C("/authority/grants/{missing}/edit", page(404, employee=403, hr=403, outsider=403)),
+    ],
+    ("POST", "/authority/grants/{grant_id:int}/edit"): [
+        C("/authority/grants/{grant_employee}/edit", page(422, employee=403, hr=403, outsider=403)),
+        C("/authority/grants/{grant_manager}/edit", page(422, manager=403, employee=403, hr=403, outsider=403)),
+    ],
     ("GET", "/authority/ledger"): [C("/authority/ledger", page()), C("/authority/ledger?since=yesterday", page(422))],
     ("GET", "/authority/ledger.csv"): [C("/authority/ledger.csv", page())],
     ("GET", "/authority/escalations"): [C("/authority/escalations", page())],
@@ -376,8 +386,12 @@ async def _fixtures(cast) -> dict[str, int | str]:
 
     cascade = await make_cascade(cast)
     draft = await goals.create_goal(cast.actor("employee"), goal_data(cast, standalone_reason="Matrix: a draft of its own"))
+    from tests.goals.authority.helpers import make_chain
+
+    chain = await make_chain(cast)
     return {"left": left.id, "invitee": invitee.id, "closed": closed.id, "hr_upload": upload,
-            "goal_company": cascade["company"], "goal_person": cascade["person"], "goal_draft": draft}
+            "goal_company": cascade["company"], "goal_person": cascade["person"], "goal_draft": draft,
+            "grant_employee": chain.employee, "grant_manager": chain.manager}
 
 
 async def _token(name: str, scopes: str) -> str:

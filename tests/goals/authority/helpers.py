@@ -33,7 +33,8 @@ async def make_scope(cast, kind: str = "money") -> tuple[int, str]:
     code = "t" + uuid.uuid4().hex[:10]
     scope_id = await service.create_scope(cast.actor("admin"), {"code": code, "name_en": "Compensate a customer",
                                                                "name_ru": "Компенсировать клиенту", "kind": kind,
-                                                               "unit": "" if kind == "money" else "items"})
+                                                               "unit": "" if kind == "money" else "item|items",
+                                                               "unit_ru": "" if kind == "money" else "товар|товара|товаров"})
     return scope_id, code
 
 

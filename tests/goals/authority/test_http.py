@@ -182,3 +182,74 @@ async def test_the_openapi_document_describes_the_authority_endpoints(client):
     assert "/api/v1/authority" in document["paths"] and "/api/v1/authority/uses" in document["paths"]
     responses = document["paths"]["/api/v1/authority/uses"]["post"]["responses"]
     assert {"201", "404", "409", "422"} <= set(responses)
+
+
+# --- changing a grant ----------------------------------------------------------------------------
+
+
+async def test_a_manager_changes_a_grant_from_the_team_page_within_their_own(client, cast, as_user):
+    chain = await chain_over_http(client, cast)
+    await as_user("manager")
+    team = await client.get("/authority/team")
+    assert f'href="/authority/grants/{chain.employee}/edit"' in team.text
+    form = await client.get(f"/authority/grants/{chain.employee}/edit")
+    assert form.status_code == 200 and 'value="5000"' in form.text and 'value="40000"' in form.text
+    data = {"per_case_limit": "20 000", "budget": "-5", "valid_from": "2020-01-01", "valid_until": "2099/31/12", "note": ""}
+    response = await post_form(client, f"/authority/grants/{chain.employee}/edit", data)
+    assert response.status_code == 422
+    page = html.unescape(text_of(response.text))
+    assert "at most two decimals" in page and "Write the date as 31.12.2025 or 2025-12-31." in page
+    data.update(budget="40000", valid_until=(service.today()).isoformat())
+    response = await post_form(client, f"/authority/grants/{chain.employee}/edit", data)
+    assert response.status_code == 422 and "Above the grantor&#39;s own per-case limit of" in response.text.replace("'", "&#39;")
+    grant = await on_app_loop(client, AuthorityGrant.select().where(AuthorityGrant.id == chain.employee).first().run)
+    assert grant["per_case_limit"] == 500_000  # nothing changed
+    data.update(per_case_limit="2500,50", note="Smaller cases this quarter", valid_from=grant["valid_from"].isoformat())
+    response = await post_form(client, f"/authority/grants/{chain.employee}/edit", data)
+    assert response.status_code == 303 and response.headers["location"] == "/authority/team"
+    grant = await on_app_loop(client, AuthorityGrant.select().where(AuthorityGrant.id == chain.employee).first().run)
+    assert grant["per_case_limit"] == 250_050 and grant["note"] == "Smaller cases this quarter"
+
+
+async def test_changing_a_grant_in_russian_explains_in_russian(client, cast, as_user):
+    chain = await chain_over_http(client, cast)
+    await as_user("ceo")
+    await post_form(client, "/language", {"language": "ru", "next": "/"})
+    try:
+        form = await client.get(f"/authority/grants/{chain.manager}/edit")
+        assert "Изменение полномочия" in form.text and "Из этого полномочия передано дальше 1 полномочие." in text_of(form.text)
+        response = await post_form(client, f"/authority/grants/{chain.manager}/edit", {
+            "per_case_limit": "десять", "budget": "50000", "valid_from": "2020-01-01", "valid_until": "2099-01-01"})
+        assert response.status_code == 422
+        with i18n.use_language("ru"):
+            expected = i18n.gettext("Enter an amount in roubles above zero, with at most two decimals: 1500 or 1 500,50.")
+        assert expected in html.unescape(response.text)
+    finally:
+        await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_the_grant_form_offers_goals_as_its_purpose(client, cast, as_user):
+    from tests.goals.helpers import make_cascade
+
+    goals = await on_app_loop(client, make_cascade, cast)
+    chain = await chain_over_http(client, cast)
+    await as_user("manager")
+    form = await client.get(f"/authority/grants/new?parent={chain.manager}")
+    assert f'<option value="{goals["department"]}"' in form.text
+    data = {"parent_id": str(chain.manager), "grantee_id": str(cast.ids["employee"]), "per_case_limit": "100",
+            "budget": "1000", "period": "month", "valid_from": service.today().isoformat(),
+            "valid_until": service.today().isoformat(), "goal_id": str(goals["department"])}
+    assert (await post_form(client, "/authority/grants", data)).status_code == 303
+    assert "for “Faster first replies”" in html.unescape((await client.get("/authority/team")).text)
+
+
+async def test_admins_name_a_counted_scopes_unit_in_both_languages(client, cast, as_user):
+    await as_user("admin")
+    data = {"code": f"deliver-{next(_names)}-http", "name_en": "deliver for free", "name_ru": "доставить бесплатно",
+            "kind": "count", "unit": "deliveries", "unit_ru": ""}
+    response = await post_form(client, "/authority/admin/scopes", data)
+    assert response.status_code == 422
+    assert "one and many: delivery|deliveries." in response.text and "in three forms" in response.text
+    data.update(unit="delivery|deliveries", unit_ru="доставка | доставки | доставок")
+    assert (await post_form(client, "/authority/admin/scopes", data)).status_code == 303
+    assert "delivery|deliveries / доставка|доставки|доставок" in (await client.get("/authority/admin")).text

@@ -203,3 +203,117 @@ async def test_a_declined_escalation_records_no_use(cast):
     request_id = await service.escalate(cast.actor("employee"), scope_id=chain.scope_id, amount=800_000, case_ref="E-2")
     assert await service.decide_escalation(cast.actor("manager"), request_id, False) is None
     assert await AuthorityUse.count().run() == uses
+
+
+# --- changing a grant ----------------------------------------------------------------------------
+
+
+def change(grant: dict, **overrides) -> dict:
+    values = {k: grant[k] for k in service.CHANGEABLE}
+    values.update(overrides)
+    return values
+
+
+async def grant_row(grant_id: int) -> dict:
+    return await AuthorityGrant.select().where(AuthorityGrant.id == grant_id).first().run()
+
+
+async def test_changing_a_grant_above_the_grantors_own_is_refused_and_changes_nothing(cast):
+    chain = await make_chain(cast)
+    before = await grant_row(chain.employee)
+    seq = await last_seq()
+    with pytest.raises(FormInvalid) as caught:
+        await service.update_grant(cast.actor("manager"), chain.employee, change(
+            before, per_case_limit=1_500_000, budget=6_000_000, valid_until=service.today() + timedelta(days=9999)))
+    errors = caught.value.errors
+    assert errors["per_case_limit"] == [f"Above the grantor's own per-case limit of {money(1_000_000)}."]
+    assert errors["budget"] == [f"Above the grantor's own budget of {money(5_000_000)}."]
+    assert errors["valid_until"][0].startswith("The grantor's grant ends on")
+    assert await grant_row(chain.employee) == before
+    assert await last_seq() == seq
+
+
+async def test_narrowing_a_grant_narrows_every_grant_handed_on_from_it_in_one_audit_entry(cast):
+    chain = await make_chain(cast)
+    manager = await grant_row(chain.manager)
+    seq = await last_seq()
+    until = service.today() + timedelta(days=30)
+    result = await service.update_grant(cast.actor("ceo"), chain.manager, change(
+        manager, per_case_limit=300_000, budget=3_000_000, valid_until=until, note="Quieter season"))
+    assert result == {"narrowed": [chain.employee], "ended": []}
+    employee = await grant_row(chain.employee)
+    assert (employee["per_case_limit"], employee["budget"], employee["valid_until"]) == (300_000, 3_000_000, until)
+    assert (await grant_row(chain.manager))["note"] == "Quieter season"
+    entries = await AuditEntry.select().where(AuditEntry.seq > seq).run()
+    assert [e["action"] for e in entries] == ["authority.grant_changed"]
+    assert '"narrowed":[' in entries[0]["payload"] and '"per_case_limit":[1000000,300000]' in entries[0]["payload"]
+    # The narrowed limit holds at once.
+    with pytest.raises(service.UseRefused) as caught:
+        await use(cast, chain, 400_000)
+    assert f"({money(300_000)} per case)" in caught.value.message
+
+
+async def test_widening_within_the_grantors_own_leaves_the_grants_below_alone(cast):
+    chain = await make_chain(cast, manager=(600_000, 5_000_000))
+    manager = await grant_row(chain.manager)
+    assert await service.update_grant(cast.actor("ceo"), chain.manager, change(manager, per_case_limit=1_000_000)) == {
+        "narrowed": [], "ended": []}
+    assert (await grant_row(chain.employee))["per_case_limit"] == 500_000
+
+
+async def test_a_budget_below_what_is_spent_this_period_or_an_end_in_the_past_is_refused(cast):
+    chain = await make_chain(cast)
+    await use(cast, chain, 300_000)
+    employee = await grant_row(chain.employee)
+    with pytest.raises(FormInvalid) as caught:
+        await service.update_grant(cast.actor("manager"), chain.employee, change(
+            employee, budget=200_000, per_case_limit=100_000, valid_until=service.today() - timedelta(days=1)))
+    assert caught.value.errors["budget"] == [f"{money(300_000)} of this period's budget is spent already; the budget cannot be less."]
+    assert caught.value.errors["valid_until"] == ["The end cannot be in the past; to end the grant now, revoke it."]
+
+
+async def test_only_those_above_a_grant_change_it(cast):
+    chain = await make_chain(cast)
+    employee = await grant_row(chain.employee)
+    with pytest.raises(Forbidden):
+        await service.update_grant(cast.actor("employee"), chain.employee, change(employee, note="mine now"))
+    with pytest.raises(Forbidden):
+        await service.update_grant(cast.actor("manager"), chain.manager, change(await grant_row(chain.manager), budget=1))
+    with pytest.raises(NotFound):
+        await service.update_grant(cast.actor("outsider"), chain.employee, change(employee, note="x"))
+    await service.revoke_grant(cast.actor("manager"), chain.employee)
+    with pytest.raises(DomainError):
+        await service.update_grant(cast.actor("manager"), chain.employee, change(employee, note="too late"))
+
+
+async def test_a_grant_serves_a_goal_the_grantor_may_see(cast):
+    from tests.goals.helpers import make_cascade
+
+    goals = await make_cascade(cast)
+    chain = await make_chain(cast)
+    grant_id = await service.create_grant(cast.actor("manager"), {
+        **grant_values(cast.ids["employee"], chain.manager, 100_000, 200_000), "goal_id": goals["department"]})
+    assert (await grant_row(grant_id))["goal_id"] == goals["department"]
+    assert goals["department"] in [g["id"] for g in await service.purpose_choices(cast.actor("manager"))]
+    team = [i for i in await service.team_grants(cast.actor("manager")) if i["grant"]["id"] == grant_id]
+    assert team[0]["purpose"] == "Faster first replies"
+    # A goal the grantor may not open is refused like a wrong choice.
+    private = await make_cascade(cast)
+    with pytest.raises(FormInvalid) as caught:
+        await service.update_grant(cast.actor("ceo"), chain.manager, change(await grant_row(chain.manager), goal_id=999_999))
+    assert caught.value.errors == {"goal_id": ["Choose from the list."]}
+    assert private["person"] not in [g["id"] for g in await service.purpose_choices(cast.actor("outsider"))]
+
+
+# --- counted scopes --------------------------------------------------------------------------------
+
+
+async def test_counted_amounts_take_the_units_plural_form_in_each_language(cast):
+    from servicechain.platform import i18n
+    from tests.goals.authority.helpers import scope_row
+
+    scope_id, _code = await make_scope(cast, kind="count")
+    scope = await scope_row(scope_id)
+    assert [service.format_amount(scope, n) for n in (1, 2, 5)] == ["1 item", "2 items", "5 items"]
+    with i18n.use_language("ru"):
+        assert [service.format_amount(scope, n) for n in (1, 2, 5, 21)] == ["1 товар", "2 товара", "5 товаров", "21 товар"]
