@@ -118,10 +118,19 @@ class InternalServiceController(Controller):
             return await self._rounds(request, data, exc.errors)
         return redirect(request, "/internal-service/rounds")
 
-    async def _rounds(self, request: Request, values: dict, errors: dict) -> Template:
+    @post("/rounds/{round_id:int}/close", name="internal_service:close_round", opt={"policy": "internal_service.rounds"})
+    async def close_round(self, request: Request, round_id: FromPath[int]) -> Any:
+        try:
+            await service.close_round(actor_of(request), round_id)
+        except FormInvalid as exc:
+            return await self._rounds(request, {}, {}, exc.errors.get("__all__", []))
+        return redirect(request, "/internal-service/rounds?closed=1")
+
+    async def _rounds(self, request: Request, values: dict, errors: dict, refused: list[str] | None = None) -> Template:
         return render(request, "internal_service/rounds.html",
-                      {"rounds": await service.list_rounds(actor_of(request)), "values": values, "errors": errors},
-                      status_code=422 if errors else 200)
+                      {"rounds": await service.list_rounds(actor_of(request)), "values": values, "errors": errors,
+                       "refused": refused or [], "closed": request.query_params.get("closed") == "1"},
+                      status_code=422 if errors or refused else 200)
 
     # --- figures ---
 

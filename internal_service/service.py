@@ -219,8 +219,17 @@ async def services_received(department: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def current_round(on: date | None = None) -> dict[str, Any] | None:
     on = on or today()
-    return await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)).order_by(
+    return await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)
+                                            & RatingRound.closed_at.is_null()).order_by(
         RatingRound.opens_on, ascending=False).first().run()
+
+
+def round_state(row: dict[str, Any], on: date | None = None) -> str:
+    """open, planned or closed (by date, or early by HR)."""
+    on = on or today()
+    if row.get("closed_at") is not None or row["closes_on"] < on:
+        return "closed"
+    return "planned" if row["opens_on"] > on else "open"
 
 
 async def list_rounds(actor: Actor) -> list[dict[str, Any]]:
@@ -231,7 +240,7 @@ async def list_rounds(actor: Actor) -> list[dict[str, Any]]:
     on = today()
     for r in rounds:
         r["ratings"] = counts.get(r["id"], 0)
-        r["state"] = "open" if r["opens_on"] <= on <= r["closes_on"] else "planned" if r["opens_on"] > on else "closed"
+        r["state"] = round_state(r, on)
     return rounds
 
 
@@ -261,8 +270,9 @@ async def launch_round(actor: Actor, data: dict[str, Any]) -> int:
         elif closes < today():
             errors["closes_on"] = [_("The round would already be closed.")]
         else:
-            overlapping = await RatingRound.select(RatingRound.title).where(
-                (RatingRound.opens_on <= closes) & (RatingRound.closes_on >= opens)).first().run()
+            overlapping = next((r for r in await RatingRound.select().where(
+                (RatingRound.opens_on <= closes) & (RatingRound.closes_on >= opens)).run()
+                if not _cancelled(r)), None)
             if overlapping:
                 errors["opens_on"] = [_("These dates overlap the round “%(title)s”.", title=overlapping["title"])]
     if errors:
@@ -276,6 +286,32 @@ async def launch_round(actor: Actor, data: dict[str, Any]) -> int:
                            summary=title, after={"opens_on": opens.isoformat(), "closes_on": closes.isoformat(),  # type: ignore[union-attr]
                                                  "min_group_size": k})
     return row.id
+
+
+def _cancelled(row: dict[str, Any]) -> bool:
+    """Closed before it ever opened: its dates hold no place in the calendar."""
+    return row.get("closed_at") is not None and row["closed_at"].date() < row["opens_on"]
+
+
+async def close_round(actor: Actor, round_id: int) -> None:
+    """HR closes a round before its last day: from now on it refuses ratings and drops off
+    everyone's home page; what was rated stays. A planned round closed this way never opens.
+    Audited."""
+    require(actor, "internal_service.rounds")
+    row = await RatingRound.select().where(RatingRound.id == round_id).first().run()
+    if row is None:
+        raise NotFound()
+    on = today()
+    if round_state(row, on) == "closed":
+        raise FormInvalid({"__all__": [_("This round is already closed.")]})
+    now = utcnow()
+    closes = max(row["opens_on"], min(row["closes_on"], on))
+    async with db.write():
+        await RatingRound.update({RatingRound.closed_at: now, RatingRound.closed_by: actor.person_id,
+                                  RatingRound.closes_on: closes}).where(RatingRound.id == round_id).run()
+        await audit.record(actor, "internal_service.round_closed", object_type="internal_service_round", object_id=round_id,
+                           summary=row["title"], before={"closes_on": row["closes_on"].isoformat()},
+                           after={"closes_on": closes.isoformat(), "closed_at": now.isoformat()})
 
 
 @dataclass
@@ -354,7 +390,7 @@ async def rate(actor: Actor, service_id: int, data: dict[str, Any], *, on: date 
     raw_round = str(data.get("round_id", "")).strip()
     if raw_round:
         chosen = await RatingRound.select().where(RatingRound.id == int(raw_round)).first().run() if raw_round.isdigit() else None
-        if chosen is None or not (chosen["opens_on"] <= on <= chosen["closes_on"]):
+        if chosen is None or round_state(chosen, on) != "open":
             general.append(_("This survey round is closed; ratings are no longer accepted."))
         else:
             round_id = chosen["id"]
@@ -766,6 +802,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
             figure.hidden = True
     return {
         "k": k, "since": since, "until": until, "rater_node": rater_node, "provider_node": provider_node,
+        "stale": not await summary.is_current(since, until),
         "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
         "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
                   "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],

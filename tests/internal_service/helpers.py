@@ -56,7 +56,8 @@ async def service(provider: int, name: str = "Laptop setup", for_all: bool = Tru
 async def open_round() -> int:
     """The open round (rounds may not overlap, and other tests may have opened one)."""
     on = today()
-    found = await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)).first().run()
+    found = await RatingRound.select().where((RatingRound.opens_on <= on) & (RatingRound.closes_on >= on)
+                                             & RatingRound.closed_at.is_null()).first().run()
     if found:
         return found["id"]
     async with db.write():
@@ -113,4 +114,4 @@ async def authorization_fixtures(cast) -> dict[str, int]:
                                  rated_on=today(), scores={name: 1 for name in summary.SUMS})
         follow_up = FollowUp(rating=rating.id, provider_department=svc["provider"], status="open", created_at=utcnow())
         await follow_up.save().run()
-    return {"is_service": warehouse_service, "is_follow_up": follow_up.id}
+    return {"is_service": warehouse_service, "is_follow_up": follow_up.id, "is_closed_round": await closed_round()}

@@ -108,3 +108,22 @@ async def test_a_scorecard_with_enough_raters_shows_the_mean_criteria_and_the_ch
     text = text_of(card.text)
     assert card.status_code == 200 and "Willingness to help" in text and "5.00" in text
     assert "<circle" in card.text and "<polyline" in card.text
+
+
+async def test_hr_closes_the_open_round_and_a_rating_sent_after_is_refused_in_place(client, as_user, cast):
+    round_id = await on_app_loop(client, h.open_round)
+    svc = await on_app_loop(client, h.service, cast.departments["warehouse"], "HTTP: closing early")
+    await as_user("hr")
+    listed = await client.get("/internal-service/rounds")
+    assert f"/internal-service/rounds/{round_id}/close" in listed.text and "hx-confirm" in listed.text
+    closed = await post_form(client, f"/internal-service/rounds/{round_id}/close")
+    assert closed.status_code == 303 and closed.headers["location"] == "/internal-service/rounds?closed=1"
+    page = text_of((await client.get("/internal-service/rounds?closed=1")).text)
+    assert "The round is closed: it no longer accepts ratings." in page and "Closed early on" in page
+    again = await post_form(client, f"/internal-service/rounds/{round_id}/close")
+    assert again.status_code == 422 and "This round is already closed." in again.text
+    await as_user("employee")
+    refused = await post_form(client, f"/internal-service/services/{svc}/rate", {**h.scores(4), "round_id": round_id})
+    assert refused.status_code == 422 and "This survey round is closed; ratings are no longer accepted." in refused.text
+    assert await on_app_loop(client, Rating.count().where(Rating.service == svc).run) == 0
+    assert "Rate internal services" not in (await client.get("/")).text

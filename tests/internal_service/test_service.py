@@ -97,6 +97,41 @@ async def test_the_round_list_shows_what_the_department_uses_with_progress(cast,
     assert reminder is not None and reminder.done == after.done and reminder.total == after.total + 1
 
 
+async def test_hr_closes_a_round_early_and_it_refuses_ratings_from_then_on(cast, rollback):
+    round_id = await h.open_round()
+    svc = await h.service(cast.departments["warehouse"], "Closing early")
+    with pytest.raises(Forbidden):
+        await service.close_round(cast.actor("manager"), round_id)
+    await service.close_round(cast.actor("hr"), round_id)
+    row = await RatingRound.select().where(RatingRound.id == round_id).first().run()
+    assert row["closed_at"] is not None and row["closes_on"] <= today()
+    entry = await AuditEntry.select().where((AuditEntry.action == "internal_service.round_closed")
+                                            & (AuditEntry.object_id == str(round_id))).first().run()
+    assert entry is not None
+    assert await service.current_round() is None and await service.reminder(cast.actor("employee")) is None
+    assert [r["state"] for r in await service.list_rounds(cast.actor("hr")) if r["id"] == round_id] == ["closed"]
+    with pytest.raises(FormInvalid) as refused:  # the form was opened before HR closed the round
+        await service.rate(cast.actor("employee"), svc, h.scores(4, round_id=round_id))
+    assert refused.value.errors["__all__"] == ["This survey round is closed; ratings are no longer accepted."]
+    assert await Rating.count().where(Rating.service == svc).run() == 0
+    with pytest.raises(FormInvalid) as again:
+        await service.close_round(cast.actor("hr"), round_id)
+    assert again.value.errors["__all__"] == ["This round is already closed."]
+    with pytest.raises(NotFound):
+        await service.close_round(cast.actor("hr"), 999_999)
+
+
+async def test_a_planned_round_closed_before_it_opens_leaves_its_dates_free(cast, rollback):
+    await RatingRound.delete().where(RatingRound.id > 0).run()
+    start, end = today() + timedelta(days=10), today() + timedelta(days=20)
+    planned = await service.launch_round(cast.actor("hr"), {"title": "Planned", "opens_on": start.isoformat(),
+                                                            "closes_on": end.isoformat()})
+    await service.close_round(cast.actor("hr"), planned)
+    again = await service.launch_round(cast.actor("hr"), {"title": "Instead", "opens_on": start.isoformat(),
+                                                          "closes_on": end.isoformat()})
+    assert again != planned
+
+
 # --- ratings and their refusals -----------------------------------------------------------------
 
 

@@ -25,7 +25,9 @@ from servicechain.platform.security import token_hash, utcnow
 from servicechain.platform.tables import ApiToken
 from tests.api.helpers import on_app_loop
 from tests.cast import EMAILS, PASSWORD
+from tests.customers.helpers import authorization_fixtures as customers_fixtures
 from tests.internal_service.helpers import authorization_fixtures as internal_service_fixtures
+from tests.quality.helpers import quality_fixtures
 from tests.recognition.helpers import recognition_fixtures
 
 PEOPLE = ("employee", "manager", "hr", "ceo", "admin", "outsider")
@@ -257,6 +259,10 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("GET", "/internal-service/rounds"): [C("/internal-service/rounds", hr(200))],
     ("POST", "/internal-service/rounds"): [C("/internal-service/rounds", hr(422))],
+    ("POST", "/internal-service/rounds/{round_id:int}/close"): [
+        C("/internal-service/rounds/{is_closed_round}/close", hr(422)),  # already closed: refused, nothing changes
+        C("/internal-service/rounds/{missing}/close", hr(404)),
+    ],
     ("GET", "/internal-service/matrix"): [C("/internal-service/matrix", page(200, employee=403, outsider=403))],
     ("GET", "/internal-service/departments/{department_id:int}"): [
         C("/internal-service/departments/{warehouse}", page(200, employee=403, outsider=403)),
@@ -324,6 +330,77 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         C("/rewards/preferences/{employee}", page(200, outsider=404)),  # the person, their managers, HR
         C("/rewards/preferences/{missing}", page(404)),
     ],
+    # quality: everyone reads and answers their own scorecards; a scorecard is for the employee, the reviewer, the
+    # line above (the manager, the ceo heading the company) and HR/admins who review anyone; the outsider's not
+    ("GET", "/quality"): [C("/quality", page())],
+    ("GET", "/quality/scorecards"): [C("/quality/scorecards", page()), C("/quality/scorecards?channel=chat&month=2025-01", page())],
+    ("GET", "/quality/scorecards/new"): [C("/quality/scorecards/new", page(403, manager=200, hr=200, admin=200))],
+    ("POST", "/quality/scorecards/new"): [C("/quality/scorecards/new", page(403, manager=422, hr=422, admin=422))],
+    ("GET", "/quality/scorecards/{scorecard_id:int}"): [
+        C("/quality/scorecards/{q_scorecard}", page(200, outsider=404)), C("/quality/scorecards/{missing}", page(404))],
+    ("POST", "/quality/scorecards/{scorecard_id:int}/comments"): [
+        C("/quality/scorecards/{q_scorecard}/comments", page(422, outsider=404)),  # empty: refused, nothing saved
+        C("/quality/scorecards/{missing}/comments", page(404))],
+    ("GET", "/quality/weights"): [C("/quality/weights", staff_only({"admin": 200}))],
+    ("POST", "/quality/weights"): [C("/quality/weights", staff_only({"admin": 422}))],
+    ("GET", "/quality/reviewers"): [C("/quality/reviewers", hr(200))],
+    ("POST", "/quality/reviewers"): [C("/quality/reviewers", hr(422))],
+    ("POST", "/quality/reviewers/{reviewer_id:int}/remove"): [C("/quality/reviewers/{missing}/remove", hr(404))],
+    ("GET", "/quality/checklists"): [C("/quality/checklists", hr(200))],
+    ("GET", "/quality/checklists/new"): [C("/quality/checklists/new", hr(200))],
+    ("POST", "/quality/checklists/new"): [C("/quality/checklists/new", hr(422))],
+    ("GET", "/quality/checklists/{checklist_id:int}/edit"): [
+        C("/quality/checklists/{q_checklist}/edit", hr(200)), C("/quality/checklists/{missing}/edit", hr(404))],
+    ("POST", "/quality/checklists/{checklist_id:int}/edit"): [C("/quality/checklists/{q_checklist}/edit", hr(422))],
+    # audits and department figures: executives, HR and admins; the heads of a department (the manager heads support)
+    ("GET", "/quality/audits"): [C("/quality/audits", page(200, employee=403, outsider=403))],
+    ("GET", "/quality/audits/new"): [C("/quality/audits/new", hr(200)), C("/quality/audits/new?checklist={q_checklist}", hr(200))],
+    ("POST", "/quality/audits/new"): [C("/quality/audits/new", hr(422))],  # no checklist named: refused
+    ("GET", "/quality/audits/{audit_id:int}"): [
+        C("/quality/audits/{q_audit}", page(404, hr=200, admin=200, ceo=200)),  # a warehouse audit
+        C("/quality/audits/{missing}", page(404))],
+    ("GET", "/quality/departments/{department_id:int}"): [
+        C("/quality/departments/{support}", page(200, employee=403, outsider=403)),
+        C("/quality/departments/{warehouse}", page(200, employee=403, outsider=403, manager=403)),
+        C("/quality/departments/{missing}", page(404))],
+    # customer scores: figures for those who lead people and those who see everyone; follow-ups
+    # for their assignee (the manager) and the heads above (the CEO); HR and admins see them but
+    # only the line acts (403); everyone else 404. Importing is HR's and admins'.
+    ("GET", "/customers"): [C("/customers", staff_only({"manager": 200, "hr": 200, "ceo": 200, "admin": 200}))],
+    ("GET", "/customers/scores"): [C("/customers/scores?low=true", staff_only({"manager": 200, "hr": 200, "ceo": 200,
+                                                                               "admin": 200}))],
+    ("GET", "/customers/follow-ups"): [C("/customers/follow-ups", page()),
+                                       C("/customers/follow-ups?status=overdue", page())],
+    ("GET", "/customers/follow-ups/{follow_up_id:int}"): [
+        C("/customers/follow-ups/{cs_follow_up}", page(200, employee=404, outsider=404)),
+        C("/customers/follow-ups/{missing}", page(404)),
+    ],
+    ("POST", "/customers/follow-ups/{follow_up_id:int}/close"): [
+        C("/customers/follow-ups/{cs_follow_up}/close", page(422, employee=404, outsider=404, hr=403, admin=403)),
+        C("/customers/follow-ups/{missing}/close", page(404)),
+    ],
+    ("POST", "/customers/follow-ups/{follow_up_id:int}/assign"): [
+        C("/customers/follow-ups/{cs_follow_up}/assign", page(422, employee=404, outsider=404, hr=403, admin=403)),
+    ],
+    ("POST", "/customers/follow-ups/{follow_up_id:int}/compensate"): [
+        C("/customers/follow-ups/{cs_follow_up}/compensate", page(422, employee=404, outsider=404, hr=403, admin=403)),
+    ],
+    ("GET", "/customers/import"): [C("/customers/import", hr(200))],
+    ("POST", "/customers/import"): [C("/customers/import", hr(422))],  # no file
+    ("GET", "/customers/import/{token:str}/mapping"): [
+        C("/customers/import/{cs_upload}/mapping", staff_only({"hr": 200, "admin": 404})),
+        C("/customers/import/no-such-upload/mapping", hr(404)),
+    ],
+    ("POST", "/customers/import/{token:str}/preview"): [
+        C("/customers/import/{cs_upload}/preview", staff_only({"hr": 422, "admin": 404})),  # no mapping chosen
+    ],
+    ("POST", "/customers/import/{token:str}/apply"): [
+        C("/customers/import/{cs_upload}/apply", staff_only({"hr": 422, "admin": 404})),  # no mapping: nothing saved
+    ],
+    ("GET", "/customers/import/{token:str}/done"): [
+        C("/customers/import/{cs_upload}/done", staff_only({"hr": 303, "admin": 404})),  # not imported: back to mapping
+    ],
+    ("POST", "/api/v1/customer-scores"): [C("/api/v1/customer-scores", {**api(), "token_read": 403})],  # needs scores:write
     ("POST", "/api/v1/recognitions"): [C("/api/v1/recognitions", {**api(), "token_read": 403})],  # needs recognition:write
 }
 
@@ -420,6 +497,8 @@ async def matrix_client(client, cast):
     ids = {**cast.ids, **cast.departments, "missing": 999_999}
     ids.update(await on_app_loop(client, _fixtures, cast))
     ids.update(await on_app_loop(client, internal_service_fixtures, cast))
+    ids.update(await on_app_loop(client, customers_fixtures, cast))
+    ids.update(await on_app_loop(client, quality_fixtures, cast))
     ids.update(await on_app_loop(client, recognition_fixtures, cast))
     tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read,authority:read,authority:use"),
               "token_other": await on_app_loop(client, _token, "other", "goals:read")}
