@@ -212,6 +212,7 @@ JOB_MODULES = [
     "servicechain.platform.accounts.service",
     "servicechain.platform.people.jobs",
     "servicechain.platform.customers.jobs",
+    "servicechain.platform.surveys.jobs",
 ]
 
 

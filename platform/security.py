@@ -181,6 +181,22 @@ ROLE_CAPABILITIES = {
 }
 
 
+# Engagement pulses: everyone answers the pulses they are invited to; those who lead people read
+# results (managers only their own subtree, checked by pulse_result_scope below); HR and admins
+# launch pulses, keep templates and watch participation while a pulse runs.
+PULSES_EVERYONE = {"pulses.answer"}
+PULSES_EXTRA = {
+    "manager": {"pulses.results"},
+    "executive": {"pulses.results"},
+    "hr": {"pulses.results", "pulses.manage"},
+    "admin": {"pulses.results", "pulses.manage"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | PULSES_EVERYONE | PULSES_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
+
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message
@@ -742,6 +758,50 @@ async def score_upload_for(actor: Actor, token: str) -> dict[str, Any]:
     if row is None or row["uploader"] != actor.person_id:
         raise NotFound()
     return row
+
+
+# --- engagement pulses ------------------------------------------------------------------------
+
+
+async def pulse_for(actor: Actor, pulse_id: int) -> dict[str, Any]:
+    """A pulse the actor may open: HR/admins and those who read results see every pulse; anyone
+    else only the pulses they were invited to (404 otherwise)."""
+    from servicechain.platform.surveys.tables import Pulse, PulseParticipant
+
+    require(actor, "pulses.answer")
+    row = await Pulse.select().where(Pulse.id == pulse_id).first().run() if pulse_id <= MAX_ID else None
+    if row is None:
+        raise NotFound()
+    if can(actor, "pulses.manage") or can(actor, "pulses.results"):
+        return row
+    invited = await PulseParticipant.exists().where(
+        (PulseParticipant.pulse == pulse_id) & (PulseParticipant.person == actor.person_id)).run()
+    if not invited:
+        raise NotFound()
+    return row
+
+
+async def pulse_result_scope(actor: Actor, pulse_id: int) -> list[int] | None:
+    """The snapshot departments of a pulse whose results (with everything below them) the actor
+    may read: None means all (HR, executives, admins); a manager gets the snapshot departments
+    whose department they head today (or one below it); anyone else nothing (403)."""
+    from servicechain.platform.surveys.tables import PulseDepartment
+
+    require(actor, "pulses.results")
+    if can(actor, "people.view_all"):
+        return None
+    headed = await department_paths_headed(actor.person_id) if actor.is_person else []  # type: ignore[arg-type]
+    if not headed:
+        raise Forbidden()
+    rows = await db.fetch(
+        "SELECT pd.id, pd.path, d.path AS source_path FROM pulse_department pd JOIN department d ON d.id = pd.source"
+        " WHERE pd.pulse = {}", pulse_id)
+    mine = [r for r in rows if any(r["source_path"].startswith(h) for h in headed)]
+    # Keep the top ones only: a department below one already in scope adds nothing.
+    tops = [r for r in mine if not any(o is not r and r["path"].startswith(o["path"]) for o in mine)]
+    if not tops:
+        raise Forbidden()
+    return sorted(r["id"] for r in tops)
 
 
 # --- secrets ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ APP_REGISTRY = AppRegistry(
         "servicechain.goals.authority.piccolo_app",
         "servicechain.recognition.piccolo_app",
         "servicechain.internal_service.piccolo_app",
+        "servicechain.platform.surveys.piccolo_app",
         "servicechain.platform.customers.piccolo_app",
         "servicechain.platform.customers.quality.piccolo_app",
     ]

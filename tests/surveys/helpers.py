@@ -1,0 +1,74 @@
+"""Building pulse data for tests: a department tree of its own, people, a launched pulse, answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from servicechain.platform import db
+from servicechain.platform.lib.text import person_search_text
+from servicechain.platform.people.service import today
+from servicechain.platform.people.tables import Department, Person
+from servicechain.platform.security import Actor, utcnow
+from servicechain.platform.surveys import service
+
+
+async def department(name: str, parent: int | None, head: int | None = None) -> int:
+    tag = uuid.uuid4().hex[:8]
+    async with db.write():
+        above = await Department.select().where(Department.id == parent).first().run() if parent else None
+        row = Department(code=f"pulse.{name}.{tag}", name_en=name, name_ru=name + " (ru)", parent=parent, head=head,
+                         depth=(above["depth"] + 1) if above else 0)
+        await row.save().run()
+        await Department.update({Department.path: (above["path"] if above else "/") + f"{row.id}/"}).where(
+            Department.id == row.id).run()
+    return row.id
+
+
+async def people(department_id: int, count: int, role: str = "employee") -> list[int]:
+    ids = []
+    now = utcnow()
+    async with db.write():
+        for _i in range(count):
+            number = f"PU-{uuid.uuid4().hex[:10]}"
+            p = Person(full_name=f"Участник {number}", employee_number=number, department=department_id, role=role,
+                       language="en", email=f"{number.lower()}@example.test",
+                       search_name=person_search_text(f"Участник {number}", number, None), created_at=now, updated_at=now)
+            await p.save().run()
+            ids.append(p.id)
+    return ids
+
+
+def actor(person_id: int, role: str = "employee") -> Actor:
+    return Actor(kind="person", person_id=person_id, role=role, name=f"#{person_id}", language="en")
+
+
+async def company(sizes: dict[str, int], head: int | None = None) -> dict[str, object]:
+    """A small company: a root with departments A, B (and B1 under B), sized as asked."""
+    root = await department("Root", None, head=head)
+    a = await department("A", root)
+    b = await department("B", root)
+    b1 = await department("B1", b)
+    depts = {"root": root, "a": a, "b": b, "b1": b1}
+    staff = {name: await people(depts[name], sizes.get(name, 0)) for name in depts}
+    return {"departments": depts, "people": staff}
+
+
+async def launch(hr: Actor, departments: list[int], *, k: int = 5, title: str = "Test pulse", opens_offset: int = -1,
+                 closes_offset: int = 10) -> int:
+    on = today()
+    return await service.launch_pulse(hr, {
+        "title": title, "opens_on": (on + timedelta(days=opens_offset)).isoformat(),
+        "closes_on": (on + timedelta(days=closes_offset)).isoformat(), "audience": "departments",
+        "departments": [str(d) for d in departments], "min_group_size": str(k)})
+
+
+def answer_data(score: int = 4, enps: int = 9, comment: str = "", items: int = 8) -> dict[str, str]:
+    data = {f"item_{i}": str(score) for i in range(1, items + 1)}
+    data.update(enps=str(enps), comment=comment)
+    return data
+
+
+async def answer_all(pulse_id: int, person_ids: list[int], **kwargs) -> None:
+    for pid in person_ids:
+        await service.submit_answer(actor(pid), pulse_id, answer_data(**kwargs))
