@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from servicechain.internal_service.controllers import InternalServiceController
+from servicechain.platform.customers.quality.controllers import QualityController
 from servicechain.platform import db, outbox
 from servicechain.platform.accounts.controllers import AccountController, InvitationController
 from servicechain.platform.api.controllers import PeopleApi
@@ -57,6 +58,7 @@ ROUTES = [
     CustomersController,
     ScoreImportController,
     CustomerScoresApi,
+    QualityController,
 ]
 
 

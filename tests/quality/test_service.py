@@ -137,16 +137,16 @@ async def test_the_employee_and_their_manager_chain_see_a_scorecard_and_others_d
     with pytest.raises(NotFound):
         await scorecard_for(cast.actor("outsider"), card_id)
     mine = await service.list_scorecards(cast.actor("employee"), {}, mine=True)
-    assert card_id in [s["id"] for s in mine["items"]]
+    assert card_id in [s["id"] for s in mine["rows"]]
     others = await service.list_scorecards(cast.actor("outsider"), {})
-    assert card_id not in [s["id"] for s in others["items"]]
+    assert card_id not in [s["id"] for s in others["rows"]]
     team = await service.list_scorecards(cast.actor("manager"), {"department": str(cast.departments["support"]),
                                                                  "channel": "phone"})
-    assert card_id in [s["id"] for s in team["items"]]
+    assert card_id in [s["id"] for s in team["rows"]]
     chat_only = await service.list_scorecards(cast.actor("manager"), {"channel": "chat"})
-    assert card_id not in [s["id"] for s in chat_only["items"]]
+    assert card_id not in [s["id"] for s in chat_only["rows"]]
     month = (today() - timedelta(days=3)).strftime("%Y-%m")
-    assert card_id in [s["id"] for s in (await service.list_scorecards(cast.actor("ceo"), {"month": month}))["items"]]
+    assert card_id in [s["id"] for s in (await service.list_scorecards(cast.actor("ceo"), {"month": month}))["rows"]]
 
 
 async def test_the_employee_comments_in_one_thread_and_the_reviewer_is_told(cast, rollback):
