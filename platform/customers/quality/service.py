@@ -448,7 +448,7 @@ async def list_scorecards(actor: Actor, filters: dict[str, Any], *, mine: bool =
         r["department_name"] = department_name(r)
         r["channel_name"] = channel_name(r["channel"])
     mean = (await db.fetch("SELECT AVG(s.score) AS m" + base, *args))[0]["m"] if total else None
-    return {"items": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": chosen,
+    return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": chosen,
             "mean": mean, "may_score": scope.reviews_anyone}
 
 
@@ -826,7 +826,7 @@ async def list_audits(actor: Actor, filters: dict[str, Any]) -> dict[str, Any]:
         await _audit_scope(actor)
     except Forbidden:
         may_record = False
-    return {"items": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": chosen,
+    return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": chosen,
             "mean": mean, "may_record": may_record, "checklists": await list_checklists(actor)}
 
 
@@ -1020,7 +1020,7 @@ async def overview(actor: Actor) -> dict[str, Any]:
         await _audit_scope(actor)
     except Forbidden:
         may_audit = False
-    unanswered = [s for s in mine["items"] if not s["comments"]]
+    unanswered = [s for s in mine["rows"] if not s["comments"]]
     return {"mine": mine, "may_score": scope.reviews_anyone, "may_audit": may_audit, "unanswered": len(unanswered),
             "departments": [{**d, "name": department_name(d)} for d in departments],
             "may_manage": can(actor, "quality.manage"), "may_weigh": can(actor, "quality.weights"),
