@@ -135,9 +135,12 @@ class InternalServiceController(Controller):
     # --- figures ---
 
     @get("/matrix", name="internal_service:matrix", opt={"policy": "internal_service.reports"})
-    async def matrix(self, request: Request, raters: FromQuery[str] = "", providers: FromQuery[str] = "") -> Template:
-        data = await service.matrix(actor_of(request), _int(raters), _int(providers))
-        return render(request, "internal_service/matrix.html", {"m": data}, fragment="internal_service/_matrix.html")
+    async def matrix(self, request: Request, raters: FromQuery[str] = "", providers: FromQuery[str] = "",
+                     round: FromQuery[str] = "") -> Template:
+        actor = actor_of(request)
+        data = await service.matrix(actor, _int(raters), _int(providers), round_id=_int(round))
+        return render(request, "internal_service/matrix.html", {"m": data, "periods": await service.matrix_periods(actor)},
+                      fragment="internal_service/_matrix.html")
 
     @get("/departments/{department_id:int}", name="internal_service:scorecard", opt={"policy": "internal_service.view"})
     async def scorecard(self, request: Request, department_id: FromPath[int]) -> Template:

@@ -724,14 +724,27 @@ def _cell(figure: Figure) -> dict[str, Any]:
     return {"hidden": False, "mean": figure.mean, "count": figure.count, "css": colour_class(figure.mean)}
 
 
+async def matrix_periods(actor: Actor) -> list[dict[str, Any]]:
+    """The periods the matrix can show: the last 12 months, or one round that has opened."""
+    require(actor, "internal_service.reports")
+    rounds = await RatingRound.select(RatingRound.id, RatingRound.title, RatingRound.opens_on).where(
+        RatingRound.opens_on <= today()).order_by(RatingRound.opens_on, ascending=False).run()
+    return [{"id": r["id"], "title": r["title"]} for r in rounds]
+
+
 async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int | None = None, *,
-                 on: date | None = None) -> dict[str, Any]:
+                 on: date | None = None, round_id: int | None = None) -> dict[str, Any]:
     """Who rates whom, one level of the tree at a time: rows are the groups of raters under
     ``rater_node`` (its child departments with everything below them, and the node's own
     people), columns the same for providers under ``provider_node``; with row and column totals.
     Every figure goes through primary and complementary suppression, including the equations
     that tie this level's totals to the level above, so drilling down or up never gives back a
-    hidden figure by subtraction."""
+    hidden figure by subtraction.
+
+    The period is the last 12 months, or one round's ratings (``round_id``). A round's figure
+    and the 12-month figure differ by the other ratings of those months; where those stand for
+    fewer than the minimum people, the round's figure is hidden, so switching the filter never
+    gives back a hidden figure either."""
     require(actor, "internal_service.reports")
     since, until = window(on)
     k = await min_group(since, until)
@@ -743,13 +756,45 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     for node in (rater_node, provider_node):
         if node is not None and node not in tree.rows:
             raise NotFound()
+    chosen_round = None
+    period = Period(since, until)
+    if round_id is not None:
+        chosen_round = await RatingRound.select().where((RatingRound.id == round_id)
+                                                        & (RatingRound.opens_on <= (on or today()))).first().run()
+        if chosen_round is None:
+            raise NotFound()
+        period = Period(chosen_round["opens_on"], chosen_round["closes_on"], round=round_id)
+    m = await _matrix_figures(period, k, tree, rater_node, provider_node)
+    if chosen_round is not None and chosen_round["closes_on"] >= since and chosen_round["opens_on"] <= until:
+        rest = await _matrix_figures(Period(since, until, other_than=round_id), k, tree, rater_node, provider_node)
+        for key, figure in m["figures"].items():
+            other = rest["figures"].get(key)
+            if other is not None and 0 < other.people < k:
+                figure.hidden = True
+    fig, rows, cols, r_total, p_total = m["fig"], m["rows"], m["cols"], m["r_total"], m["p_total"]
+    return {
+        "k": k, "since": period.since, "until": period.until, "rater_node": rater_node, "provider_node": provider_node,
+        "round": chosen_round, "stale": not await summary.is_current(period.since, period.until),
+        "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
+        "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
+                  "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],
+        "cols": [{"key": c, "id": c[1], "label": tree.label(c), "drill": c[0] == "s" and bool(tree.children.get(c[1]))}
+                 for c in cols],
+        "totals": [_cell(fig(r_total, c)) for c in cols], "grand": _cell(fig(r_total, p_total)),
+    }
+
+
+async def _matrix_figures(period: Period, k: int, tree: Tree, rater_node: int | None,
+                          provider_node: int | None) -> dict[str, Any]:
+    """The figures of one level of the matrix for a period, after both suppressions."""
+    roots = tree.children.get(None, [])
     r_up, p_up = tree.parent_of(rater_node), tree.parent_of(provider_node)
     r_total = ("s", rater_node) if rater_node is not None else ("all",)
     p_total = ("s", provider_node) if provider_node is not None else ("all",)
     r_here, p_here = tree.keys_at(rater_node), tree.keys_at(provider_node)
     # One query for the cells of this level; totals are sums of cells. The level above (when
     # the node has siblings) adds the equations that tie this level's totals to it.
-    cells = await _grouped(since, until, k, r_here, p_here)
+    cells = await _grouped(period, None, k, r_here, p_here)
     rows = [g for g in tree.groups_at(rater_node) if tree.shown(g) or any(key[0] == g for key in cells)]
     cols = [g for g in tree.groups_at(provider_node) if tree.shown(g) or any(key[1] == g for key in cells)]
     figures: dict[tuple, Figure] = dict(cells)
@@ -768,7 +813,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     r_siblings: list[tuple] = []
     p_siblings: list[tuple] = []
     if rater_node is not None and (r_up is not None or len(roots) > 1):
-        above = await _grouped(since, until, k, tree.keys_at(r_up), p_here)
+        above = await _grouped(period, None, k, tree.keys_at(r_up), p_here)
         r_siblings = tree.groups_at(r_up) if r_up is not None else [("s", r) for r in roots]
         for s_ in r_siblings:
             if s_ == r_total:
@@ -777,7 +822,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
                 figures[(s_, c)] = above.get((s_, c)) or Figure((s_, c))
             figures[(s_, p_total)] = combine((s_, p_total), [fig(s_, c) for c in cols], k)
     if provider_node is not None and (p_up is not None or len(roots) > 1):
-        above = await _grouped(since, until, k, r_here, tree.keys_at(p_up))
+        above = await _grouped(period, None, k, r_here, tree.keys_at(p_up))
         p_siblings = tree.groups_at(p_up) if p_up is not None else [("s", r) for r in roots]
         for s_ in p_siblings:
             if s_ == p_total:
@@ -800,16 +845,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     for figure in [complement(eq, k) for eq in equations]:
         if figure is not None:
             figure.hidden = True
-    return {
-        "k": k, "since": since, "until": until, "rater_node": rater_node, "provider_node": provider_node,
-        "stale": not await summary.is_current(since, until),
-        "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
-        "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
-                  "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],
-        "cols": [{"key": c, "id": c[1], "label": tree.label(c), "drill": c[0] == "s" and bool(tree.children.get(c[1]))}
-                 for c in cols],
-        "totals": [_cell(fig(r_total, c)) for c in cols], "grand": _cell(fig(r_total, p_total)),
-    }
+    return {"figures": figures, "fig": fig, "rows": rows, "cols": cols, "r_total": r_total, "p_total": p_total}
 
 
 def _month_key(d: date) -> str:

@@ -163,6 +163,20 @@ def scores_import(file: str, dry_run: bool, source: str, maps: tuple[str, ...], 
     sys.exit(import_command(file, dry_run=dry_run, source=source, maps=maps, sheet=sheet))
 
 
+@main.group("internal-service")
+def internal_service() -> None:
+    """Internal service ratings."""
+
+
+@internal_service.command("rebuild")
+def internal_service_rebuild() -> None:
+    """Rebuild the monthly summary the matrix reads from the ratings (after loading ratings in bulk)."""
+    from servicechain.internal_service import summary
+
+    rows = run(summary.rebuild)
+    click.echo(f"internal service summary rebuilt: {rows} rows")
+
+
 @main.group()
 def user() -> None:
     """Accounts."""

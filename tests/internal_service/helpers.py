@@ -76,17 +76,19 @@ async def closed_round() -> int:
     return row.id
 
 
-async def ratings(service_id: int, rows: list[tuple[int, int, int]], *, on: date | None = None) -> None:
+async def ratings(service_id: int, rows: list[tuple[int, int, int]], *, on: date | None = None,
+                  round_id: int | None = None) -> None:
     """Direct ratings (rater, rater department, overall) of one service, each with its own request."""
     svc = await InternalService.select().where(InternalService.id == service_id).first().run()
     async with db.write():
         for rater, rater_department, overall in rows:
             await Rating(service=service_id, rater=rater, rater_department=rater_department,
                          provider_department=svc["provider"], request_ref=f"R-{uuid.uuid4().hex[:10]}", overall=overall,
+                         round=round_id,
                          speed=overall, quality=overall, courtesy=overall, willingness=overall, comment="",
                          rated_on=on or today(), created_at=utcnow()).save().run()
             await summary.add_rating(rater=rater, rater_department=rater_department, provider_department=svc["provider"],
-                                     service=service_id, round_id=None, rated_on=on or today(),
+                                     service=service_id, round_id=round_id, rated_on=on or today(),
                                      scores={name: overall for name in summary.SUMS})
 
 

@@ -74,6 +74,12 @@ async def test_the_matrix_drills_down_with_htmx_and_the_scorecard_draws_a_chart(
     fragment = await client.get(f"/internal-service/matrix?raters={cast.departments['support']}&providers=",
                                 headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text and "<table" in fragment.text
+    assert 'name="round"' in page.text and "Last 12 months, every rating" in page.text
+    round_id = await on_app_loop(client, h.closed_round)
+    in_round = await client.get(f"/internal-service/matrix?raters=&providers=&round={round_id}", headers={"HX-Request": "true"})
+    assert in_round.status_code == 200 and "in the round “Long ago”" in text_of(in_round.text)
+    assert f'value="{round_id}" selected' in in_round.text
+    assert (await client.get("/internal-service/matrix?round=999999")).status_code == 404
     card = await client.get(f"/internal-service/departments/{cast.departments['warehouse']}")
     assert card.status_code == 200 and "<svg" in card.text and "<style" not in card.text
 

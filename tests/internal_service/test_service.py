@@ -9,9 +9,10 @@ import pytest
 
 from servicechain.internal_service import service
 from servicechain.internal_service.tables import FollowUp, InternalService, Rating, RatingRound
+from servicechain.platform import db
 from servicechain.platform.people.service import today
 from servicechain.platform.people.tables import Department
-from servicechain.platform.security import Forbidden, NotFound
+from servicechain.platform.security import Forbidden, NotFound, utcnow
 from servicechain.platform.tables import AuditEntry, Notification
 from servicechain.platform.web import FormInvalid
 from tests.internal_service import helpers as h
@@ -271,6 +272,36 @@ async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fail
     top_col = next(i for i, c in enumerate(top["cols"]) if c["id"] == p)
     row = next(r for r in top["rows"] if r["id"] == a)
     assert row["cells"][top_col]["count"] == 15 and row["drill"]
+
+
+async def test_a_rounds_matrix_hides_a_figure_the_12_months_would_give_back_by_difference(cast, rollback):
+    raters_division = await h.department("Round raters", cast.departments["company"])
+    x = await h.department("X", raters_division)
+    q = await h.department("Q", await h.department("Round providers", cast.departments["company"]))
+    svc = await h.service(q, "Q's help")
+    people = await h.people(x, 12)
+    async with db.write():
+        row = RatingRound(title="Last month", opens_on=today() - timedelta(days=20), closes_on=today() - timedelta(days=1),
+                          min_group_size=5, created_at=utcnow())
+        await row.save().run()
+    await h.ratings(svc, [(p, x, 4) for p in people[:6]], round_id=row.id)
+    await h.ratings(svc, [(people[6], x, 1)])  # one request rated outside the round
+    q_division = (await Department.select(Department.parent).where(Department.id == q).first().run())["parent"]
+
+    def cell(m):
+        col = next(i for i, c in enumerate(m["cols"]) if c["id"] == q)
+        return next(r for r in m["rows"] if r["id"] == x)["cells"][col]
+
+    year = await service.matrix(cast.actor("hr"), raters_division, q_division)
+    assert cell(year)["count"] == 7, "the 12 months: seven people"
+    in_round = await service.matrix(cast.actor("hr"), raters_division, q_division, round_id=row.id)
+    assert in_round["round"]["id"] == row.id and in_round["since"] == row.opens_on
+    assert cell(in_round)["hidden"], "six people, but the 12 months minus the round is one person's rating"
+    await h.ratings(svc, [(p, x, 5) for p in people[7:12]])  # five more outside the round: six people
+    assert cell(await service.matrix(cast.actor("hr"), raters_division, q_division, round_id=row.id))["count"] == 6
+    with pytest.raises(NotFound):
+        await service.matrix(cast.actor("hr"), round_id=999_999)
+    assert row.id in [p["id"] for p in await service.matrix_periods(cast.actor("hr"))]
 
 
 async def test_the_matrix_is_for_those_who_lead_people(cast, rollback):
