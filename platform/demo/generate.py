@@ -597,7 +597,14 @@ def internal_service(ctx: DemoContext) -> None:
     plan_internal_service(ctx)
 
 
-STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition, internal_service]
+def quality(ctx: DemoContext) -> None:
+    from servicechain.platform.customers.quality.demo import plan_quality  # imported here: it imports the platform
+
+    plan_quality(ctx)
+
+
+STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition, internal_service,
+                     quality]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:
