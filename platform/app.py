@@ -32,6 +32,7 @@ from servicechain.platform.people.importing_controllers import ImportController
 from servicechain.recognition.api import RecognitionApi
 from servicechain.recognition.controllers import RecognitionController, RewardController
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
+from servicechain.platform.surveys.controllers import PulseController
 from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -55,6 +56,7 @@ ROUTES = [
     AuthorityApi,
     GoalController,
     InternalServiceController,
+    PulseController,
     CustomersController,
     ScoreImportController,
     CustomerScoresApi,

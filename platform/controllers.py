@@ -41,9 +41,11 @@ async def home(request: Request) -> Template:
     from servicechain.goals.authority.service import home_authority
 
     from servicechain.internal_service.service import reminder as internal_service_reminder
+    from servicechain.platform.surveys.service import home_pulses
 
     return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
                                          "internal_service_round": await internal_service_reminder(actor),
+                                         "open_pulses": await home_pulses(actor),
                                          **await home_authority(actor),
                                          **await home_reminders(actor)})
 

@@ -43,6 +43,7 @@ from servicechain.platform.people.service import department_name, today
 from servicechain.platform.security import (
     SYSTEM,
     Actor,
+    Forbidden,
     NotFound,
     can,
     pulse_for,
@@ -871,3 +872,27 @@ async def company_trend(since: date | None = None, until: date | None = None) ->
                      "traits": f["traits"], "enps": f["enps"], "n": f["n"] if not f["hidden"] else None,
                      "suppressed": f["hidden"]})
     return rows
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+async def pulse_for_page(actor: Actor, pulse_id: int) -> dict[str, Any]:
+    """A pulse's own page: its results (those who read results), its participation (HR), or
+    for anyone else only their way to answer it."""
+    pulse = await pulse_for(actor, pulse_id)
+    if not (can(actor, "pulses.results") or can(actor, "pulses.manage")):
+        raise Forbidden()
+    return pulse
+
+
+async def running_page(actor: Actor, pulse_id: int) -> dict[str, Any]:
+    """A pulse that has not closed: HR sees participation; those who read results are told
+    when results will appear (and nothing else, so no one compares figures before and after
+    someone answers)."""
+    pulse = await pulse_for(actor, pulse_id)
+    context: dict[str, Any] = {"pulse": pulse, "state": pulse_state(pulse), "may_manage": can(actor, "pulses.manage"),
+                               "items": await pulse_items(pulse_id)}
+    if context["may_manage"]:
+        context["p"] = await participation(actor, pulse_id)
+    return context

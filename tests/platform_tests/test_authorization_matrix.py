@@ -29,6 +29,7 @@ from tests.customers.helpers import authorization_fixtures as customers_fixtures
 from tests.internal_service.helpers import authorization_fixtures as internal_service_fixtures
 from tests.quality.helpers import quality_fixtures
 from tests.recognition.helpers import recognition_fixtures
+from tests.surveys.helpers import authorization_fixtures as pulse_fixtures
 
 PEOPLE = ("employee", "manager", "hr", "ceo", "admin", "outsider")
 TOKENS = ("token_read", "token_other")
@@ -277,6 +278,27 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         C("/internal-service/follow-ups/{is_follow_up}", page(404, manager=422, ceo=422)),
         C("/internal-service/follow-ups/{missing}", page(404)),
     ],
+    # pulses: everyone answers what they were asked (the cast's company was); results are for those who
+    # lead people (the manager heads support, in the snapshot); HR and admins launch, close and keep templates
+    ("GET", "/pulses"): [C("/pulses", page())],
+    ("GET", "/pulses/new"): [C("/pulses/new", hr(200))],
+    ("POST", "/pulses/new"): [C("/pulses/new", hr(422))],
+    ("GET", "/pulses/{pulse_id:int}"): [
+        C("/pulses/{pulse_closed}", page(200, employee=403, outsider=403)),
+        C("/pulses/{missing}", page(404)),
+    ],
+    ("GET", "/pulses/{pulse_id:int}/answer"): [C("/pulses/{pulse_closed}/answer", page()), C("/pulses/{missing}/answer", page(404))],
+    ("POST", "/pulses/{pulse_id:int}/answer"): [
+        C("/pulses/{pulse_closed}/answer", page(422)),  # closed: refused, nothing saved
+        C("/pulses/{missing}/answer", page(404)),
+    ],
+    ("POST", "/pulses/{pulse_id:int}/close"): [C("/pulses/{pulse_closed}/close", hr(303))],  # already closed: stays closed
+    ("GET", "/pulses/templates"): [C("/pulses/templates", hr(200))],
+    ("GET", "/pulses/templates/{template_id:int}"): [
+        C("/pulses/templates/{pulse_template}", hr(200)), C("/pulses/templates/{missing}", hr(404))],
+    ("POST", "/pulses/templates/{template_id:int}"): [C("/pulses/templates/{pulse_template}", hr(422))],  # the default never changes
+    ("POST", "/pulses/templates/{template_id:int}/copy"): [
+        C("/pulses/templates/{pulse_template}/copy", hr(303)), C("/pulses/templates/{missing}/copy", hr(404))],
     # recognition: everyone thanks and reads feeds; a private thanks is for the sender, the recipient and
     # their managers (the ceo heads the company); values are the admins'; rewards are for those who lead people
     ("GET", "/recognition"): [C("/recognition", page()), C("/recognition?value=customer&days=30", page())],
@@ -500,6 +522,7 @@ async def matrix_client(client, cast):
     ids.update(await on_app_loop(client, customers_fixtures, cast))
     ids.update(await on_app_loop(client, quality_fixtures, cast))
     ids.update(await on_app_loop(client, recognition_fixtures, cast))
+    ids.update(await on_app_loop(client, pulse_fixtures, cast))
     tokens = {"token_read": await on_app_loop(client, _token, "read", "people:read,authority:read,authority:use"),
               "token_other": await on_app_loop(client, _token, "other", "goals:read")}
     sessions = {who: await on_app_loop(client, _session, who) for who in PEOPLE}

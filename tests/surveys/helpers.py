@@ -72,3 +72,12 @@ def answer_data(score: int = 4, enps: int = 9, comment: str = "", items: int = 8
 async def answer_all(pulse_id: int, person_ids: list[int], **kwargs) -> None:
     for pid in person_ids:
         await service.submit_answer(actor(pid), pulse_id, answer_data(**kwargs))
+
+
+async def authorization_fixtures(cast) -> dict[str, int]:
+    """For the authorization matrix: a closed pulse of the cast's company, and the default template."""
+    pulse_id = await launch(cast.actor("hr"), [cast.departments["company"]], title="Matrix pulse")
+    await service.close_pulse(pulse_id)
+    async with db.write():
+        template_id = await service.ensure_default_template()
+    return {"pulse_closed": pulse_id, "pulse_template": template_id}
