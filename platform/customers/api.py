@@ -69,7 +69,10 @@ ITEM_SCHEMA = Schema(
 )
 
 
+@dataclass
 class _Documented(Operation):
+    """The operation as Litestar documents it, with the request body we read ourselves."""
+
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
             required=True, description=f"A list of 1 to {MAX_ITEMS} scores",

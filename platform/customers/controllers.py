@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from servicechain.platform import db
@@ -96,7 +96,8 @@ class CustomersController(Controller):
         })
 
     @get("/scores", name="customers:scores", opt={"policy": "scores.view"})
-    async def scores(self, request: Request, channel: str = "", low: bool = False, department: int | None = None,
+    async def scores(self, request: Request, channel: FromQuery[str] = "", low: FromQuery[bool] = False,
+                     department: FromQuery[str] = "",
                      page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1) -> Template:
         actor = actor_of(request)
         paths = await score_departments_for(actor)
@@ -105,7 +106,8 @@ class CustomersController(Controller):
         if paths is not None:
             conditions.append("(" + " OR ".join(["d.path LIKE {}"] * len(paths)) + ")" if paths else "1 = 0")
             args += [p + "%" for p in paths]
-        chosen = next((d for d in departments if d["id"] == department), None)
+        department_id = int(department) if department.isdigit() and len(department) < 10 else None
+        chosen = next((d for d in departments if d["id"] == department_id), None)
         if chosen:
             conditions.append("d.path LIKE {}")
             args.append(chosen["path"] + "%")
@@ -128,11 +130,11 @@ class CustomersController(Controller):
                 row["given_on"] = date.fromisoformat(row["given_on"])
         return render(request, "customers/scores.html", {
             "rows": rows[:per_page], "more": len(rows) > per_page, "page": page, "channel": channel, "low": low,
-            "department": department, "departments": departments, "channels": CHANNELS,
+            "department": department_id, "departments": departments, "channels": CHANNELS,
         })
 
     @get("/follow-ups", name="customers:follow_ups", opt={"policy": "scores.follow_ups"})
-    async def follow_ups(self, request: Request, status: str = "open") -> Template:
+    async def follow_ups(self, request: Request, status: FromQuery[str] = "open") -> Template:
         status = status if status in ("open", "overdue", "closed") else "open"
         found = await service.follow_ups_for(actor_of(request), status=status)
         return render(request, "customers/follow_ups.html", {**found, "status": status, "outcomes": OUTCOME_LABELS,

@@ -738,8 +738,8 @@ async def remind_overdue(now: datetime | None = None) -> int:
             with use_language(items[0]["language"] or "ru"):
                 from servicechain.platform.i18n import ngettext
 
-                text = ngettext("%(n)s customer follow-up is overdue.", "%(n)s customer follow-ups are overdue.",
-                                len(items), n=len(items))
+                text = ngettext("%(count)s customer follow-up is overdue.", "%(count)s customer follow-ups are overdue.",
+                                len(items), count=len(items))
                 await outbox.notify(person_id, text, "/customers/follow-ups?status=overdue")
                 if items[0]["email"]:
                     await outbox.enqueue_mail(items[0]["email"], text, text + "\n\n" + _(
