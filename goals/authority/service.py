@@ -155,15 +155,34 @@ async def scope_by_code(code: str) -> dict[str, Any]:
     return row
 
 
-async def _grants(ids: list[int]) -> dict[int, dict[str, Any]]:
+async def _grants(ids: list[int], spent_on: date | None = None) -> dict[int, dict[str, Any]]:
+    """Grants by id with their holder's name; with ``spent_on``, also each one's running total
+    (``spent``) for its period containing that day, read in the same query."""
     if not ids:
         return {}
+    if spent_on is None:
+        rows = await db.fetch(
+            "SELECT g.*, p.full_name AS grantee_name FROM authority_grant g JOIN person p ON p.id = g.grantee"
+            f" WHERE g.id IN ({db.placeholders(len(ids))})",
+            *ids,
+        )
+        return {r["id"]: _normalise(r) for r in rows}
+    month, quarter = period_start(spent_on, "month").isoformat(), period_start(spent_on, "quarter").isoformat()
     rows = await db.fetch(
-        "SELECT g.*, p.full_name AS grantee_name FROM authority_grant g JOIN person p ON p.id = g.grantee"
+        "SELECT g.*, p.full_name AS grantee_name, sm.spent AS spent_month, sq.spent AS spent_quarter"
+        " FROM authority_grant g JOIN person p ON p.id = g.grantee"
+        " LEFT JOIN authority_spent sm ON sm.key = CAST(g.id AS TEXT) || {}"
+        " LEFT JOIN authority_spent sq ON sq.key = CAST(g.id AS TEXT) || {}"
         f" WHERE g.id IN ({db.placeholders(len(ids))})",
-        *ids,
+        ":" + month, ":" + quarter, *ids,
     )
-    return {r["id"]: _normalise(r) for r in rows}
+    grants = {}
+    for row in rows:
+        row["spent"] = (row.pop("spent_quarter") if row["period"] == "quarter" else row.pop("spent_month")) or 0
+        row.pop("spent_month", None)
+        row.pop("spent_quarter", None)
+        grants[row["id"]] = _normalise(row)
+    return grants
 
 
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +213,22 @@ async def _case_uses(scope_id: int, case_ref: str) -> list[dict[str, Any]]:
     return await db.fetch(
         "SELECT grant_path, amount FROM authority_use WHERE case_ref = {} AND scope = {}", case_ref, scope_id
     )
+
+
+async def _case_uses_and_retry(scope_id: int, case_ref: str, request_key: str | None
+                               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The case's uses in the scope (for per-case limits) and the use an earlier request with
+    this key recorded (for retries), in one query."""
+    if request_key is None:
+        return await _case_uses(scope_id, case_ref), None
+    # UNION ALL, not OR: each half reads its own index (SQLite scans the table for the OR).
+    columns = "id, grant_id, grant_path, amount, request_hash, remaining_after"
+    rows = await db.fetch(
+        f"SELECT 1 AS part, {columns} FROM authority_use WHERE case_ref = {{}} AND scope = {{}}"
+        f" UNION ALL SELECT 2 AS part, {columns} FROM authority_use WHERE request_key = {{}}", case_ref, scope_id, request_key,
+    )
+    replay = next((r for r in rows if r["part"] == 2), None)
+    return [r for r in rows if r["part"] == 1], replay
 
 
 def _used_on_case(case_uses: list[dict[str, Any]], grant: dict[str, Any]) -> int:
@@ -603,38 +638,38 @@ async def record_use(
     # Everything below runs on the transaction's one connection: on SQLite a query outside it
     # would open a connection of its own, which costs more than the query.
     async with db.write():
-        scope = (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", scope_id) or [None])[0]
-        if scope is None:
+        # One query for the scope and the person's grants in it, one for their chains with this
+        # period's totals, one for the case's uses and the retry: each trip to SQLite's thread
+        # costs more than the work, so a use makes as few as it can.
+        rows = await db.fetch(
+            "SELECT s.*, g.id AS grant_id, g.path AS grant_path FROM authority_scope s LEFT JOIN authority_grant g"
+            " ON g.scope = s.id AND g.grantee = {} WHERE s.id = {} ORDER BY g.id DESC" f" LIMIT {MAX_CANDIDATES}",
+            grantee_id, scope_id,
+        )
+        if not rows:
             raise NotFound()
+        scope = {k: v for k, v in rows[0].items() if k not in ("grant_id", "grant_path")}
         if via_grant is not None:
-            candidate_ids = [via_grant]
+            paths = {g["id"]: g["path"] for g in (await _grants([via_grant])).values()}
         else:
-            rows = await db.fetch(
-                "SELECT id, path FROM authority_grant WHERE grantee = {} AND scope = {} ORDER BY id DESC"
-                f" LIMIT {MAX_CANDIDATES}", grantee_id, scope_id,
-            )
-            candidate_ids = [r["id"] for r in rows]
-        paths = {r["id"]: r for r in rows} if via_grant is None else await _grants(candidate_ids)
-        everything_ids = sorted({i for g in paths.values() for i in chain_ids(g["path"])})
+            paths = {r["grant_id"]: r["grant_path"] for r in rows if r["grant_id"] is not None}
+        candidate_ids = list(paths)
+        everything_ids = sorted({i for path in paths.values() for i in chain_ids(path)})
         await _lock_chain(everything_ids)
-        if request_key:
-            found = await db.fetch("SELECT id, grant_id, request_hash, remaining_after FROM authority_use"
-                                   " WHERE request_key = {}", request_key)
-            if found:
-                existing = found[0]
-                if existing["request_hash"] != fingerprint:
-                    raise RequestConflict(_("This request id was used for another request."))
-                return UseResult(existing["id"], existing["grant_id"], existing["remaining_after"] or 0, replayed=True)
-        everything = await _grants(everything_ids)  # read under the lock
+        case_uses, replay = await _case_uses_and_retry(scope_id, case_ref, request_key)
+        if replay is not None:
+            if replay["request_hash"] != fingerprint:
+                raise RequestConflict(_("This request id was used for another request."))
+            return UseResult(replay["id"], replay["grant_id"], replay["remaining_after"] or 0, replayed=True)
+        everything = await _grants(everything_ids, spent_on=used_on)  # read under the lock
         candidates = sorted(
             (everything[i] for i in candidate_ids),
             key=lambda g: (g["revoked_at"] is not None, not valid_on(g, used_on), g["valid_until"] or date.max, g["id"]),
         )
-        case_uses = await _case_uses(scope_id, case_ref)
         chosen = None
         for grant in candidates:
             chain = [everything[i] for i in chain_ids(grant["path"])]
-            spent = await _spent(chain, used_on)
+            spent = {g["id"]: g["spent"] for g in chain}
             reason = _refusal(grant, chain, scope, amount, used_on, spent, case_uses, case_ref)
             if reason is None:
                 chosen = (grant, chain, spent)
