@@ -141,11 +141,11 @@ class CustomersController(Controller):
                                                              "channels": CHANNELS})
 
     @get("/follow-ups/{follow_up_id:int}", name="customers:follow_up", opt={"policy": "scores.follow_ups"})
-    async def follow_up(self, request: Request, follow_up_id: int) -> Template:
+    async def follow_up(self, request: Request, follow_up_id: FromPath[int]) -> Template:
         return await self._follow_up_page(request, follow_up_id, {}, {})
 
     @post("/follow-ups/{follow_up_id:int}/close", name="customers:follow_up_close", opt={"policy": "scores.follow_ups"})
-    async def close(self, request: Request, follow_up_id: int) -> Any:
+    async def close(self, request: Request, follow_up_id: FromPath[int]) -> Any:
         form = dict(await request.form())
         try:
             await service.close_follow_up(actor_of(request), follow_up_id, form)
@@ -155,7 +155,7 @@ class CustomersController(Controller):
 
     @post("/follow-ups/{follow_up_id:int}/compensate", name="customers:follow_up_compensate",
           opt={"policy": "scores.follow_ups"})
-    async def compensate(self, request: Request, follow_up_id: int) -> Any:
+    async def compensate(self, request: Request, follow_up_id: FromPath[int]) -> Any:
         from servicechain.goals.authority.service import UseRefused
 
         form = dict(await request.form())
@@ -168,7 +168,7 @@ class CustomersController(Controller):
         return redirect(request, f"/customers/follow-ups/{follow_up_id}?closed=1")
 
     @post("/follow-ups/{follow_up_id:int}/assign", name="customers:follow_up_assign", opt={"policy": "scores.follow_ups"})
-    async def assign(self, request: Request, follow_up_id: int) -> Any:
+    async def assign(self, request: Request, follow_up_id: FromPath[int]) -> Any:
         form = dict(await request.form())
         try:
             await service.reassign_follow_up(actor_of(request), follow_up_id, form.get("assignee"))

@@ -247,9 +247,12 @@ class Parsed:
 
 def fingerprint(values: dict[str, str]) -> str:
     """The content as sent (trimmed texts), so a replay matches even after a reorganisation."""
-    text = "\x1f".join(values.get(k, "") for k in ("given_on", "channel", "case_ref", "department", "employee", "csat",
-                                                   "csat_good", "nps", "comment"))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return fingerprint_of(*(values.get(k, "") for k in ("given_on", "channel", "case_ref", "department", "employee",
+                                                         "csat", "csat_good", "nps", "comment")))
+
+
+def fingerprint_of(*texts: str) -> str:
+    return hashlib.blake2b("\x1f".join(texts).encode(), digest_size=16).hexdigest()
 
 
 def _int(text: str, low: int, high: int) -> int | None:
