@@ -218,6 +218,7 @@ class RewardController(Controller):
     @post("/new", name="rewards:give", opt={"policy": "rewards.give"})
     async def give(self, request: Request) -> Any:
         data = await form_data(request)
+        data["to"] = next(iter(data.get("to") or []), "")  # one recipient, not the thanks form's list
         try:
             await service.give_reward(actor_of(request), data)
         except FormInvalid as exc:
@@ -230,6 +231,8 @@ class RewardController(Controller):
         find = str(values.get("find") or "")
         matches = await service.pick_people(actor, find, purpose="reward") if find.strip() else []
         context.update(values=values, errors=errors, matches=matches, find=find, recognition=values.get("recognition_id") or "")
+        if errors.get("to") and not context["recipient"]:  # say why this person cannot be rewarded
+            context["lookup_error"] = " ".join(errors["to"])
         return render(request, "recognition/reward_form.html", context, status_code=422 if errors else 200,
                       fragment="recognition/_reward_form.html")
 

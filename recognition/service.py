@@ -428,7 +428,14 @@ async def reward_form(actor: Actor, to: str = "") -> dict[str, Any]:
     if to:
         found = (await find_people([to])).get(to)
         if found and found["id"] != actor.person_id and found["active"] and await is_in_reach(actor, found["id"]):
-            recipient = {**found, "preferences": await preference_ranking(found["id"])}
+            # Preferences are for the person's managers up the chain and HR: an executive who may
+            # reward anyone does not see those of people outside their own line.
+            try:
+                await preferences_for(actor, found["id"])
+                preferences = await preference_ranking(found["id"])
+            except NotFound:
+                preferences = None
+            recipient = {**found, "preferences": preferences}
         else:
             lookup_error = _("Nobody within your reach has the email or employee number %(who)s.", who=to)
     return {"recipient": recipient, "lookup_error": lookup_error, "budget": await budget_status(actor.person_id),  # type: ignore[arg-type]

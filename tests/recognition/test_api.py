@@ -67,3 +67,36 @@ async def test_the_endpoint_is_documented(client):
     assert set(operation["responses"]) >= {"201", "401", "403", "422"} and "400" not in operation["responses"]
     schema = document["components"]["schemas"]["RecognitionIn"]
     assert set(schema["required"]) == {"from", "to", "values", "message"}
+
+
+async def test_a_sender_who_left_or_over_the_daily_limit_is_refused_with_422(client, cast, values):
+    from datetime import timedelta
+
+    from servicechain.platform import db
+    from servicechain.platform.people.tables import Person
+    from servicechain.platform.security import utcnow
+    from servicechain.recognition.service import DAILY_LIMIT
+
+    raw = await token(client, cast)
+    tag = next(_names)
+
+    async def people() -> tuple[int, int]:
+        now = utcnow()
+        async with db.write():
+            gone = Person(full_name="Ушедший Бот", employee_number=f"API-L-{tag}", email=f"api-left-{tag}@test.local",
+                          active=False, created_at=now, updated_at=now)
+            await gone.save().run()
+            busy = Person(full_name="Занятой Бот", employee_number=f"API-B-{tag}", email=f"api-busy-{tag}@test.local",
+                          created_at=now, updated_at=now)
+            await busy.save().run()
+            await Recognition.insert(*[Recognition(sender=busy.id, message=f"API: earlier {i}", created_at=now - timedelta(hours=2))
+                                       for i in range(DAILY_LIMIT)]).run()
+        return gone.id, busy.id
+
+    await on_app_loop(client, people)
+    before = await on_app_loop(client, Recognition.count().run)
+    left = await client.post("/api/v1/recognitions", json=body(**{"from": f"api-left-{tag}@test.local"}), headers=bearer(raw))
+    assert {"field": "from", "message": "The sender is not someone who works here."} in assert_error_shape(left, 422)["errors"]
+    busy = await client.post("/api/v1/recognitions", json=body(**{"from": f"api-busy-{tag}@test.local"}), headers=bearer(raw))
+    assert "the most allowed" in assert_error_shape(busy, 422)["detail"]
+    assert await on_app_loop(client, Recognition.count().run) == before

@@ -99,7 +99,10 @@ async def test_a_reward_over_budget_is_refused_in_the_form(client, cast, values,
     response = await post_form(client, "/rewards/new", {"to": EMAILS["employee"], "kind": "bonus", "amount": "999999",
                                                         "reason": "Great month", "value": "customer"}, htmx=True)
     assert response.status_code == 422
-    assert "You have no reward budget for today" in text_of(response.text) or "over your budget" in text_of(response.text)
+    text = text_of(response.text)
+    assert "What Ёлкин Иван values most" in text and 'id="reward-form"' in response.text  # the form, with its recipient
+    assert ("You have no reward budget for today; HR sets budgets." in text
+            or "This is over your budget:" in text)  # other tests may have set the manager a budget
 
 
 async def test_preferences_of_a_colleague_are_not_found(client, cast, as_user):
@@ -223,5 +226,21 @@ async def test_bad_thanks_in_russian_are_refused_in_russian(client, cast, values
         assert "Напишите сообщение." in text and "Нельзя поблагодарить самого себя" in text
         picker = await client.get("/recognition/picker", params={"find": "zzzz"}, headers={"HX-Request": "true"})
         assert "Никого не нашлось" in text_of(picker.text)
+    finally:  # the preference is stored on the person: give the cast back its English
+        await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_a_reward_outside_reach_is_refused_in_russian_and_saves_nothing(client, cast, values, as_user):
+    from servicechain.recognition.tables import Reward
+
+    await as_user("manager")
+    await post_form(client, "/language", {"language": "ru", "next": "/"})
+    try:
+        before = await on_app_loop(client, Reward.count().run)
+        response = await post_form(client, "/rewards/new", {"to": EMAILS["outsider"], "kind": "praise", "reason": "За склад",
+                                                            "value": "customer"}, htmx=True)
+        assert response.status_code == 422
+        assert "Склад Складов не в вашем подчинении: поощрять можно только своих подчинённых." in text_of(response.text)
+        assert await on_app_loop(client, Reward.count().run) == before
     finally:  # the preference is stored on the person: give the cast back its English
         await post_form(client, "/language", {"language": "en", "next": "/"})

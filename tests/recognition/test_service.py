@@ -394,3 +394,29 @@ async def test_a_profile_shows_only_public_recognition(cast, values, rollback):
     await service.give_recognition(cast.actor("outsider"), thanks(message="Profile: private", visibility="private"))
     recent = await service.recent_public(cast.actor("manager"), cast.ids["employee"])
     assert recent[0]["id"] == public and all(r["public"] for r in recent)
+
+
+async def test_an_executive_outside_the_line_rewards_without_seeing_the_preferences(cast, values, rollback):
+    now = utcnow()
+    tag = uuid.uuid4().hex[:6]
+    director = Person(full_name="Директор Сбоку", employee_number=f"EX-{tag}", email=f"ex-{tag}@test.local", role="executive",
+                      created_at=now, updated_at=now)
+    await director.save().run()
+    executive = Actor(kind="person", person_id=director.id, role="executive", name=director.full_name, language="en")
+    await service.save_preferences(cast.actor("employee"), {"rank_gift": "1", "note": "Private note"})
+    form = await service.reward_form(executive, EMAILS["employee"])
+    assert form["recipient"]["id"] == cast.ids["employee"] and form["recipient"]["preferences"] is None
+    assert (await service.reward_form(cast.actor("ceo"), EMAILS["employee"]))["recipient"]["preferences"]["note"] == "Private note"
+
+
+async def test_a_refused_reward_saves_nothing_and_a_given_one_notifies_the_recipient(cast, values, rollback):
+    await budget(cast)
+    before = await count(Reward)
+    await refused(service.give_reward(cast.actor("manager"), reward(to="outsider")))
+    await refused(service.give_reward(cast.actor("manager"), reward(amount="20000")))
+    assert await count(Reward) == before
+    rid = await service.give_reward(cast.actor("manager"), reward(kind="praise", amount=""))
+    note = await Notification.select().where(Notification.person == cast.ids["employee"]).order_by(Notification.id, ascending=False).first().run()
+    assert note["link"] == "/rewards/" and "gave you a reward: Public praise." in note["text"]
+    entry = await AuditEntry.select().order_by(AuditEntry.seq, ascending=False).first().run()
+    assert entry["action"] == "reward.give" and entry["object_id"] == str(rid)
