@@ -597,6 +597,12 @@ def internal_service(ctx: DemoContext) -> None:
     plan_internal_service(ctx)
 
 
+def pulses(ctx: DemoContext) -> None:
+    from servicechain.platform.surveys.demo import plan_pulses  # imported here: it imports the platform
+
+    plan_pulses(ctx)
+
+
 def customer_scores(ctx: DemoContext) -> None:
     from servicechain.platform.customers.demo import plan_customer_scores  # imported here: it imports the platform
 
@@ -610,7 +616,7 @@ def quality(ctx: DemoContext) -> None:
 
 
 STEPS: list[Step] = [plan_departments, staff_company, add_history, people_rows, goals, authority, recognition, internal_service,
-                     customer_scores, quality]
+                     pulses, customer_scores, quality]
 
 
 def build_demo(*, employees: int, months: int, seed: int, today: date, password_hash: str) -> DemoContext:

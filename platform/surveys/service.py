@@ -615,20 +615,67 @@ def _bottom_up(tree: dict[int, dict[str, Any]], values: dict[int, Any], add) -> 
 
 
 async def pulse_data(pulse: dict[str, Any]) -> PulseData:
-    key = (pulse["id"], str(pulse.get("closed_at")))
-    if pulse["status"] == "closed" and key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    pulse_id, k = pulse["id"], pulse["min_group_size"]
-    tree = {r["id"]: r for r in await db.fetch(
-        "SELECT id, source, parent, name_en, name_ru, path, depth FROM pulse_department WHERE pulse = {} ORDER BY path", pulse_id)}
+    return (await pulses_data([pulse]))[pulse["id"]]
+
+
+def _cache_key(pulse: dict[str, Any]) -> tuple:
+    return (pulse["id"], str(pulse.get("closed_at")))
+
+
+async def _fetch_by_pulse(sql: str, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """``sql`` selects rows of ``WHERE pulse IN (…)``; grouped by pulse, a few queries in all."""
+    grouped: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 200):
+        chunk = ids[start:start + 200]
+        for row in await db.fetch(sql.replace("(?)", f"({db.placeholders(len(chunk))})"), *chunk):
+            grouped[row["pulse"]].append(row)
+    return grouped
+
+
+async def pulses_data(pulses: list[dict[str, Any]]) -> dict[int, PulseData]:
+    """The data of several pulses: closed ones from memory when loaded before, the others in
+    four queries together (a trend over two years of pulses costs four queries, not a hundred)."""
+    result: dict[int, PulseData] = {}
+    todo = []
+    for pulse in pulses:
+        key = _cache_key(pulse)
+        if pulse["status"] == "closed" and key in _CACHE:
+            _CACHE.move_to_end(key)
+            result[pulse["id"]] = _CACHE[key]
+        else:
+            todo.append(pulse)
+    if not todo:
+        return result
+    ids = [p["id"] for p in todo]
+    closed_ids = [p["id"] for p in todo if p["status"] == "closed"]
+    trees = await _fetch_by_pulse("SELECT pulse, id, source, parent, name_en, name_ru, path, depth FROM pulse_department"
+                                  " WHERE pulse IN (?) ORDER BY path", ids)
+    tallies = await _fetch_by_pulse("SELECT pulse, department, position, value, n FROM pulse_tally WHERE pulse IN (?)",
+                                    closed_ids) if closed_ids else {}
+    people = await _fetch_by_pulse(
+        "SELECT pulse, department, COUNT(*) AS invited, SUM(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
+        " FROM pulse_participant WHERE pulse IN (?) GROUP BY pulse, department", ids)
+    items = await _fetch_by_pulse("SELECT pulse, position, trait FROM pulse_item WHERE pulse IN (?)", ids)
+    for pulse in todo:
+        data = _build(pulse, trees[pulse["id"]], tallies.get(pulse["id"], []), people[pulse["id"]], items[pulse["id"]])
+        result[pulse["id"]] = data
+        if pulse["status"] == "closed":
+            _CACHE[_cache_key(pulse)] = data
+            while len(_CACHE) > CACHE_PULSES:
+                _CACHE.popitem(last=False)
+    return result
+
+
+def _build(pulse: dict[str, Any], tree_rows: list[dict[str, Any]], tally_rows: list[dict[str, Any]],
+           people: list[dict[str, Any]], item_rows: list[dict[str, Any]]) -> PulseData:
+    k = pulse["min_group_size"]
+    tree = {r["id"]: r for r in tree_rows}
     kids: dict[int | None, list[int]] = {}
     for d in tree.values():
         kids.setdefault(d["parent"], []).append(d["id"])
     own: dict[int, Stat] = {}
-    if pulse["status"] == "closed":
-        for r in await db.fetch("SELECT department, position, value, n FROM pulse_tally WHERE pulse = {}", pulse_id):
-            own.setdefault(r["department"], Stat()).add_tally(r["position"], r["value"], r["n"])
+    for r in tally_rows:
+        own.setdefault(r["department"], Stat()).add_tally(r["position"], r["value"], r["n"])
 
     def merge(a: Stat | None, b: Stat) -> Stat:
         out = Stat()
@@ -638,19 +685,11 @@ async def pulse_data(pulse: dict[str, Any]) -> PulseData:
         return out
 
     sub = _bottom_up(tree, own, merge)
-    people = await db.fetch("SELECT department, COUNT(*) AS invited, SUM(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
-                            " FROM pulse_participant WHERE pulse = {} GROUP BY department", pulse_id)
     invited = _bottom_up(tree, {r["department"]: r["invited"] for r in people}, lambda a, b: (a or 0) + b)
     answered = _bottom_up(tree, {r["department"]: int(r["answered"] or 0) for r in people}, lambda a, b: (a or 0) + b)
-    traits = {r["position"]: r["trait"] for r in await db.fetch(
-        "SELECT position, trait FROM pulse_item WHERE pulse = {}", pulse_id)}
+    traits = {r["position"]: r["trait"] for r in item_rows}
     hidden = hidden_departments({d: r["parent"] for d, r in tree.items()}, {d: st.n for d, st in own.items()}, k)
-    data = PulseData(tree, kids, own, sub, invited, answered, traits, hidden)
-    if pulse["status"] == "closed":
-        _CACHE[key] = data
-        while len(_CACHE) > CACHE_PULSES:
-            _CACHE.popitem(last=False)
-    return data
+    return PulseData(tree, kids, own, sub, invited, answered, traits, hidden)
 
 
 def _figures(stat: Stat | None, traits: dict[int, str], hidden: bool) -> dict[str, Any]:
@@ -797,7 +836,9 @@ async def trend(actor: Actor, source_department: int | None = None, *, limit: in
     if source_department is None and not can(actor, "people.view_all"):
         return {"points": [], "chart": trend_chart([])}
     points = []
-    for pulse in (await _closed_pulses())[-limit:]:
+    chosen = (await _closed_pulses())[-limit:]
+    await pulses_data(chosen)  # one batch; _pulse_figures below reads from memory
+    for pulse in chosen:
         figures = await _pulse_figures(pulse)
         if source_department is None:
             match = [f for f in figures.values() if f["parent"] is None]
@@ -849,7 +890,9 @@ async def department_month_engagement(since: date | None = None, until: date | N
     and n, already suppressed as on the results page (see the module docstring)."""
     wanted = set(source_departments) if source_departments is not None else None
     result = []
-    for pulse in await _closed_pulses(since, until):
+    chosen = await _closed_pulses(since, until)
+    await pulses_data(chosen)
+    for pulse in chosen:
         for d, f in (await _pulse_figures(pulse)).items():
             if wanted is not None and f["source"] not in wanted:
                 continue
@@ -862,7 +905,9 @@ async def department_month_engagement(since: date | None = None, until: date | N
 async def company_trend(since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:
     """The whole company's figures per closed pulse (a root of the snapshot)."""
     rows = []
-    for pulse in await _closed_pulses(since, until):
+    chosen = await _closed_pulses(since, until)
+    await pulses_data(chosen)
+    for pulse in chosen:
         figures = await _pulse_figures(pulse)
         roots = [f for f in figures.values() if f["parent"] is None]
         if len(roots) != 1:
