@@ -121,6 +121,11 @@ class Directory:
                  a["manager"]))
         self._departments: dict[str, int | str] = {}
         self._employees: dict[str, int | None] = {}
+        # A million scores hold a few hundred distinct dates and a handful of channel and
+        # score spellings: parse each text once.
+        self.dates: dict[str, date | None] = {}
+        self.channels: dict[str, str | None] = {}
+        self.csats: dict[str, tuple[int | None, bool | None]] = {}
 
     @classmethod
     async def load(cls, employee_refs: Iterable[str] | None = None) -> Directory:
@@ -263,6 +268,21 @@ def _int(text: str, low: int, high: int) -> int | None:
     return None
 
 
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        if _ISO_DATE.match(text):
+            return date.fromisoformat(text[:10])
+        dotted = _DOTTED.match(text)
+        if dotted:
+            return date(int(dotted.group(3)), int(dotted.group(2)), int(dotted.group(1)))
+        return parse_date(text)
+    except (BadDate, ValueError):
+        return None
+
+
 def parse_score(values: dict[str, str], directory: Directory, default_source: str, today_: date
                 ) -> tuple[Parsed | None, list[tuple[str, str]]]:
     """Check one score given as texts by field; returns the parsed score or (field, message)s.
@@ -286,10 +306,10 @@ def parse_score(values: dict[str, str], directory: Directory, default_source: st
     if not raw_date:
         problems.append(("given_on", _("The date is missing.")))
     else:
-        try:
-            given_on = date.fromisoformat(raw_date[:10]) if _ISO_DATE.match(raw_date) else parse_date(raw_date)
-        except (BadDate, ValueError):
-            given_on = None
+        if raw_date in directory.dates:
+            given_on = directory.dates[raw_date]
+        else:
+            given_on = directory.dates[raw_date] = _parse_day(raw_date)
         if given_on is None:
             problems.append(("given_on", _("“%(value)s” is not a date we can read (use 31.12.2025 or 2025-12-31).",
                                            value=raw_date[:40])))
@@ -298,7 +318,10 @@ def parse_score(values: dict[str, str], directory: Directory, default_source: st
             given_on = None
 
     raw_channel = (get("channel") or "").strip()
-    channel = _CHANNEL_INDEX.get(header_key(raw_channel)) if raw_channel else None
+    if raw_channel in directory.channels:
+        channel = directory.channels[raw_channel]
+    else:
+        channel = directory.channels[raw_channel] = _CHANNEL_INDEX.get(header_key(raw_channel)) if raw_channel else None
     if channel is None:
         problems.append(("channel", _("“%(value)s” is not a channel; use one of: %(channels)s.", value=raw_channel[:40],
                                       channels=", ".join(CHANNELS)) if raw_channel else _("The channel is missing.")))
@@ -307,9 +330,12 @@ def parse_score(values: dict[str, str], directory: Directory, default_source: st
     csat_good: bool | None = None
     raw_csat = (get("csat") or "").strip()
     if raw_csat:
-        csat = _int(raw_csat, 1, 5)
+        if raw_csat not in directory.csats:
+            number = _int(raw_csat, 1, 5)
+            directory.csats[raw_csat] = (number, None if number is not None else
+                                         _GOOD_INDEX.get(header_key(raw_csat) or raw_csat))
+        csat, csat_good = directory.csats[raw_csat]
         if csat is None:
-            csat_good = _GOOD_INDEX.get(header_key(raw_csat) or raw_csat)
             if csat_good is None:
                 problems.append(("csat", _("CSAT “%(value)s” is out of range: give 1 to 5, or good/bad.",
                                            value=raw_csat[:40])))
