@@ -103,6 +103,22 @@ def protect(figures: Iterable[Figure], equations: Iterable[Sequence[Figure]], k:
             figure.hidden = True
 
 
+def cover(pairs: Iterable[tuple[Figure, Sequence[Figure]]]) -> None:
+    """A hidden total whose parts are all shown is shown after all: their sum. For each such
+    (total, parts), hide the part with the fewest ratings too (it has at least the minimum
+    people, or primary suppression would have hidden it), repeating until nothing changes, as
+    hiding a part may uncover another total it is in."""
+    pairs = list(pairs)
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in pairs:
+            with_data = [p for p in parts if p.count]
+            if total.hidden and total.count and with_data and not any(p.hidden for p in with_data):
+                min(with_data, key=lambda p: (p.count, str(p.key))).hidden = True
+                changed = True
+
+
 def colour_class(mean: float | None) -> str:
     """The CSS class of a mean on the 1-5 scale (five steps, red to green)."""
     if mean is None:

@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from servicechain.internal_service import summary
-from servicechain.internal_service.aggregation import Figure, colour_class, combine, complement, index_of, primary
+from servicechain.internal_service.aggregation import Figure, colour_class, combine, complement, cover, index_of, primary
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
@@ -845,6 +845,9 @@ async def _matrix_figures(period: Period, k: int, tree: Tree, rater_node: int | 
     for figure in [complement(eq, k) for eq in equations]:
         if figure is not None:
             figure.hidden = True
+    # A hidden total whose cells are all shown would be their sum.
+    cover([*((fig(r_total, c), [fig(r, c) for r in rows]) for c in [*cols, p_total]),
+           *((fig(r, p_total), [fig(r, c) for c in cols]) for r in [*rows, r_total])])
     return {"figures": figures, "fig": fig, "rows": rows, "cols": cols, "r_total": r_total, "p_total": p_total}
 
 
@@ -862,46 +865,95 @@ def _months_back(until: date, count: int) -> list[str]:
     return list(reversed(keys))
 
 
+def _month_start(key: str) -> date:
+    return date(int(key[:4]), int(key[5:7]), 1)
+
+
+@dataclass
+class Monthly:
+    """Every department's figures by month on one side (``provider_department``: the service it
+    gave; ``rater_department``: the service its people received and rated), each with
+    everything below it, after suppression: by month along the tree (a parent's month is its
+    children's months and its own), along time (the period is its months), and a hidden period
+    or parent always keeps one of its parts hidden too (``cover``)."""
+
+    months: list[str]
+    period_months: list[str]
+    figures: dict[tuple[int, str], Figure]
+    criteria: dict[tuple[int, str], dict[str, int]]
+    period: dict[int, Figure]
+
+    def figure(self, department: int, month: str) -> Figure:
+        return self.figures.get((department, month)) or Figure((department, month))
+
+
+async def monthly_figures(side: str, until: date, k: int, tree: Tree | None = None) -> Monthly:
+    tree = tree or await Tree.load()
+    column = {"given": "provider_department", "received": "rater_department"}[side]
+    months = _months_back(until, TREND_MONTHS)
+    period_months = months[-WINDOW_MONTHS:]
+    lists = "group_concat(raters, '')" if db.is_sqlite() else "string_agg(raters, '')"
+    rows = await db.fetch(
+        f"SELECT {column} AS d, CAST(month AS TEXT) AS m, SUM(ratings) AS n, SUM(overall) AS s, "
+        + ", ".join(f"SUM({name}) AS {name}" for name in CRITERIA)
+        + f", MAX(people) AS most, CASE WHEN MAX(people) < {int(k)} THEN {lists} END AS raters"
+        f" FROM internal_service_monthly WHERE month >= {{}} AND month <= {{}} GROUP BY {column}, month",
+        _month_start(months[0]), until,
+    )
+    alone: dict[tuple[int, str], Figure] = {}
+    parts: dict[tuple[int, str], list[Figure]] = {}
+    criteria: dict[tuple[int, str], dict[str, int]] = {}
+    for r in rows:
+        m = str(r["m"])[:7]
+        if m not in months or r["d"] not in tree.rows:
+            continue
+        f = _figure(("a", r["d"], m), r, k)
+        alone[(r["d"], m)] = f
+        for ancestor in tree.rows[r["d"]]["ids"]:  # the department and every one above it
+            parts.setdefault((ancestor, m), []).append(f)
+            sums = criteria.setdefault((ancestor, m), {name: 0 for name in CRITERIA})
+            for name in CRITERIA:
+                sums[name] += int(r[name])
+    figures = {key: combine(("s", *key), fs, k) for key, fs in parts.items()}
+    primary([*figures.values(), *alone.values()], k)
+    tree_equations: list[tuple[tuple[int, str], list[Figure]]] = []
+    for (d, m) in list(figures):
+        children = [figures[(c, m)] for c in tree.children.get(d, []) if (c, m) in figures]
+        if (d, m) in alone:
+            children.append(alone[(d, m)])
+        tree_equations.append(((d, m), children))
+    period = await provider_figures(_month_start(period_months[0]), until, k, tree) if side == "given" else \
+        await rater_figures(_month_start(period_months[0]), until, k, tree)
+    time_equations = []
+    for d, f in period.items():
+        time_equations.append((f, [figures[(d, m)] for m in period_months if (d, m) in figures]))
+    chosen = [complement(children, k) for _key, children in tree_equations]
+    chosen += [complement(children, k) for _f, children in time_equations]
+    for f in chosen:
+        if f is not None:
+            f.hidden = True
+    cover([*((figures[key], children) for key, children in tree_equations), *time_equations])
+    return Monthly(months, period_months, figures, criteria, period)
+
+
 async def scorecard(actor: Actor, department_id: int, *, on: date | None = None) -> dict[str, Any]:
     """A department's internal service as a provider (with everything below it): the mean and
-    criteria over the matrix's period, the monthly trend over two years, comments without names
-    when the period has at least the minimum raters, and how many follow-ups are open. Months of
-    the period add up to its total, shown in the matrix, so they are protected as one equation."""
+    criteria over the matrix's period, the monthly trend over two years, each service it
+    provides, comments without names when the period has at least the minimum raters, and how
+    many follow-ups are open. Every figure is protected against subtraction: months add up to
+    the period and to the parent department's month, services to their department's figure
+    (see ``monthly_figures`` and ``service_breakdown``)."""
     department = await internal_scorecard_for(actor, department_id)
     until = on or today()
     since, _until = window(until)
     trend_since, _x = window(until, TREND_MONTHS)
     k = await min_group(trend_since, until)
-    # Months are grouped by the database; a period's figure is the sum of its months.
-    month = "substr(CAST(r.rated_on AS TEXT), 1, 7)"
-    raters = "group_concat(DISTINCT r.rater)" if db.is_sqlite() else "string_agg(DISTINCT r.rater::text, ',')"
-    rows = await db.fetch(
-        f"SELECT {month} AS m, COUNT(*) AS n, SUM(r.overall) AS s, "
-        + ", ".join(f"SUM(r.{name}) AS {name}" for name in CRITERIA)
-        + f", COUNT(DISTINCT r.rater) AS people, CASE WHEN COUNT(DISTINCT r.rater) < {int(k)} THEN {raters} END AS raters"
-        " FROM internal_service_rating r WHERE r.provider_department IN (SELECT id FROM department WHERE path LIKE {})"
-        f" AND r.rated_on >= {{}} AND r.rated_on <= {{}} GROUP BY {month}",
-        department["path"] + "%", trend_since, until,
-    )
-    months = {m: Figure(("month", m)) for m in _months_back(until, TREND_MONTHS)}
-    month_criteria = {m: {name: 0 for name in CRITERIA} for m in months}
-    for r in rows:
-        if r["m"] not in months:
-            continue
-        people = {int(x) for x in str(r["raters"]).split(",")} if r["raters"] else set()
-        months[r["m"]] = Figure(("month", r["m"]), raters=people, count=r["n"], total=r["s"], known_people=r["people"])
-        month_criteria[r["m"]] = {name: r[name] for name in CRITERIA}
-    in_period_keys = [m for m in months if m >= _month_key(since)]
-    period = combine(("period",), [months[m] for m in in_period_keys], k)
-    criteria = {name: sum(month_criteria[m][name] for m in in_period_keys) for name in CRITERIA}
-    primary([*months.values(), period], k)
-    provider = (await provider_figures(since, until, k)).get(department_id)
-    if provider is not None and provider.hidden:
-        period.hidden = True  # hidden in the matrix as a complement: hidden here too
-    in_period = [f for m, f in months.items() if m >= _month_key(since)]
-    extra = complement(in_period, k)
-    if extra is not None:
-        extra.hidden = True
+    tree = await Tree.load()
+    monthly = await monthly_figures("given", until, k, tree)
+    period = monthly.period.get(department_id) or Figure(("s", department_id))
+    months = {m: monthly.figure(department_id, m) for m in monthly.months}
+    month_criteria = {m: monthly.criteria.get((department_id, m), {name: 0 for name in CRITERIA}) for m in months}
+    criteria = {name: sum(month_criteria[m][name] for m in monthly.period_months) for name in CRITERIA}
     shown = not period.hidden and period.count > 0
     withheld = False
     if shown and period.people >= k:
@@ -928,6 +980,7 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "trend": [{"month": m, **_cell(f), "criteria": {name: (month_criteria[m][name] / f.count) if f.count and not f.hidden
                                                          else None for name in CRITERIA}} for m, f in months.items()],
         "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
+        "services": await service_breakdown(department, since, until, k, tree, monthly),
         # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
         "comments": sorted(Counter(comments).items()),
         "comments_withheld": not comments and not (shown and period.people >= k) and withheld,
@@ -935,6 +988,89 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "may_follow_up": actor.is_person and any(department["path"].startswith(h) for h in
                                                  await department_paths_headed(actor.person_id)),  # type: ignore[arg-type]
     }
+
+
+QUARTERS = 4  # the period's services, three months at a time
+
+
+async def service_breakdown(department: dict[str, Any], since: date, until: date, k: int, tree: Tree,
+                            monthly: Monthly) -> list[dict[str, Any]]:
+    """Each service the department and those below it provided in the period: mean, ratings,
+    criteria, and the trend three months at a time. A service is a part of its providing
+    department's own figure (the ratings of that department's services), and its quarters parts
+    of the service: both protected as equations, the department's own figure taken as the
+    matrix leaves it, so nothing hidden there comes back from the services."""
+    departments = [d for d, row in tree.rows.items() if row["path"].startswith(department["path"])]
+    if not departments:
+        return []
+    month_keys = _months_back(until, WINDOW_MONTHS)
+    blocks = [month_keys[i:i + 3] for i in range(0, len(month_keys), 3)][:QUARTERS]
+    block_of = {m: i for i, months in enumerate(blocks) for m in months}
+    lists = "group_concat(raters, '')" if db.is_sqlite() else "string_agg(raters, '')"
+    rows = await db.fetch(
+        "SELECT provider_department AS d, service, CAST(month AS TEXT) AS m, SUM(ratings) AS n, SUM(overall) AS s, "
+        + ", ".join(f"SUM({name}) AS {name}" for name in CRITERIA)
+        + f", MAX(people) AS most, CASE WHEN MAX(people) < {int(k)} THEN {lists} END AS raters"
+        f" FROM internal_service_monthly WHERE month >= {{}} AND month <= {{}} AND provider_department IN"
+        f" ({','.join(str(int(d)) for d in departments)}) GROUP BY provider_department, service, month",
+        since, until,
+    )
+    by_service: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_service.setdefault((r["d"], r["service"]), []).append(r)
+    if not by_service:
+        return []
+    names = {r["id"]: r for r in await InternalService.select(InternalService.id, InternalService.name_en,
+                                                              InternalService.name_ru).where(
+        InternalService.id.is_in(list({svc for _d, svc in by_service}))).run()}
+    alone: dict[int, Figure] = {}
+    await provider_figures(since, until, k, tree, alone)  # each department's own figure, as the matrix leaves it
+    entries = []
+    for (d, svc), parts in by_service.items():
+        months = {str(r["m"])[:7]: _figure(("m", d, svc, str(r["m"])[:7]), r, k) for r in parts}
+        whole = combine(("svc", d, svc), months.values(), k)
+        quarters = [combine(("q", d, svc, i), [months[m] for m in b if m in months], k) for i, b in enumerate(blocks)]
+        sums = {name: sum(int(r[name]) for r in parts) for name in CRITERIA}
+        entries.append({"department": d, "service": svc, "figure": whole, "quarters": quarters, "sums": sums})
+    primary([f for e in entries for f in (e["figure"], *e["quarters"])], k)
+    equations: list[tuple[Figure, list[Figure]]] = []
+    for d in departments:
+        mine = [e for e in entries if e["department"] == d]
+        if not mine:
+            continue
+        equations.append((alone.get(d) or Figure(("a", d)), [e["figure"] for e in mine]))
+        for i, block in enumerate(blocks):
+            # The department's own ratings in these months: hidden when any month they could
+            # be worked out from is hidden on the scorecards.
+            block_total = combine(("aq", d, i), [e["quarters"][i] for e in mine], k)
+            primary([block_total], k)
+            if any(monthly.figure(x, m).hidden for x in [d, *tree.children.get(d, [])] for m in block):
+                block_total.hidden = True
+            equations.append((block_total, [e["quarters"][i] for e in mine]))
+    for e in entries:
+        equations.append((e["figure"], e["quarters"]))
+    for f in [complement(children, k) for _total, children in equations]:
+        if f is not None:
+            f.hidden = True
+    # A department's own figure hidden by the tree's suppression must not come back as the sum
+    # of its services: ``cover`` hides one of them too.
+    cover(equations)
+    result = []
+    for e in sorted(entries, key=lambda e: (tree.rows[e["department"]]["path"], service_name(names.get(e["service"], {})))):
+        f = e["figure"]
+        visible = not f.hidden
+        result.append({
+            "id": e["service"], "name": service_name(names.get(e["service"], {})),
+            "provider": department_name(tree.rows[e["department"]]), **_cell(f),
+            "criteria": {name: e["sums"][name] / f.count if visible and f.count else None for name in CRITERIA},
+            "quarters": [{"label": _block_label(blocks[i]), **_cell(q)} for i, q in enumerate(e["quarters"])],
+        })
+    return result
+
+
+def _block_label(months: list[str]) -> str:
+    first, last = months[0], months[-1]
+    return f"{first[5:7]}.{first[:4]}–{last[5:7]}.{last[:4]}" if first != last else f"{first[5:7]}.{first[:4]}"
 
 
 def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height: int = 180) -> dict[str, Any]:
@@ -962,17 +1098,11 @@ def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height
             "left": left, "right": width - right}
 
 
-async def provider_figures(since: date, until: date, k: int, tree: Tree | None = None) -> dict[int, Figure]:
-    """Every department's figure as a provider (with everything below it) from all raters, after
-    the same suppression the matrix applies: a department's figure is a child of its parent's
-    (with its siblings and the parent's own services), so it is hidden here exactly when the
-    matrix hides it."""
-    tree = tree or await Tree.load()
+def _protect_tree(alone: dict[int, Figure], tree: Tree, k: int) -> dict[int, Figure]:
+    """Each department's figure with everything below it, made from the departments' own
+    figures (``alone``, changed in place), after primary suppression of both and one complement
+    per parent: its children's figures and its own add up to its figure."""
     sub: dict[int, Figure] = {}
-    alone: dict[int, Figure] = {}
-    # One query for each department's own services; subtrees add up from the bottom.
-    for (_r, pk), figure in (await _grouped(since, until, k, None, {d: ("a", d) for d in tree.rows})).items():
-        alone[pk[1]] = figure
     for d in sorted(tree.rows, key=lambda d: -len(tree.rows[d]["ids"])):
         parts = [alone.get(d) or Figure(("a", d)), *(sub[c] for c in tree.children.get(d, []) if c in sub)]
         sub[d] = combine(("s", d), parts, k)
@@ -981,32 +1111,76 @@ async def provider_figures(since: date, until: date, k: int, tree: Tree | None =
     for parent, kids in tree.children.items():
         children = [sub.get(c) or Figure(("s", c)) for c in kids]
         if parent is not None:
-            children.append(alone.get(parent) or Figure(("a", parent)))
+            children.append(alone.setdefault(parent, Figure(("a", parent))))
         chosen.append(complement(children, k))
     for figure in chosen:
         if figure is not None:
             figure.hidden = True
+    # A hidden department whose parts are all shown (an only child, or its own services alone)
+    # would be their sum.
+    cover([(sub[d], [*(sub[c] for c in tree.children.get(d, []) if c in sub), alone.setdefault(d, Figure(("a", d)))])
+           for d in sorted(tree.rows, key=lambda d: len(tree.rows[d]["ids"]))])
     return sub
 
 
-async def service_index(department_ids: Iterable[int] | None = None, *, since: date | None = None,
-                        until: date | None = None) -> dict[int, dict[str, Any]]:
-    """The internal service index per department as a provider (with everything below it), for
-    reports: the mean overall score on 0-100 with the ratings and distinct raters behind it.
-    Where the figure is suppressed (as in the matrix) ``index`` and the counts are None."""
-    default_since, default_until = window()
-    since, until = since or default_since, until or default_until
-    k = await min_group(since, until)
-    figures = await provider_figures(since, until, k)
-    wanted = set(department_ids) if department_ids is not None else set(figures)
+async def provider_figures(since: date, until: date, k: int, tree: Tree | None = None,
+                           alone: dict[int, Figure] | None = None) -> dict[int, Figure]:
+    """Every department's figure as a provider (with everything below it) from all raters, after
+    the same suppression the matrix applies: a department's figure is a child of its parent's
+    (with its siblings and the parent's own services), so it is hidden here exactly when the
+    matrix hides it. Pass ``alone`` (a dict) to get each department's own figure back too."""
+    tree = tree or await Tree.load()
+    alone = {} if alone is None else alone
+    # One query for each department's own services; subtrees add up from the bottom.
+    for (_r, pk), figure in (await _grouped(since, until, k, None, {d: ("a", d) for d in tree.rows})).items():
+        alone[pk[1]] = figure
+    return _protect_tree(alone, tree, k)
+
+
+async def rater_figures(since: date, until: date, k: int, tree: Tree | None = None) -> dict[int, Figure]:
+    """Every department's figure as a rater (its people and everything below it) over a period,
+    protected along the tree like ``provider_figures``."""
+    tree = tree or await Tree.load()
+    alone = {rk[1]: f for (rk, _p), f in (await _grouped(since, until, k, {d: ("a", d) for d in tree.rows}, None)).items()}
+    return _protect_tree(alone, tree, k)
+
+
+def _index_entry(figure: Figure | None) -> dict[str, Any]:
+    if figure is None or not figure.count:
+        return {"index": None, "ratings": 0, "suppressed": False}
+    if figure.hidden:
+        return {"index": None, "ratings": None, "suppressed": True}
+    return {"index": index_of(figure.mean), "ratings": figure.count, "suppressed": False}
+
+
+async def service_index(department_ids: Iterable[int] | None = None, *, on: date | None = None) -> dict[int, dict[str, Any]]:
+    """The internal service index for reports, per department (with everything below it): the
+    mean overall score on 0-100 (``index_of``) of the service it *gave* (rated by other
+    departments) and of the service it *received* (as its people rated it), over the matrix's
+    12 months and for each of the last 24 months. A figure under the minimum, or one that would
+    give such a figure back by subtraction, has ``index`` and ``ratings`` None and
+    ``suppressed`` True; the same figures are hidden here as on the scorecards and in the
+    matrix. No permission check: the caller (a report) decides who reads it.
+
+    Returns ``{department: {"given": entry, "received": entry, "months": [{"month": "2026-11",
+    "given": entry, "received": entry}, ...]}}``, entry = ``{"index", "ratings", "suppressed"}``.
+    """
+    until = on or today()
+    trend_since, _x = window(until, TREND_MONTHS)
+    k = await min_group(trend_since, until)
+    tree = await Tree.load()
+    given = await monthly_figures("given", until, k, tree)
+    received = await monthly_figures("received", until, k, tree)
+    wanted = list(department_ids) if department_ids is not None else list(tree.rows)
     result = {}
     for d in wanted:
-        f = figures.get(d)
-        if f is None:
+        if d not in tree.rows:
             continue
-        shown = not f.hidden
-        result[d] = {"index": index_of(f.mean) if shown else None, "ratings": f.count if shown else None,
-                     "people": f.people if shown else None, "suppressed": not shown}
+        result[d] = {
+            "given": _index_entry(given.period.get(d)), "received": _index_entry(received.period.get(d)),
+            "months": [{"month": m, "given": _index_entry(given.figures.get((d, m))),
+                        "received": _index_entry(received.figures.get((d, m)))} for m in given.months],
+        }
     return result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servicechain.internal_service.aggregation import Figure, colour_class, index_of, protect
+from servicechain.internal_service.aggregation import Figure, colour_class, combine, cover, index_of, protect
 
 K = 5
 
@@ -75,3 +75,32 @@ def test_after_protection_every_equation_hides_nothing_or_at_least_the_minimum(r
         assert not hidden or len(hidden) >= K
     for c in children:
         assert c.hidden or c.people == 0 or c.people >= K
+
+
+def test_a_hidden_total_keeps_one_of_its_parts_hidden():
+    only = figure("only", range(10))
+    total = combine(("total",), [only], K)
+    total.hidden = True  # a complement in the equation above it
+    cover([(total, [only])])
+    assert only.hidden, "an only child shown would be its hidden parent"
+    a, b = figure("a", range(10)), figure("b", range(20, 27))
+    both = combine(("both",), [a, b], K)
+    both.hidden = True
+    cover([(both, [a, b])])
+    assert b.hidden and not a.hidden, "the part with fewer ratings"
+
+
+@settings(max_examples=300, deadline=None)
+@given(children_strategy, st.booleans())
+def test_after_cover_no_hidden_total_is_the_sum_of_shown_parts(rater_sets, parent_hidden):
+    children = [Figure((i,), raters=set(s), count=len(s), total=4 * len(s)) for i, s in enumerate(rater_sets)]
+    parent = combine(("parent",), children, K)
+    protect([*children, parent], [children], K)
+    parent.hidden = parent.hidden or parent_hidden
+    cover([(parent, children)])
+    with_data = [c for c in children if c.count]
+    if parent.hidden and with_data:
+        assert any(c.hidden for c in with_data)
+    hidden = set().union(*(c.raters for c in children if c.hidden))
+    if not parent.hidden:
+        assert not hidden or len(hidden) >= K

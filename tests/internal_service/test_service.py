@@ -253,7 +253,18 @@ async def _tree(cast):
     svc = await h.service(p, "Provider's help")
     groups = {a1: await h.people(a1, 2), a2: await h.people(a2, 6), a3: await h.people(a3, 7)}
     await h.ratings(svc, [(person, dept, 2 if dept == a1 else 4) for dept, ids in groups.items() for person in ids])
+    await _decoy(cast)
     return a, (a1, a2, a3), p, svc
+
+
+async def _decoy(cast) -> None:
+    """Five people of a department of their own rating a provider of its own once each: the
+    fewest ratings that can be shown, so where other tests' small figures under the company
+    need a complement, it is this one and not the figures a test looks at."""
+    raters = await h.department("Decoy raters", cast.departments["company"])
+    provider = await h.department("Decoy provider", cast.departments["company"])
+    svc = await h.service(provider, "Decoy")
+    await h.ratings(svc, [(person, raters, 3) for person in await h.people(raters, 5)])
 
 
 async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fails(cast, rollback):
@@ -323,8 +334,14 @@ async def test_scorecard_index_and_comments_respect_the_minimum(cast, rollback):
     with_comments = await service.scorecard(cast.actor("hr"), p)
     assert with_comments["comments"] == [("Always ready to help", 15)], "comments without names, above the minimum"
     assert "Оценщик" not in str(with_comments)
-    index = await service.service_index([p])
-    assert index[p]["ratings"] == 15 and index[p]["index"] == card["index"]
+    index = await service.service_index([p, a, a1, a3])
+    assert index[p]["given"] == {"index": card["index"], "ratings": 15, "suppressed": False}
+    this_month = index[p]["months"][-1]
+    assert this_month["month"] == today().strftime("%Y-%m") and this_month["given"]["ratings"] == 15
+    assert index[p]["received"]["ratings"] == 0, "nobody in the provider rated anything"
+    assert index[a]["received"] == {"index": service.index_of(56 / 15), "ratings": 15, "suppressed": False}
+    assert index[a3]["received"]["ratings"] == 7 and index[a1]["received"]["suppressed"], "two raters: hidden"
+    assert index[a]["months"][-1]["received"]["ratings"] == 15 and len(index[a]["months"]) == 24
     # A department rated by too few people shows nothing, and no comments.
     lonely = await h.department("Lonely provider", await h.department("Lonely division", cast.departments["company"]))
     lonely_service = await h.service(lonely, "Rarely used")
@@ -334,7 +351,53 @@ async def test_scorecard_index_and_comments_respect_the_minimum(cast, rollback):
     small = await service.scorecard(cast.actor("hr"), lonely)
     assert small["period"]["hidden"] and small["comments"] == [] and small["comments_withheld"]
     assert small["index"] is None and all(c["mean"] is None for c in small["criteria"])
-    assert (await service.service_index([lonely]))[lonely]["index"] is None
+    assert (await service.service_index([lonely]))[lonely]["given"] == {"index": None, "ratings": None, "suppressed": True}
+
+
+async def test_the_scorecard_breaks_the_figure_down_by_service_without_giving_a_small_one_back(cast, rollback):
+    a, (a1, a2, a3), p, svc = await _tree(cast)
+    second = await h.service(p, "Rarely asked")
+    few = await h.people(a3, 2)
+    await h.ratings(second, [(r, a3, 1) for r in few])
+    card = await service.scorecard(cast.actor("hr"), p)
+    assert card["period"]["count"] == 17 and not card["period"]["hidden"]
+    rows = {v["id"]: v for v in card["services"]}
+    assert rows[second]["hidden"], "two people: hidden"
+    assert rows[svc]["hidden"], "or the department's 17 ratings minus this service's 15 give the two back"
+    assert all(c is None for c in rows[svc]["criteria"].values())
+    more = await h.people(a2, 5)
+    await h.ratings(second, [(r, a2, 3) for r in more])
+    rows = {v["id"]: v for v in (await service.scorecard(cast.actor("hr"), p))["services"]}
+    assert (rows[svc]["count"], rows[second]["count"]) == (15, 7) and not rows[second]["hidden"]
+    assert rows[second]["criteria"]["speed"] == (2 * 1 + 5 * 3) / 7
+    assert rows[svc]["name"] == "Provider's help" and rows[svc]["provider"] == "Provider"
+    quarters = rows[svc]["quarters"]
+    assert len(quarters) == 4 and quarters[-1]["count"] == 15 and not any(q["count"] for q in quarters[:-1])
+    # The division above shows the same services with the same figures.
+    division = (await Department.select(Department.parent).where(Department.id == p).first().run())["parent"]
+    above = {v["id"]: v for v in (await service.scorecard(cast.actor("hr"), division))["services"]}
+    assert above[svc]["count"] == 15 and above[second]["count"] == 7
+
+
+async def test_a_department_hidden_as_a_complement_hides_its_only_child_too(cast, rollback):
+    """Under one group: a division whose only department provides a service rated by six
+    people, and a small provider rated by two. The division is the complement of the small
+    one; its only child's figure is the division's, so it is hidden with it."""
+    group = await h.department("Only-child group", cast.departments["company"])
+    division = await h.department("Only-child division", group)
+    child = await h.department("Only child", division)
+    raters = await h.department("Only raters", cast.departments["company"])
+    await h.ratings(await h.service(child, "Only service"), [(r, raters, 4) for r in await h.people(raters, 6)])
+    small = await h.department("Small provider", group)
+    await h.ratings(await h.service(small, "Small service"), [(r, raters, 2) for r in await h.people(raters, 2)])
+    figures = await service.provider_figures(*service.window(), 5)
+    assert figures[small].hidden and figures[division].hidden
+    assert figures[child].hidden, "shown, it would be the division's figure"
+    index = await service.service_index([division, child])
+    assert index[division]["given"]["suppressed"] and index[child]["given"]["suppressed"]
+    assert index[child]["months"][-1]["given"]["suppressed"], "and so is its month"
+    card = await service.scorecard(cast.actor("hr"), child)
+    assert card["period"]["hidden"] and card["trend"][-1]["hidden"] and all(v["hidden"] for v in card["services"])
 
 
 async def test_an_employee_sees_no_scorecard_but_the_head_does(cast, rollback):
