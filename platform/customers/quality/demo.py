@@ -120,13 +120,11 @@ def _weighted(scores: dict[str, int | None], weights: dict[str, int]) -> float:
     return round(sum(weights[c] * s for c, s in scores.items() if s is not None) / (MAX_SCORE * total) * 100, 1)
 
 
-def _profile_code(unit: Any) -> str | None:
+def _profile_codes() -> dict[int, str]:
+    """Profile object id → its code (units carry the Profile, not its name)."""
     from servicechain.platform.demo.company import PROFILES
 
-    for code, profile in PROFILES.items():
-        if unit.profile is profile:
-            return code
-    return None
+    return {id(profile): code for code, profile in PROFILES.items()}
 
 
 def plan_quality(ctx: Any) -> None:
@@ -161,9 +159,14 @@ def plan_quality(ctx: Any) -> None:
 
 
 def _scorecards(ctx: Any, rng: Any, months: list[date], changed: date, weights: dict, analysts: list) -> None:
+    profiles = _profile_codes()
+    channels_of: dict[int, tuple[str, ...]] = {}  # unit id → the channels its people answer on
+    for unit in ctx.units:
+        if unit.division in SCORED_DIVISIONS and unit.profile is not None:
+            channels_of[unit.id] = CHANNEL_OF_PROFILE.get(profiles.get(id(unit.profile), ""), ())
     agents = []
     for member in ctx.people:
-        if any(p.unit.division in SCORED_DIVISIONS and not p.as_head for p in member.placements):
+        if any(not p.as_head and channels_of.get(p.unit.id) for p in member.placements):
             agents.append(member)
     rate = min(PER_AGENT_MONTH, MAX_MONTHLY / max(1, len(agents)))
     skill = {m.seq: rng.gauss(0, 0.45) for m in agents}
@@ -181,9 +184,7 @@ def _scorecards(ctx: Any, rng: Any, months: list[date], changed: date, weights: 
             for _n in range(count):
                 day = month_start + timedelta(days=rng.randrange((last_day - month_start).days + 1))
                 unit, as_head = _unit_on(member, day)
-                if unit is None or as_head or unit.division not in SCORED_DIVISIONS:
-                    continue
-                channels = CHANNEL_OF_PROFILE.get(_profile_code(unit) or "")
+                channels = channels_of.get(unit.id) if unit is not None and not as_head else None
                 if not channels:
                     continue
                 dip = customer_dip(ctx, unit, day)
