@@ -575,6 +575,12 @@ async def revoke_grant(actor: Actor, grant_id: int) -> int:
 # --- uses --------------------------------------------------------------------------------------
 
 
+def requester_key(actor: Actor) -> str:
+    if actor.kind == "token":
+        return f"t{actor.token_id}" if actor.token_id is not None else f"t-{actor.name}"
+    return f"p{actor.person_id}"
+
+
 def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -633,7 +639,9 @@ async def record_use(
         raise FormInvalid({"amount": [_("Enter an amount above zero.")]})
     if used_on > today():
         raise FormInvalid({"used_on": [_("The date is in the future.")]})
-    request_key = f"{grantee_id}:{request_id}" if request_id else None
+    # Request ids belong to whoever sends them (an integration's token), not to the employee: the
+    # same id sent again for another employee is another body, a conflict, not a new use.
+    request_key = f"{requester_key(actor)}:{request_id}" if request_id else None
     refusal: str | None = None
     # Everything below runs on the transaction's one connection: on SQLite a query outside it
     # would open a connection of its own, which costs more than the query.

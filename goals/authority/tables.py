@@ -74,7 +74,8 @@ class AuthorityUse(Table, tablename="authority_use"):
     amount = Integer()
     action = Text(default="")  # what was done
     used_on = Date(index=True)
-    # "<grantee>:<request id>" of an API request, so a retry records nothing new.
+    # "<sender>:<request id>" of an API request (the sender: "t<token id>", or "p<person id>"),
+    # so a retry records nothing new.
     request_key = Varchar(length=250, null=True, default=None, unique=True)
     request_hash = Varchar(length=64, default="")
     remaining_after = Integer(null=True, default=None)  # the answer given the first time

@@ -158,6 +158,10 @@ async def test_api_records_a_use_once_per_request_id(client, cast):
     assert await uses_on(client, "API-2") == 1
     other = await client.post("/api/v1/authority/uses", json={**body, "amount": 2000}, headers=headers)
     assert other.status_code == 409 and set(other.json()) == {"detail", "errors"}
+    # The id is the sender's: reused for another employee it is another body too, not a new use.
+    manager = await client.post("/api/v1/authority/uses", json={**body, "employee": "manager@test.local"}, headers=headers)
+    assert manager.status_code == 409
+    assert await on_app_loop(client, AuthorityUse.count().where(AuthorityUse.request_key.like(f"%:{body['request_id']}")).run) == 1
 
 
 async def test_api_refuses_with_the_reason_and_rejects_bad_amounts(client, cast):

@@ -177,7 +177,7 @@ async def test_a_retried_request_records_nothing_new_and_another_body_conflicts(
     first = await use(cast, chain, 100_000, request_id="r-1", fingerprint="aaa")
     again = await use(cast, chain, 100_000, request_id="r-1", fingerprint="aaa")
     assert again.replayed and again.use_id == first.use_id and again.remaining_budget == first.remaining_budget
-    assert await AuthorityUse.count().where(AuthorityUse.request_key.like(f"{cast.ids['employee']}:r-1")).run() == 1
+    assert await AuthorityUse.count().where(AuthorityUse.request_key == f"p{cast.ids['employee']}:r-1").run() == 1
     with pytest.raises(service.RequestConflict):
         await use(cast, chain, 200_000, request_id="r-1", fingerprint="bbb")
 
