@@ -98,7 +98,7 @@ REACTION_COLUMNS = ("id", "recognition", "person", "kind", "key", "created_at")
 PREFERENCE_COLUMNS = ("id", "person", "ranking", "note", "updated_at")
 BUDGET_COLUMNS = ("id", "manager", "starts_on", "ends_on", "amount", "set_by", "created_at")
 REWARD_COLUMNS = ("id", "giver", "recipient", "kind", "amount", "reason", "value", "recognition", "goal_id", "from_budget",
-                  "preference_rank", "created_at")
+                  "preference_rank", "department", "created_at")
 
 
 def _at(day: date, rng: random.Random) -> datetime:
@@ -254,7 +254,7 @@ def _rewards(ctx: Any, rng: random.Random, rankings: dict[int, list[str]], value
                 rank = ranking.index(kind) + 1 if kind in ranking else None
                 rewards.append((len(rewards) + 1, head.id, person.id, kind, value, rng.choice(REASONS[head.language]),
                                 value_ids[rng.choice(("customer", "colleagues", "ownership", "beyond"))], None, None,
-                                budget_id if value is not None else None, rank, _at(day, rng)))
+                                budget_id if value is not None else None, rank, unit.id, _at(day, rng)))
         quarter = ends + timedelta(days=1)
     ctx.add_rows("reward_budget", BUDGET_COLUMNS, budgets)
     ctx.add_rows("reward", REWARD_COLUMNS, sorted(rewards, key=lambda r: r[0]))

@@ -499,7 +499,8 @@ async def give_reward(actor: Actor, data: dict[str, Any]) -> int:
         rank = ranking.index(p["kind"]) + 1 if p["kind"] in ranking else None
         reward = Reward(giver=actor.person_id, recipient=recipient["id"], kind=p["kind"], amount=p["amount"],  # type: ignore[index]
                         reason=p["reason"], value=value_id, recognition=p["recognition_id"], goal_id=p["goal_id"],
-                        from_budget=budget["id"] if budget else None, preference_rank=rank, created_at=utcnow())
+                        from_budget=budget["id"] if budget else None, preference_rank=rank,
+                        department=recipient["department"], created_at=utcnow())  # type: ignore[index]
         await reward.save().run()
         with use_language(recipient["language"] or "ru"):  # type: ignore[index]
             await outbox.notify(recipient["id"], _("%(name)s gave you a reward: %(kind)s.", name=actor.name,  # type: ignore[index]
@@ -678,15 +679,16 @@ async def save_preferences(actor: Actor, data: dict[str, Any]) -> None:
 async def top_three_share(*, giver_id: int | None = None, department_id: int | None = None,
                           since: date | None = None, until: date | None = None) -> dict[str, Any]:
     """How many rewards fell in the recipient's top three kinds when given: for one giver, or
-    for recipients in a department and those below (by their current department). For reports;
-    callers check who may see it. ``share`` is None when there were no rewards."""
+    for recipients in a department and those below (their department when rewarded), within
+    the days ``since``..``until``. For reports (issue 9 reads it); callers check who may see it
+    (``platform.security.reward_report_scope``). ``share`` is None when there were no rewards."""
     sql = "SELECT COUNT(*) AS n, SUM(CASE WHEN w.preference_rank <= 3 THEN 1 ELSE 0 END) AS top FROM reward w"
     where, args = [], []
     if department_id is not None:
         dept = await Department.select(Department.path).where(Department.id == department_id).first().run()
         if dept is None:
             raise NotFound()
-        sql += " JOIN person p ON p.id = w.recipient JOIN department d ON d.id = p.department"
+        sql += " JOIN department d ON d.id = w.department"
         where.append("d.path LIKE {}")
         args.append(dept["path"] + "%")
     if giver_id is not None:
@@ -720,7 +722,7 @@ def _share(n: int, top: int) -> dict[str, Any]:
 
 async def top_three_table(*, since: date | None = None, until: date | None = None) -> dict[str, list[dict[str, Any]]]:
     """The top-three share for every giver and every department (a department counts the rewards
-    of recipients in it and in the departments below, by their current department), over a
+    of recipients in it and in the departments below, by their department when rewarded), over a
     period. Two grouped queries, then a roll-up of the department tree in memory. For reports;
     callers decide who may see which rows (``platform.security.reward_report_scope``)."""
     where, args = _period_bounds(since, until)
@@ -730,8 +732,7 @@ async def top_three_table(*, since: date | None = None, until: date | None = Non
         f"SELECT w.giver AS id, g.full_name, g.active, COUNT(*) AS n, {top} AS top FROM reward w"
         f" JOIN person g ON g.id = w.giver{clause} GROUP BY w.giver, g.full_name, g.active", *args)
     by_department = await db.fetch(
-        f"SELECT p.department AS id, COUNT(*) AS n, {top} AS top FROM reward w JOIN person p ON p.id = w.recipient"
-        f"{clause} GROUP BY p.department", *args)
+        f"SELECT w.department AS id, COUNT(*) AS n, {top} AS top FROM reward w{clause} GROUP BY w.department", *args)
     manager_rows = [{"id": g["id"], "full_name": g["full_name"], "active": bool(g["active"]),
                      **_share(int(g["n"]), int(g["top"] or 0))} for g in givers]
     manager_rows.sort(key=lambda r: (-r["rewards"], fold(r["full_name"])))

@@ -15,6 +15,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from servicechain.platform.people.tables import Department, Person
@@ -94,6 +95,8 @@ class Reward(Table, tablename="reward"):
     from_budget = ForeignKey(references=RewardBudget, null=True, default=None, index=True)
     # The recipient's ranking of this kind when it was given (1 = favourite, null = unranked).
     preference_rank = Integer(null=True, default=None)
+    # The recipient's department on the day: the metric per department reads history, as feeds do.
+    department = ForeignKey(references=Department, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz(index=True)
 
 

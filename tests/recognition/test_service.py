@@ -420,3 +420,12 @@ async def test_a_refused_reward_saves_nothing_and_a_given_one_notifies_the_recip
     assert note["link"] == "/rewards/" and "gave you a reward: Public praise." in note["text"]
     entry = await AuditEntry.select().order_by(AuditEntry.seq, ascending=False).first().run()
     assert entry["action"] == "reward.give" and entry["object_id"] == str(rid)
+
+
+async def test_a_reward_counts_for_the_department_the_recipient_was_in_when_rewarded(cast, values, rollback):
+    await rewards_with_ranks(cast, [(1, "learning"), (2, "gift")])
+    await Person.update({Person.department: cast.departments["warehouse"]}).where(Person.id == cast.ids["employee"]).run()
+    assert (await service.top_three_share(department_id=cast.departments["support"]))["rewards"] == 2
+    assert (await service.top_three_share(department_id=cast.departments["warehouse"]))["rewards"] == 0
+    departments = {r["id"]: r for r in (await service.top_three_table())["departments"]}
+    assert departments[cast.departments["support.line1"]]["rewards"] == 2 and cast.departments["warehouse"] not in departments
