@@ -42,10 +42,12 @@ async def home(request: Request) -> Template:
 
     from servicechain.internal_service.service import reminder as internal_service_reminder
     from servicechain.platform.surveys.service import home_pulses
+    from servicechain.platform.customers.service import home_follow_ups
 
     return render(request, "home.html", {"notifications": notifications, "team_size": await managed_people_count(actor),
                                          "internal_service_round": await internal_service_reminder(actor),
                                          "open_pulses": await home_pulses(actor),
+                                         "score_follow_ups": await home_follow_ups(actor),
                                          **await home_authority(actor),
                                          **await home_reminders(actor)})
 

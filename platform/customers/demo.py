@@ -161,7 +161,8 @@ class _Builder:
         age_hours = (self.now - created).total_seconds() / 3600
         # Slower to close while the team is in a dip; recent ones may still be open.
         hours = rng.lognormvariate(math.log(6 + 20 * -self.dip(unit, day)), 0.9)
-        if age_hours < hours or rng.random() < 0.03:
+        forgotten = age_hours < 24 * 45 and rng.random() < 0.08  # a few of the last weeks' slipped through
+        if age_hours < hours or forgotten:
             reminded = due + timedelta(minutes=15) if due < self.now else None
             self.follow_ups.append((len(self.follow_ups) + 1, score_id, unit.id, assignee, due, "open", "", "", None,
                                     None, None, reminded, created))

@@ -792,3 +792,13 @@ def audit_actor() -> Actor:
 
 
 Progress = Callable[[str, int, int], None]
+
+
+async def home_follow_ups(actor: Actor) -> dict[str, int]:
+    """What the home page shows: the open follow-ups assigned to the actor, and how many are overdue."""
+    if not actor.is_person:
+        return {"open": 0, "overdue": 0}
+    rows = await db.fetch(
+        "SELECT COUNT(*) AS n, SUM(CASE WHEN due_at < {} THEN 1 ELSE 0 END) AS overdue FROM customer_follow_up"
+        " WHERE assignee = {} AND status = 'open'", utcnow(), actor.person_id)
+    return {"open": rows[0]["n"] or 0, "overdue": rows[0]["overdue"] or 0}

@@ -103,3 +103,12 @@ async def test_figures_and_scores_pages_in_english_and_russian(client, as_user):
     russian = await client.get("/customers/")
     assert "Оценки клиентов" in russian.text
     await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_the_home_page_tells_the_assignee_about_waiting_follow_ups(client, as_user):
+    await on_app_loop(client, h.save, [h.item("home", csat="2")], f"home-{h.tag()}")
+    await as_user("manager")
+    home = await client.get("/")
+    assert "Customers waiting for your call" in home.text and 'href="/customers/follow-ups' in home.text
+    await as_user("outsider")
+    assert "Customers waiting for your call" not in (await client.get("/")).text
