@@ -1,6 +1,7 @@
 """The demo's goals: a quarter per cycle over the whole history, company goals, one goal per
-division aligned to one of them, and a goal for each team lead (and for everyone in the demo
-team) aligned to their division's goal, with a check-in about every two weeks up to ``today``.
+division aligned to one of them, one goal per department of the next level aligned to its
+division's goal, and a goal for each team lead (and for everyone in the demo team) aligned to
+their division's goal, with a check-in about every two weeks up to ``today``.
 
 Seasonality: a grocer's fourth quarter (New Year) and first quarter (after the holidays, the
 winter flu) are harder than spring and summer, so goals move more slowly then and are missed
@@ -154,6 +155,19 @@ def plan_goals(ctx: Any) -> None:
                 description=f"Вклад подразделения «{division.name_ru}» в общую цель компании «{title}».",
                 metric=metric, unit=unit, baseline=baseline, target=target, direction=direction, weight=rng.randint(1, 3),
                 author=head.id if head else None, approver=ceo.id if ceo else None, skill=skill[division.code])
+        # Sub-departments align to their division's goal: the second level of departments sets
+        # department goals of its own, so the cascade has department goals under department goals.
+        for unit in (u for u in leads if u.depth == 2 and u.division in division_goal):
+            head = unit.head_at(start)
+            if head is None or not _active(head, start):
+                continue
+            division_head = by_code[unit.division].head_at(start)
+            title, _d, metric, unit_name, baseline, target, direction = COMPANY_GOALS[divisions.index(by_code[unit.division]) % 3]
+            b.goal(cycle_id=cycle_id, code=code, start=start, end=end, level="department", owner_person=None,
+                   owner_department=unit.id, parent=division_goal[unit.division], title=f"{title}: {unit.name_ru}",
+                   description=f"Вклад отдела «{unit.name_ru}» в цель подразделения по показателю «{metric}».",
+                   metric=metric, unit=unit_name, baseline=baseline, target=target, direction=direction, weight=1,
+                   author=head.id, approver=division_head.id if division_head else None, skill=skill[unit.code])
         for unit in leads:
             head = unit.head_at(start)
             if head is None or not _active(head, start) or unit.division not in division_goal:

@@ -20,13 +20,19 @@ def goals_of(**overrides):
 def test_every_goal_is_aligned_one_level_up_inside_its_cycle_and_check_ins_stop_at_today():
     ctx, rows = goals_of()
     by_id = {g["id"]: g for g in rows}
+    units = {u.id: u for u in ctx.units}
+    assert any(g["level"] == "department" and by_id[g["parent"]]["level"] == "department" for g in rows)
     assert len(ctx.tables["cycle"].rows) == 9  # two years of quarters, the current one included
     for g in rows:
         if g["level"] == "company":
             assert g["parent"] is None
         else:
             parent = by_id[g["parent"]]
-            assert parent["level"] == {"department": "company", "person": "department"}[g["level"]]
+            if g["level"] == "department" and parent["level"] == "department":
+                # a sub-department's goal under its division's goal
+                assert units[g["owner_department"]].parent is units[parent["owner_department"]]
+            else:
+                assert parent["level"] == {"department": "company", "person": "department"}[g["level"]]
             assert parent["cycle"] == g["cycle"] and parent["id"] < g["id"]  # loaded before its children
         assert g["starts_on"] <= g["deadline"] and 0 <= g["progress"] <= 100
     for row in ctx.tables["goal_check_in"].rows:
