@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -596,6 +597,7 @@ class PulseData:
     answered: dict[int, int]  # participants marked answered, with everything below
     traits: dict[int, str]
     hidden: set[int]  # departments whose figure (with everything below) is suppressed
+    comments: list[tuple[int, str]] | None = None  # (department, text), read on first need
 
     def roots(self) -> list[int]:
         return sorted(self.kids.get(None, []), key=lambda d: self.tree[d]["path"])
@@ -784,13 +786,13 @@ async def results(actor: Actor, pulse_id: int, node: int | None = None) -> dict[
     items = await pulse_items(pulse_id)
     comments: list[str] = []
     if shown:
+        if data.comments is None:  # a closed pulse's comments never change: read them once
+            found = await db.fetch("SELECT id, department, comment FROM pulse_answer WHERE pulse = {} AND comment <> ''", pulse_id)
+            # Sorted by the random id: an order that says nothing about who wrote what, or when.
+            data.comments = [(r["department"], r["comment"]) for r in sorted(found, key=lambda r: str(r["id"]))]
         paths = [tree[t]["path"] for t in tops] if node is None else [tree[node]["path"]]
-        ids = [d for d in tree if any(tree[d]["path"].startswith(p) for p in paths)]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            comments += [r["comment"] for r in await db.fetch(
-                "SELECT comment, id FROM pulse_answer WHERE pulse = {} AND comment <> ''"
-                f" AND department IN ({db.placeholders(len(chunk))}) ORDER BY id", pulse_id, *chunk)]
+        wanted = {d for d, row in tree.items() if any(row["path"].startswith(p) for p in paths)}
+        comments = [text for d, text in data.comments if d in wanted]
     trail = []
     if node is not None:
         for part in tree[node]["path"].strip("/").split("/"):
@@ -803,7 +805,8 @@ async def results(actor: Actor, pulse_id: int, node: int | None = None) -> dict[
         "items": [{**i, "score": total.item_score(i["position"]) if shown else None} for i in items],
         "traits": [{"trait": t, "label": trait_label(t), "score": head["traits"][t]} for t in TRAIT_ORDER],
         "invited": invited, "participation": round(100 * total.n / invited) if shown and invited else None,
-        "comments": comments, "enps_hist": total.enps if shown else None,
+        # Identical comments once, with how many gave them; in the random order of answer ids.
+        "comments": list(Counter(comments).items()), "enps_hist": total.enps if shown else None,
         "trend": await trend(actor, tree[node]["source"] if node is not None else None),
     }
 
@@ -817,15 +820,15 @@ async def _closed_pulses(since: date | None = None, until: date | None = None) -
     return await query.order_by(Pulse.closes_on).order_by(Pulse.id).run()
 
 
-async def _pulse_figures(pulse: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """Every snapshot department's figures (with everything below it) after suppression; the
-    same decision as on the results page."""
+async def _pulse_figures(pulse: dict[str, Any], only: Callable[[dict[str, Any]], bool] | None = None) -> dict[int, dict[str, Any]]:
+    """Snapshot departments' figures (with everything below them) after suppression, the same
+    decision as on the results page; ``only`` picks the departments wanted (by their row)."""
     data = await pulse_data(pulse)
     k = pulse["min_group_size"]
     empty = Stat()
     return {d: {**_figures(data.sub.get(d, empty), data.traits, d in data.hidden or 0 < data.sub.get(d, empty).n < k),
                 "source": row["source"], "depth": row["depth"], "parent": row["parent"]}
-            for d, row in data.tree.items()}
+            for d, row in data.tree.items() if only is None or only(row)}
 
 
 async def trend(actor: Actor, source_department: int | None = None, *, limit: int = 24) -> dict[str, Any]:
@@ -839,11 +842,10 @@ async def trend(actor: Actor, source_department: int | None = None, *, limit: in
     chosen = (await _closed_pulses())[-limit:]
     await pulses_data(chosen)  # one batch; _pulse_figures below reads from memory
     for pulse in chosen:
-        figures = await _pulse_figures(pulse)
         if source_department is None:
-            match = [f for f in figures.values() if f["parent"] is None]
+            match = list((await _pulse_figures(pulse, lambda row: row["parent"] is None)).values())
         else:
-            match = [f for f in figures.values() if f["source"] == source_department]
+            match = list((await _pulse_figures(pulse, lambda row: row["source"] == source_department)).values())
         if len(match) != 1:
             continue
         fig = match[0]
@@ -893,9 +895,8 @@ async def department_month_engagement(since: date | None = None, until: date | N
     chosen = await _closed_pulses(since, until)
     await pulses_data(chosen)
     for pulse in chosen:
-        for d, f in (await _pulse_figures(pulse)).items():
-            if wanted is not None and f["source"] not in wanted:
-                continue
+        pick = None if wanted is None else (lambda row: row["source"] in wanted)
+        for d, f in (await _pulse_figures(pulse, pick)).items():
             result.append({"pulse": pulse["id"], "month": pulse["closes_on"].strftime("%Y-%m"), "department": d,
                            "source_department": f["source"], "engagement": f["engagement"], "traits": f["traits"],
                            "enps": f["enps"], "n": f["n"] if not f["hidden"] else None, "suppressed": f["hidden"]})
@@ -908,8 +909,7 @@ async def company_trend(since: date | None = None, until: date | None = None) ->
     chosen = await _closed_pulses(since, until)
     await pulses_data(chosen)
     for pulse in chosen:
-        figures = await _pulse_figures(pulse)
-        roots = [f for f in figures.values() if f["parent"] is None]
+        roots = list((await _pulse_figures(pulse, lambda row: row["parent"] is None)).values())
         if len(roots) != 1:
             continue
         f = roots[0]
