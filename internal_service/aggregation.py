@@ -29,7 +29,7 @@ class Figure:
     they are fewer than the minimum, which is all complementary suppression needs."""
 
     key: tuple
-    raters: set[int] = field(default_factory=set)
+    raters: set = field(default_factory=set)  # ids (int), or their text when read from the summary
     count: int = 0
     total: int = 0
     hidden: bool = False

@@ -31,8 +31,13 @@ def raters_text(people: Iterable[int]) -> str:
     return "," + "".join(f"{p}," for p in sorted(set(people)))
 
 
-def parse_raters(text: str | None) -> set[int]:
-    return {int(x) for x in (text or "").split(",") if x}
+def parse_raters(text: str | None) -> set[str]:
+    """The people of concatenated ``raters`` lists, as the ids' text: suppression only counts
+    and compares them, and skipping int() makes the index over every department and month
+    several times cheaper."""
+    people = set((text or "").split(","))
+    people.discard("")
+    return people
 
 
 async def add_rating(*, rater: int, rater_department: int, provider_department: int, service: int,
