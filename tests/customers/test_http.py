@@ -112,3 +112,28 @@ async def test_the_home_page_tells_the_assignee_about_waiting_follow_ups(client,
     assert "Customers waiting for your call" in home.text and 'href="/customers/follow-ups' in home.text
     await as_user("outsider")
     assert "Customers waiting for your call" not in (await client.get("/")).text
+
+
+async def test_the_assignee_compensates_at_once_within_their_authority(client, as_user, cast):
+    from tests.goals.authority.helpers import make_chain
+
+    chain = await on_app_loop(client, make_chain, cast)
+    source, case = f"comp-{h.tag()}", f"HD-{h.tag()}"
+    await on_app_loop(client, h.save, [h.item("c", csat="1", case_ref=case, employee="employee@test.local",
+                                              department=None)], source)
+    score = await on_app_loop(client, CustomerScore.select().where(CustomerScore.source == source).first().run)
+    follow_up = await on_app_loop(client, ScoreFollowUp.select().where(ScoreFollowUp.score == score["id"]).first().run)
+    await as_user("manager")
+    page = await client.get(f"/customers/follow-ups/{follow_up['id']}")
+    assert "What you may do for this customer without asking" in page.text and "10,000" in text_of(page.text)
+    url = f"/customers/follow-ups/{follow_up['id']}/compensate"
+    over = await post_form(client, url, {"scope_id": str(chain.scope_id), "amount": "20 000", "action": "Refund"})
+    assert over.status_code == 422 and "per-case limit" in over.text
+    empty = await post_form(client, url, {"scope_id": str(chain.scope_id), "amount": ""})
+    assert empty.status_code == 422 and 'aria-invalid="true"' in empty.text
+    done = await post_form(client, url, {"scope_id": str(chain.scope_id), "amount": "1 500", "action": "Refund"})
+    assert done.status_code == 303
+    row = await on_app_loop(client, ScoreFollowUp.select().where(ScoreFollowUp.id == follow_up["id"]).first().run)
+    assert row["outcome"] == "compensated" and row["authority_use"]
+    after = await client.get(f"/customers/follow-ups/{follow_up['id']}")
+    assert "Compensated the customer" in after.text and "1,500" in text_of(after.text)
