@@ -42,18 +42,18 @@ SOURCES = {"phone": "helpdesk", "chat": "helpdesk", "email": "helpdesk", "courie
 BASE_MEAN, TEAM_SPREAD, DIP_EFFECT, COMPENSATED_LIFT = 1.45, 0.25, 1.3, 0.9
 NPS_SHARE = 0.35  # share of scores that also carry an NPS answer
 GOOD_BAD_CHANNELS = ("courier",)  # the delivery app asks thumbs up or down
+# Comments by (language, mood, where the customer met us): the line or the doorstep.
 COMMENTS = {
-    "ru": {
-        "low": ("Долго ждал ответа.", "Курьер опоздал на час.", "Привезли не то, что заказывал.",
-                "Оператор был невежлив.", "Проблему так и не решили.", "Пришлось звонить три раза."),
-        "high": ("Спасибо, всё быстро!", "Очень вежливый оператор.", "Курьер приехал вовремя.", "Решили за пять минут.",
-                 "Всё понравилось."),
-    },
-    "en": {
-        "low": ("Waited too long for an answer.", "The courier was an hour late.", "Got the wrong items.",
-                "The agent was rude.", "The problem was never solved."),
-        "high": ("Thanks, quick and easy!", "Very polite agent.", "The courier was on time.", "Solved in five minutes."),
-    },
+    ("ru", "low", "line"): ("Долго ждал ответа.", "Оператор был невежлив.", "Проблему так и не решили.",
+                            "Пришлось звонить три раза.", "Переключали с одного на другого."),
+    ("ru", "low", "door"): ("Курьер опоздал на час.", "Привезли не то, что заказывал.", "Пакет был порван.",
+                            "В пункте выдачи долго искали заказ."),
+    ("ru", "high", "line"): ("Спасибо, всё быстро!", "Очень вежливый оператор.", "Решили за пять минут."),
+    ("ru", "high", "door"): ("Курьер приехал вовремя.", "Всё привезли аккуратно.", "Быстро выдали заказ."),
+    ("en", "low", "line"): ("Waited too long for an answer.", "The agent was rude.", "The problem was never solved."),
+    ("en", "low", "door"): ("The courier was an hour late.", "Got the wrong items.", "The bag was torn."),
+    ("en", "high", "line"): ("Thanks, quick and easy!", "Very polite agent.", "Solved in five minutes."),
+    ("en", "high", "door"): ("The courier was on time.", "Everything arrived neatly.", "Got my order at once."),
 }
 OUTCOME_WEIGHTS = (("called_back", 0.6), ("resolved", 0.4))
 FOLLOW_UP_COLUMNS = ("id", "score", "department", "assignee", "due_at", "status", "outcome", "note", "authority_use",
@@ -135,7 +135,8 @@ class _Builder:
         nps = _nps(latent, rng) if rng.random() < NPS_SHARE else None
         low = (csat is not None and csat <= 3) or good is False or (nps is not None and nps <= 6)
         mood = "low" if low else "high"
-        comment = rng.choice(COMMENTS[language][mood]) if rng.random() < 0.3 else ""
+        where = "door" if channel in ("courier", "store") else "line"
+        comment = rng.choice(COMMENTS[(language, mood, where)]) if rng.random() < 0.3 else ""
         employee = f"VD-{member.id:06d}" if member else ""
         digest = fingerprint_of(day.isoformat(), channel, case_ref, unit.code, employee, str(csat or ""),
                                 "" if good is None else str(good), "" if nps is None else str(nps), comment)
