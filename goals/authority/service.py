@@ -419,12 +419,16 @@ async def purpose_choices(actor: Actor, also: int | None = None) -> list[dict[st
     from servicechain.platform.security import goal_viewer
 
     viewer = await goal_viewer(actor)
+    # People's goals only of those the actor may see (a 20,000-person company has thousands).
+    people = "" if viewer.reach is None else (
+        " AND (g.level != 'person' OR g.owner_person IN ("
+        + ", ".join(str(int(i)) for i in sorted(viewer.reach | {actor.person_id or 0})) + "))")
     rows = await db.fetch(
         "SELECT g.id, g.title, g.level, g.owner_person, g.owner_department, d.path AS department_path,"
         " d.name_en AS d_name_en, d.name_ru AS d_name_ru, p.full_name AS owner_name, c.code AS cycle_code"
         " FROM goal g JOIN cycle c ON c.id = g.cycle LEFT JOIN department d ON d.id = g.owner_department"
         " LEFT JOIN person p ON p.id = g.owner_person"
-        " WHERE (c.ends_on >= {} AND g.status IN ('draft', 'proposed', 'agreed')) OR g.id = {}"
+        f" WHERE (c.ends_on >= {{}} AND g.status IN ('draft', 'proposed', 'agreed'){people}) OR g.id = {{}}"
         " ORDER BY c.starts_on, g.level, g.title, g.id LIMIT 3000", today(), also or 0)
     choices = []
     for r in rows:
