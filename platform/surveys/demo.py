@@ -5,7 +5,7 @@ Each team's engagement follows the demo's plot (``platform.demo.story.engagement
 teams that dip are the ones whose customer scores fall a couple of months later. Rows are built
 exactly as closing a real pulse writes them: answers with no person and no time under random
 (here: seeded) UUIDs in shuffled order, departments generalised to at least the minimum group
-size, and tallies. Draws come from the ``pulses`` stream only; nothing reads the clock.
+size, and per-department summaries. Draws come from the ``pulses`` stream only; nothing reads the clock.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from servicechain.platform.demo.story import engagement_dip
-from servicechain.platform.surveys.figures import generalise
+from servicechain.platform.surveys.figures import Stat, generalise
 from servicechain.platform.surveys.service import DEFAULT_ITEMS, DEFAULT_NAME
 
 K = 5
@@ -42,7 +42,7 @@ PULSE_ITEM_COLUMNS = ("id", "pulse", "position", "trait", "text_en", "text_ru")
 DEPARTMENT_COLUMNS = ("id", "pulse", "source", "parent", "name_en", "name_ru", "path", "depth")
 PARTICIPANT_COLUMNS = ("id", "pulse", "person", "department", "answered", "reminded_on")
 ANSWER_COLUMNS = ("id", "pulse", "department", "scores", "enps", "comment")
-TALLY_COLUMNS = ("id", "pulse", "department", "position", "value", "n")
+SUMMARY_COLUMNS = ("id", "pulse", "department", "n", "items", "enps")
 
 
 def _months(first: date, last: date) -> list[date]:
@@ -83,7 +83,7 @@ def plan_pulses(ctx: Any) -> None:
     traits = {i + 1: t for i, (t, _en, _ru) in enumerate(DEFAULT_ITEMS)}
     base_of = {u.code: DIVISION_BASE.get(_division(u), 3.7) + rng.uniform(-0.25, 0.25) for u in ctx.units}
 
-    pulses, items, departments, participants, answers, tallies = [], [], [], [], [], []
+    pulses, items, departments, participants, answers, summaries = [], [], [], [], [], []
     for opens in _months(ctx.start, ctx.today):
         closes = date(opens.year, opens.month, calendar.monthrange(opens.year, opens.month)[1])
         pulse_id = len(pulses) + 1
@@ -133,16 +133,14 @@ def plan_pulses(ctx: Any) -> None:
                 size[g] = size.get(g, 0) + counts.get(d, 0)
             kept = [g for g in given if size.get(tags[g[0]], 0) >= K]
             rng.shuffle(kept)
-            tally: dict[tuple[int, int, int], int] = {}
+            summary: dict[int, Stat] = {}
             for d, scores, enps, comment in kept:
                 group = tags[d]
                 answers.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), pulse_id, group,
                                 json.dumps(scores, sort_keys=True), enps, comment))
-                for p, v in scores.items():
-                    tally[(group, int(p), v)] = tally.get((group, int(p), v), 0) + 1
-                tally[(group, 0, enps)] = tally.get((group, 0, enps), 0) + 1
-            for (group, p, v), n in sorted(tally.items()):
-                tallies.append((len(tallies) + 1, pulse_id, group, p, v, n))
+                summary.setdefault(group, Stat()).add_answer({int(p): v for p, v in scores.items()}, enps)
+            for group, stat in sorted(summary.items()):
+                summaries.append((len(summaries) + 1, pulse_id, group, *stat.to_row()))
             published = len(kept)
         title = f"{RU_MONTHS[opens.month - 1]} {opens.year}"
         pulses.append((pulse_id, title, 1, opens, closes, K, True, "closed" if closed else "open", invited, published,
@@ -153,4 +151,4 @@ def plan_pulses(ctx: Any) -> None:
     ctx.add_rows("pulse_department", DEPARTMENT_COLUMNS, departments)
     ctx.add_rows("pulse_participant", PARTICIPANT_COLUMNS, participants)
     ctx.add_rows("pulse_answer", ANSWER_COLUMNS, answers)
-    ctx.add_rows("pulse_tally", TALLY_COLUMNS, tallies)
+    ctx.add_rows("pulse_summary", SUMMARY_COLUMNS, summaries)

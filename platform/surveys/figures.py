@@ -22,6 +22,8 @@ makes this rarely needed; both hold on their own.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -44,13 +46,18 @@ class Stat:
             self.item_count[position] = self.item_count.get(position, 0) + 1
         self.enps[enps] += 1
 
-    def add_tally(self, position: int, value: int, n: int) -> None:
-        if position == 0:
-            self.enps[value] += n
-            self.n += n
-        else:
-            self.item_sum[position] = self.item_sum.get(position, 0) + value * n
-            self.item_count[position] = self.item_count.get(position, 0) + n
+    def to_row(self) -> tuple[int, str, str]:
+        """(n, items JSON, eNPS JSON) as ``pulse_summary`` keeps them."""
+        items = {str(p): [self.item_sum[p], self.item_count[p]] for p in sorted(self.item_sum)}
+        return self.n, json.dumps(items, separators=(",", ":")), json.dumps(self.enps, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, n: int, items: str, enps: str) -> Stat:
+        stat = cls(n=n, enps=list(json.loads(enps)))
+        for p, (total, count) in json.loads(items).items():
+            stat.item_sum[int(p)] = total
+            stat.item_count[int(p)] = count
+        return stat
 
     def merge(self, other: Stat) -> None:
         self.n += other.n

@@ -10,7 +10,7 @@ from servicechain.platform.surveys.tables import (
     PulseItem,
     PulseParticipant,
     PulseSealedAnswer,
-    PulseTally,
+    PulseSummary,
     SurveyItem,
     SurveyTemplate,
 )
@@ -19,7 +19,7 @@ APP_CONFIG = AppConfig(
     app_name="surveys",
     migrations_folder_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "piccolo_migrations"),
     table_classes=[SurveyTemplate, SurveyItem, Pulse, PulseItem, PulseAudience, PulseDepartment, PulseParticipant,
-                   PulseSealedAnswer, PulseAnswer, PulseTally],
+                   PulseSealedAnswer, PulseAnswer, PulseSummary],
     migration_dependencies=["servicechain.platform.people.piccolo_app"],
     commands=[],
 )

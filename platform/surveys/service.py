@@ -10,7 +10,7 @@ Anonymity (see ``tables`` for the storage): answering writes the participant's "
 and the sealed answer in one transaction and nothing else: no audit entry, no log line, no
 notification. Closing opens every sealed answer, generalises departments below the minimum
 (``figures.generalise``), and publishes the answers in random order under random ids, with their
-tallies, in one transaction. Once a pulse has its first answer nothing can change its audience,
+per-department summaries, in one transaction. Once a pulse has its first answer nothing can change its audience,
 minimum group size, items or department tree, and a closed pulse never reopens.
 
 For other domains (issue 9's analytics and the monthly report):
@@ -446,7 +446,7 @@ async def submit_answer(actor: Actor, pulse_id: int, data: dict[str, Any], *, on
 async def close_pulse(pulse_id: int, *, actor: Actor = SYSTEM) -> dict[str, int]:
     """Publish a pulse's answers and close it for good, in one transaction: open the sealed
     answers, generalise departments below the minimum, drop everything if a whole root has
-    fewer than the minimum answers, write answers (random ids, random order) and tallies, delete
+    fewer than the minimum answers, write answers (random ids, random order) and per-department summaries, delete
     the sealed buffer. Idempotent: a closed pulse is left alone. Audited with counts only."""
     async with db.write():
         claimed = await Pulse.update({Pulse.status: "closing"}).where(
@@ -473,19 +473,16 @@ async def close_pulse(pulse_id: int, *, actor: Actor = SYSTEM) -> dict[str, int]
         published = [a for a in answers if group_size.get(tags.get(a["d"], -1), 0) >= k]
         secrets.SystemRandom().shuffle(published)
         postgres = not db.is_sqlite()
-        rows, tallies = [], {}
+        rows, summaries = [], {}
         for a in published:
             department = tags[a["d"]]
             answer_id = uuid.uuid4()
             rows.append((answer_id if postgres else str(answer_id), pulse_id, department,
                          json.dumps(a["s"], sort_keys=True), a["e"], a["c"]))
-            for position, score in a["s"].items():
-                key = (department, int(position), score)
-                tallies[key] = tallies.get(key, 0) + 1
-            tallies[(department, 0, a["e"])] = tallies.get((department, 0, a["e"]), 0) + 1
+            summaries.setdefault(department, Stat()).add_answer({int(p): v for p, v in a["s"].items()}, a["e"])
         await db.bulk_insert("pulse_answer", ("id", "pulse", "department", "scores", "enps", "comment"), rows)
-        await db.bulk_insert("pulse_tally", ("pulse", "department", "position", "value", "n"),
-                             [(pulse_id, d, p, v, n) for (d, p, v), n in sorted(tallies.items())])
+        await db.bulk_insert("pulse_summary", ("pulse", "department", "n", "items", "enps"),
+                             [(pulse_id, d, *stat.to_row()) for d, stat in sorted(summaries.items())])
         await db.fetch("DELETE FROM pulse_sealed_answer WHERE pulse = {}", pulse_id)
         discarded = len(answers) - len(published) + unreadable
         await Pulse.update({Pulse.status: "closed", Pulse.answers: len(published), Pulse.discarded: discarded,
@@ -652,7 +649,7 @@ async def pulses_data(pulses: list[dict[str, Any]]) -> dict[int, PulseData]:
     closed_ids = [p["id"] for p in todo if p["status"] == "closed"]
     trees = await _fetch_by_pulse("SELECT pulse, id, source, parent, name_en, name_ru, path, depth FROM pulse_department"
                                   " WHERE pulse IN (?) ORDER BY path", ids)
-    tallies = await _fetch_by_pulse("SELECT pulse, department, position, value, n FROM pulse_tally WHERE pulse IN (?)",
+    tallies = await _fetch_by_pulse("SELECT pulse, department, n, items, enps FROM pulse_summary WHERE pulse IN (?)",
                                     closed_ids) if closed_ids else {}
     people = await _fetch_by_pulse(
         "SELECT pulse, department, COUNT(*) AS invited, SUM(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
@@ -668,7 +665,7 @@ async def pulses_data(pulses: list[dict[str, Any]]) -> dict[int, PulseData]:
     return result
 
 
-def _build(pulse: dict[str, Any], tree_rows: list[dict[str, Any]], tally_rows: list[dict[str, Any]],
+def _build(pulse: dict[str, Any], tree_rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]],
            people: list[dict[str, Any]], item_rows: list[dict[str, Any]]) -> PulseData:
     k = pulse["min_group_size"]
     tree = {r["id"]: r for r in tree_rows}
@@ -676,8 +673,8 @@ def _build(pulse: dict[str, Any], tree_rows: list[dict[str, Any]], tally_rows: l
     for d in tree.values():
         kids.setdefault(d["parent"], []).append(d["id"])
     own: dict[int, Stat] = {}
-    for r in tally_rows:
-        own.setdefault(r["department"], Stat()).add_tally(r["position"], r["value"], r["n"])
+    for r in summary_rows:
+        own[r["department"]] = Stat.from_row(r["n"], r["items"], r["enps"])
 
     def merge(a: Stat | None, b: Stat) -> Stat:
         out = Stat()

@@ -15,8 +15,9 @@ Anonymity is decided by what these tables can and cannot say:
   carries only its department from the tree snapshotted at launch (``PulseDepartment``),
   generalised at close so every department an answer names stands for at least the pulse's
   minimum group size of answers.
-- ``PulseTally`` counts the answers per snapshot department, item and value, written in the same
-  closing transaction, so results read a few hundred rows instead of every answer.
+- ``PulseSummary`` adds up each snapshot department's answers (sums per item, the eNPS
+  histogram), written in the same closing transaction, so results read a few hundred rows
+  instead of every answer.
 """
 
 from piccolo.columns import UUID, Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
@@ -124,11 +125,13 @@ class PulseAnswer(Table, tablename="pulse_answer"):
     comment = Text(default="")
 
 
-class PulseTally(Table, tablename="pulse_tally"):
-    """How many answers of a snapshot department gave ``value`` to item ``position`` (0: eNPS)."""
+class PulseSummary(Table, tablename="pulse_summary"):
+    """The counts behind one snapshot department's own published answers: how many, per item
+    the sum and count of scores, and the eNPS histogram. One row per department, written when
+    the pulse closes, so results read a few hundred rows instead of every answer."""
 
     pulse = ForeignKey(references=Pulse, index=True)
     department = ForeignKey(references=PulseDepartment)
-    position = Integer()
-    value = Integer()
     n = Integer()
+    items = Text()  # JSON {position: [sum, count]}
+    enps = Text()  # JSON [count of 0, …, count of 10]

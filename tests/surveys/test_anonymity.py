@@ -20,11 +20,11 @@ from servicechain.platform.surveys import service
 from servicechain.platform.tables import AuditEntry
 from tests.surveys.helpers import actor, answer_all, answer_data, company, launch
 
-ANSWER_TABLES = ("pulse_answer", "pulse_sealed_answer", "pulse_tally")
+ANSWER_TABLES = ("pulse_answer", "pulse_sealed_answer", "pulse_summary")
 EXPECTED_COLUMNS = {
     "pulse_answer": {"id", "pulse", "department", "scores", "enps", "comment"},
     "pulse_sealed_answer": {"id", "pulse", "sealed"},
-    "pulse_tally": {"id", "pulse", "department", "position", "value", "n"},
+    "pulse_summary": {"id", "pulse", "department", "n", "items", "enps"},
     "pulse_department": {"id", "pulse", "source", "parent", "name_en", "name_ru", "path", "depth"},
 }
 

@@ -26,15 +26,15 @@ def test_scores_are_means_on_0_to_100():
     assert stat.enps_score == 0.0
 
 
-def test_tallies_give_the_same_figures_as_answers():
+def test_a_summary_row_gives_back_the_same_figures():
     answers = Stat()
-    tallied = Stat()
     for scores, enps in (({1: 4, 2: 5}, 9), ({1: 2, 2: 5}, 6), ({1: 4, 2: 3}, 10)):
         answers.add_answer(scores, enps)
-        tallied.add_tally(0, enps, 1)
-        for position, value in scores.items():
-            tallied.add_tally(position, value, 1)
-    assert (answers.n, answers.engagement, answers.enps_score) == (tallied.n, tallied.engagement, tallied.enps_score)
+    stored = Stat.from_row(*answers.to_row())
+    assert (stored.n, stored.engagement, stored.enps_score, stored.item_score(2)) == (
+        answers.n, answers.engagement, answers.enps_score, answers.item_score(2))
+    merged = Stat.total([stored, stored])
+    assert merged.n == 6 and merged.engagement == answers.engagement
 
 
 def test_a_small_part_is_hidden_with_its_smallest_sibling():

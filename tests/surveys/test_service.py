@@ -195,7 +195,7 @@ async def test_scores_traits_and_enps_of_a_closed_pulse(cast):
     assert page["head"]["engagement"] == round((mean - 1) / 4 * 100, 1)
     assert page["head"]["enps"] == round(100 * (4 - 2) / 9, 1)
     assert all(t["score"] == page["head"]["engagement"] for t in page["traits"])  # same score on every item
-    assert page["comments"] == ["Too much overtime", "Too much overtime"]
+    assert page["comments"] == [("Too much overtime", 2)]  # once, with how many wrote it
 
 
 async def test_small_departments_are_hidden_including_by_difference(cast):
@@ -330,3 +330,16 @@ async def test_templates_default_is_fixed_and_copies_are_edited(cast):
     assert f"trait_{n}" in refused.value.errors
     with pytest.raises(Forbidden):
         await service.copy_template(cast.actor("employee"), default)
+
+
+async def test_a_trend_of_hidden_points_draws_no_line():
+    from datetime import date
+
+    from servicechain.platform.web import ENVIRONMENT
+
+    points = [{"title": "A", "closes_on": date(2026, 1, 31), "engagement": None, "enps": None, "n": None},
+              {"title": "B", "closes_on": date(2026, 2, 28), "engagement": 70.0, "enps": None, "n": 9}]
+    chart = service.trend_chart(points)
+    assert set(chart["paths"]) == {"engagement"} and len(chart["dots"]) == 1
+    html = ENVIRONMENT.from_string('{% from "surveys/_charts.html" import trend_chart %}{{ trend_chart(ch) }}').render(ch=chart)
+    assert html.count("<polyline") == 1
