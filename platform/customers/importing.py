@@ -148,27 +148,30 @@ async def run_import(actor: Actor, data: bytes, *, filename: str = "", sheet: st
         today_ = today()
         parse, problems = service.parse_score, result.problems
         seen_rows = 0
-        for number, cells in rows:
-            seen_rows += 1
-            width = len(cells)
-            values = {target: (cells[i] if i < width else "") for target, i in positions}
-            parsed, found = parse(values, directory, source, today_)
-            if parsed is not None:
-                first = store.duplicate(parsed, number)
-                if first is not None:
-                    found = [("external_id", _("The external id “%(id)s” is also in row %(row)s.",
-                                               id=parsed.external_id, row=first))]
-            if found:
-                result.problem_count += len(found)
-                store.write = False  # the file will be refused: check the rest, write no more
-                for target, message in found:
-                    if len(problems) < MAX_PROBLEMS:
-                        problems.append(Problem(number, column_of.get(target, ""), message))
-                continue
-            await store.add(number, parsed)  # type: ignore[arg-type]
-            if progress and seen_rows % 5000 == 0:
-                progress("check" if dry_run else "apply", min(number, total), total)
-        await store.flush()
+        try:
+            for number, cells in rows:
+                seen_rows += 1
+                width = len(cells)
+                values = {target: (cells[i] if i < width else "") for target, i in positions}
+                parsed, found = parse(values, directory, source, today_)
+                if parsed is not None:
+                    first = store.duplicate(parsed, number)
+                    if first is not None:
+                        found = [("external_id", _("The external id “%(id)s” is also in row %(row)s.",
+                                                   id=parsed.external_id, row=first))]
+                if found:
+                    result.problem_count += len(found)
+                    store.write = False  # the file will be refused: check the rest, write no more
+                    for target, message in found:
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append(Problem(number, column_of.get(target, ""), message))
+                    continue
+                await store.add(number, parsed)  # type: ignore[arg-type]
+                if progress and seen_rows % 5000 == 0:
+                    progress("check" if dry_run else "apply", min(number, total), total)
+            await store.finish()
+        finally:
+            await store.drain()  # never leave a chunk being written behind a failure
         for number, external_id in store.counts.conflicts:
             result.problem_count += 1
             if len(problems) < MAX_PROBLEMS:

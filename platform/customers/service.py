@@ -15,6 +15,7 @@ follow-up: nobody calls a customer back about last year.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -435,6 +436,7 @@ class Store:
         self.pending: list[tuple[Any, Parsed]] = []
         self.counts = Counts()
         self.next_id: int | None = None
+        self.writing: asyncio.Task | None = None
 
     def duplicate(self, parsed: Parsed, where: Any) -> Any:
         """Where this external id was first seen in the batch, or None (and remember it)."""
@@ -471,16 +473,38 @@ class Store:
             return
         ids = await self._ids(len(fresh))
         now = self.now
-        await db.bulk_insert("customer_score", SCORE_COLUMNS, [
-            (i, p.source, p.external_id, p.given_on, p.channel, p.case_ref, p.department, p.employee, p.csat,
-             p.csat_good, p.nps, p.low, p.comment, p.fingerprint, now) for i, p in zip(ids, fresh)])
+        scores = [(i, p.source, p.external_id, p.given_on, p.channel, p.case_ref, p.department, p.employee, p.csat,
+                   p.csat_good, p.nps, p.low, p.comment, p.fingerprint, now) for i, p in zip(ids, fresh)]
         due = now + timedelta(hours=FOLLOW_UP_HOURS)
         follow_ups = [
             (i, p.department, self.directory.owner(p.department, p.manager), due, "open", "", "", now)
             for i, p in zip(ids, fresh) if p.low and p.given_on >= self.follow_up_since
         ]
-        await db.bulk_insert("customer_follow_up", FOLLOW_UP_COLUMNS, follow_ups)
         self.counts.follow_ups += len(follow_ups)
+        await self.drain()
+        if db.is_sqlite():
+            # SQLite writes in aiosqlite's thread without holding the GIL: let it insert this
+            # chunk while the next one is parsed. (asyncpg encodes COPY rows on this thread.)
+            self.writing = asyncio.create_task(self._insert(scores, follow_ups))
+        else:
+            await self._insert(scores, follow_ups)
+
+    async def _insert(self, scores: list[tuple], follow_ups: list[tuple]) -> None:
+        await db.bulk_insert("customer_score", SCORE_COLUMNS, scores)
+        await db.bulk_insert("customer_follow_up", FOLLOW_UP_COLUMNS, follow_ups)
+
+    async def drain(self) -> None:
+        """Wait for the chunk being written; its error, if any, is raised here."""
+        if self.writing is not None:
+            task, self.writing = self.writing, None
+            await task
+
+    async def finish(self) -> None:
+        """Write what is left and wait until everything is written."""
+        try:
+            await self.flush()
+        finally:
+            await self.drain()
 
     async def _existing(self, pending: list[tuple[Any, Parsed]]) -> dict[tuple[str, str], str]:
         by_source: dict[str, list[str]] = {}
@@ -550,8 +574,9 @@ async def save_batch(actor: Actor, items: list[dict[str, str]], *, source: str, 
             elif not problems:
                 await store.add(index, parsed)  # type: ignore[arg-type]
         if problems:
+            await store.drain()
             raise ScoresRefused(problems)
-        await store.flush()
+        await store.finish()
         if store.counts.conflicts:
             raise ScoresRefused([(i, "external_id", conflict_message(e)) for i, e in store.counts.conflicts], 409)
         counts = store.counts.as_dict()
