@@ -42,8 +42,8 @@ def _raw_figure(ratings: list[tuple], keep) -> tuple[int, int, set[int]]:
 
 
 def _summary_figure(rows: list[tuple], keep) -> Figure:
-    """What ``service._grouped`` does in SQL: sums, the largest row's people, and the rater
-    lists when that is under the minimum."""
+    """What ``service._grouped`` does in SQL (``service._people_sql``): sums, the largest row's
+    people, and the rater lists when that is under the minimum."""
     chosen = [r for r in rows if keep(r)]
     most = max((r[11] for r in chosen), default=0)
     row = {"n": sum(r[5] for r in chosen), "s": sum(r[6] for r in chosen), "most": most,
