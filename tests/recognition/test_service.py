@@ -71,8 +71,10 @@ async def test_bad_thanks_are_refused_with_a_reason_and_nothing_is_saved(cast, v
 async def test_a_retired_value_cannot_be_named_but_old_thanks_keep_it(cast, values, rollback):
     rid = await service.give_recognition(cast.actor("outsider"), thanks(values=("ownership",)))
     await service.set_value_retired(cast.actor("admin"), values["ownership"], True)
+    before = await count(Recognition)
     errors = await refused(service.give_recognition(cast.actor("outsider"), thanks(values=("ownership",))))
     assert "has been retired" in errors["values"][0]
+    assert await count(Recognition) == before
     card = await service.recognition_card(cast.actor("employee"), rid)
     assert [v["name"] for v in card["values"]] == ["Own the problem"]
     assert "ownership" not in [v["code"] for v in await service.list_values()]
@@ -85,8 +87,16 @@ async def test_someone_who_has_left_cannot_be_thanked(cast, values, rollback):
     left = Person(full_name="Ушедший Благодарный", employee_number=f"REC-L-{tag}", email=f"left-{tag}@test.local", active=False,
                   left_on=date(2024, 1, 1), created_at=now, updated_at=now)
     await left.save().run()
+    before = await count(Recognition)
     errors = await refused(service.give_recognition(cast.actor("outsider"), {"to": [f"left-{tag}@test.local"], "values": ["customer"], "message": "Hi"}))
     assert errors["to"] == ["Ушедший Благодарный has left the company."]
+    assert await count(Recognition) == before
+    # Nor rewarded, even by someone who may reward anyone.
+    before = await count(Reward)
+    errors = await refused(service.give_reward(cast.actor("hr"), {"to": f"left-{tag}@test.local", "kind": "praise",
+                                                                  "reason": "Farewell", "value": "customer"}))
+    assert errors["to"] == ["Ушедший Благодарный has left the company."]
+    assert await count(Reward) == before
 
 
 async def test_the_daily_limit_is_counted_in_the_database(cast, values, rollback):
