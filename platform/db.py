@@ -199,8 +199,11 @@ async def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequenc
 
 
 async def reset_sequence(table: str) -> None:
-    """After COPY with explicit ids, PostgreSQL's serial must move past them."""
+    """After COPY with explicit ids, PostgreSQL's serial must move past them. A table keyed by
+    something else (a UUID) has no sequence, and MAX() of its id would not even parse."""
     if engine().engine_type == "postgres":
+        if (await fetch(f"SELECT pg_get_serial_sequence('{table}', 'id') AS seq"))[0]["seq"] is None:
+            return
         await fetch(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         )
