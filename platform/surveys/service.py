@@ -773,11 +773,15 @@ async def results(actor: Actor, pulse_id: int, node: int | None = None) -> dict[
         if kind == "a" and not stat.n:
             continue
         fig = _figures(stat, data.traits, key in hidden)
-        n_inv = data.invited.get(d, 0) if kind == "s" else invited - sum(data.invited.get(c, 0) for c in data.kids.get(d, []))
+        # The node's own row also holds the answers of departments too small to be published on
+        # their own (see figures.generalise): "everyone else", and no count of people asked.
+        n_inv = data.invited.get(d, 0) if kind == "s" else None
         rows.append({"id": d, "kind": kind, "name": department_name(tree[d]) if kind == "s" else
-                     _("%(name)s itself", name=department_name(tree[d])),
+                     _("Everyone else in %(name)s", name=department_name(tree[d])),
                      "drill": kind == "s" and bool(data.kids.get(d)) and not fig["hidden"] and bool(stat.n),
                      "invited": n_inv, **fig})
+    if not any(r["kind"] == "s" for r in rows):
+        rows = []  # a department with none below it: its own row would only repeat its total
     head = _figures(total, data.traits, total_hidden)
     shown = not total_hidden and total.n >= k
     items = await pulse_items(pulse_id)
