@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -46,6 +46,7 @@ from servicechain.platform.web import FormInvalid
 
 LOW_SCORE = 2  # this or lower opens a follow-up
 WINDOW_MONTHS = 12  # the matrix and scorecards read the same period, so their totals agree
+FOLD_AT = 0.6  # the matrix reads the ratings instead when the summary has more rows than this share of them
 TREND_MONTHS = 24
 
 
@@ -606,15 +607,35 @@ class Period:
     until: date
     round: int | None = None
     other_than: int | None = None
+    source: str = "summary"  # or "ratings": the same figures, counted from every rating
 
     def where(self) -> tuple[str, list[Any]]:
-        sql, args = "month >= {} AND month <= {}", [summary.month_of(self.since), summary.month_of(self.until)]
+        if self.source == "ratings":
+            sql, args = "x.rated_on >= {} AND x.rated_on < {}", [summary.month_of(self.since),
+                                                              summary.month_after(self.until)]
+            if self.round is not None:
+                sql, args = "x.round = {}", [self.round]
+            elif self.other_than is not None:
+                sql += " AND (x.round IS NULL OR x.round <> {})"
+                args.append(self.other_than)
+            return sql, args
+        sql, args = "x.month >= {} AND x.month <= {}", [summary.month_of(self.since), summary.month_of(self.until)]
         if self.round is not None:
-            sql, args = "round = {}", [self.round]
+            sql, args = "x.round = {}", [self.round]
         elif self.other_than is not None:
-            sql += " AND round <> {}"
+            sql += " AND x.round <> {}"
             args.append(self.other_than)
         return sql, args
+
+    def source_sql(self) -> tuple[str, str]:
+        """The table with its alias, and the columns the grouping reads from it."""
+        if self.source == "ratings":
+            # The covering index (rated_on first) reads a period and nothing else; left alone,
+            # SQLite walks a department index over every rating. It has no round column.
+            indexed = " INDEXED BY internal_service_rating_period" if db.is_sqlite() and self.round is None \
+                and self.other_than is None else ""
+            return f"internal_service_rating x{indexed}", "1 AS ratings, x.overall, x.rater"
+        return "internal_service_monthly x", "x.ratings, x.overall, x.people, x.raters"
 
 
 def _period(since_or_period: date | Period, until: date | None = None) -> Period:
@@ -636,9 +657,8 @@ async def _grouped(since: date | Period, until: date | None, k: int, rmap: dict[
 
     if any(m is not None and not m for m in (rmap, pmap)):
         return {}
-    where, args = period.where()
     async with db.read():  # SQLite: the temporary mapping tables and the query on one connection
-        rows, rsel, psel = await _grouped_rows(where, args, k, rmap, pmap, code)
+        rows, rsel, psel = await _grouped_rows(period, k, rmap, pmap, code)
     back = {v: key for key, v in codes.items()}
     result: dict[tuple, Figure] = {}
     for row in rows:
@@ -650,8 +670,10 @@ async def _grouped(since: date | Period, until: date | None, k: int, rmap: dict[
     return result
 
 
-async def _grouped_rows(where: str, args: list[Any], k: int, rmap: dict[int, tuple] | None, pmap: dict[int, tuple] | None,
+async def _grouped_rows(period: Period, k: int, rmap: dict[int, tuple] | None, pmap: dict[int, tuple] | None,
                         code: Any) -> tuple[list[dict[str, Any]], str, str]:
+    where, args = period.where()
+    table, columns = period.source_sql()
     if db.is_sqlite():
         # SQLite: the mapping goes into a temporary table on this connection, joined by its
         # primary key (a lookup per row). CASE … IN lists cost 2.5× as much; a join to a VALUES
@@ -673,8 +695,7 @@ async def _grouped_rows(where: str, args: list[Any], k: int, rmap: dict[int, tup
                 rsel = "rm.g"
             else:
                 psel = "pm.g"
-        inner = (f"SELECT {rsel} AS r, {psel} AS p, x.ratings, x.overall, x.people, x.raters FROM internal_service_monthly x"
-                 f" {' '.join(joins)} WHERE {where}")
+        inner = f"SELECT {rsel} AS r, {psel} AS p, {columns} FROM {table} {' '.join(joins)} WHERE {where}"
     else:
         # PostgreSQL: a hash join to the mapping.
         ctes, joins = [], []
@@ -689,9 +710,9 @@ async def _grouped_rows(where: str, args: list[Any], k: int, rmap: dict[int, tup
             else:
                 psel = "pm.g"
         inner = (("WITH " + ", ".join(ctes) + " ") if ctes else "") + (
-            f"SELECT {rsel} AS r, {psel} AS p, x.ratings, x.overall, x.people, x.raters FROM internal_service_monthly x"
-            f" {' '.join(joins)} WHERE {where}")
-    sql = (f"SELECT r, p, SUM(ratings) AS n, SUM(overall) AS s, {_people_sql(k)}"
+            f"SELECT {rsel} AS r, {psel} AS p, {columns} FROM {table} {' '.join(joins)} WHERE {where}")
+    people = _people_sql(k) if period.source == "summary" else _distinct_people_sql(k)
+    sql = (f"SELECT r, p, SUM(ratings) AS n, SUM(overall) AS s, {people}"
            f" FROM ({inner}) AS t WHERE r IS NOT NULL AND p IS NOT NULL GROUP BY r, p")
     return await db.fetch(sql, *args), rsel, psel
 
@@ -715,6 +736,14 @@ def _people_sql(k: int) -> str:
     doubled the SQLite query's time on scattered ratings: the lists are cheaper.)"""
     lists = "group_concat(raters, '')" if db.is_sqlite() else "string_agg(raters, '')"
     return f"MAX(people) AS most, CASE WHEN MAX(people) < {int(k)} THEN {lists} END AS raters"
+
+
+def _distinct_people_sql(k: int) -> str:
+    """The same two columns as ``_people_sql`` counted from ratings: exact, with the people's
+    ids in the summary's ",12,40," form when they are fewer than the minimum."""
+    ids = "group_concat(DISTINCT rater)" if db.is_sqlite() else "string_agg(DISTINCT rater::text, ',')"
+    return (f"COUNT(DISTINCT rater) AS most, CASE WHEN COUNT(DISTINCT rater) < {int(k)} THEN ',' || {ids} || ',' END"
+            " AS raters")
 
 
 def _figure(key: tuple, row: dict[str, Any], k: int) -> Figure:
@@ -771,9 +800,16 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
         if chosen_round is None:
             raise NotFound()
         period = Period(chosen_round["opens_on"], chosen_round["closes_on"], round=round_id)
+    counts = await summary.fold(since if chosen_round is None else min(since, period.since), max(until, period.until))
+    stale = counts["ratings"] != counts["summarised"]
+    # The summary when it folds the ratings; when it hardly does (ratings scattered over many
+    # services and months) or is behind them, the ratings themselves: the same figures.
+    source = "ratings" if stale or counts["rows"] > FOLD_AT * counts["ratings"] else "summary"
+    period = replace(period, source=source)
     m = await _matrix_figures(period, k, tree, rater_node, provider_node)
     if chosen_round is not None and chosen_round["closes_on"] >= since and chosen_round["opens_on"] <= until:
-        rest = await _matrix_figures(Period(since, until, other_than=round_id), k, tree, rater_node, provider_node)
+        rest = await _matrix_figures(Period(since, until, other_than=round_id, source=source), k, tree, rater_node,
+                                     provider_node)
         for key, figure in m["figures"].items():
             other = rest["figures"].get(key)
             if other is not None and 0 < other.people < k:
@@ -781,7 +817,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     fig, rows, cols, r_total, p_total = m["fig"], m["rows"], m["cols"], m["r_total"], m["p_total"]
     return {
         "k": k, "since": period.since, "until": period.until, "rater_node": rater_node, "provider_node": provider_node,
-        "round": chosen_round, "stale": not await summary.is_current(period.since, period.until),
+        "round": chosen_round, "stale": stale, "source": source,
         "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
         "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
                   "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],

@@ -84,17 +84,26 @@ async def rebuild() -> int:
     return rows[0]["n"]
 
 
+def month_after(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+async def fold(since: date, until: date) -> dict[str, int]:
+    """For the months from ``since`` to ``until``: how many ratings there are, how many the
+    summary holds, and in how many rows. Two counts off indexes."""
+    first, last = month_of(since), month_of(until)
+    raw = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_rating WHERE rated_on >= {} AND rated_on < {}",
+                         first, month_after(last))
+    summed = await db.fetch("SELECT COALESCE(SUM(ratings), 0) AS n, COUNT(*) AS rows FROM internal_service_monthly"
+                            " WHERE month >= {} AND month <= {}", first, last)
+    return {"ratings": int(raw[0]["n"]), "summarised": int(summed[0]["n"]), "rows": int(summed[0]["rows"])}
+
+
 async def is_current(since: date, until: date) -> bool:
     """Whether the summary holds every rating of the months from ``since`` to ``until``: true
-    whenever ratings went through ``add_rating``; false after a bulk load without ``rebuild``.
-    Two counts off indexes, a few milliseconds."""
-    first, last = month_of(since), month_of(until)
-    after = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
-    raw = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_rating WHERE rated_on >= {} AND rated_on < {}",
-                         first, after)
-    summed = await db.fetch("SELECT COALESCE(SUM(ratings), 0) AS n FROM internal_service_monthly"
-                            " WHERE month >= {} AND month <= {}", first, last)
-    return int(raw[0]["n"]) == int(summed[0]["n"])
+    whenever ratings went through ``add_rating``; false after a bulk load without ``rebuild``."""
+    counts = await fold(since, until)
+    return counts["ratings"] == counts["summarised"]
 
 
 def rows_from_ratings(ratings: Iterable[Sequence[Any] | dict[str, Any]]) -> list[tuple]:

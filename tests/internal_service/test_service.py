@@ -267,7 +267,9 @@ async def _decoy(cast) -> None:
     await h.ratings(svc, [(person, raters, 3) for person in await h.people(raters, 5)])
 
 
-async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fails(cast, rollback):
+@pytest.mark.parametrize("fold_at", [1e9, 0.0], ids=["from the summary", "from the ratings"])
+async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fails(cast, rollback, monkeypatch, fold_at):
+    monkeypatch.setattr(service, "FOLD_AT", fold_at)
     a, (a1, a2, a3), p, _svc = await _tree(cast)
     division = (await Department.select(Department.parent).where(Department.id == p).first().run())["parent"]
     m = await service.matrix(cast.actor("hr"), a, division)
@@ -285,7 +287,10 @@ async def test_the_matrix_hides_small_cells_and_a_complement_so_subtraction_fail
     assert row["cells"][top_col]["count"] == 15 and row["drill"]
 
 
-async def test_a_rounds_matrix_hides_a_figure_the_12_months_would_give_back_by_difference(cast, rollback):
+@pytest.mark.parametrize("fold_at", [1e9, 0.0], ids=["from the summary", "from the ratings"])
+async def test_a_rounds_matrix_hides_a_figure_the_12_months_would_give_back_by_difference(cast, rollback, monkeypatch,
+                                                                                           fold_at):
+    monkeypatch.setattr(service, "FOLD_AT", fold_at)
     raters_division = await h.department("Round raters", cast.departments["company"])
     x = await h.department("X", raters_division)
     q = await h.department("Q", await h.department("Round providers", cast.departments["company"]))

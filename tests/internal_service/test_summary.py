@@ -8,6 +8,7 @@ import random
 import uuid
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -141,14 +142,17 @@ async def test_the_table_kept_rating_by_rating_equals_the_ratings_and_a_rebuild(
     assert await summary.is_current(months[-1], on)
 
 
-async def test_the_matrix_from_the_summary_equals_the_matrix_from_the_ratings(cast, rollback):
+@pytest.mark.parametrize("fold_at, source", [(1e9, "summary"), (0.0, "ratings")])
+async def test_the_matrix_from_the_summary_equals_the_matrix_from_the_ratings(cast, rollback, monkeypatch, fold_at, source):
     raters, providers, services, people = await _company(cast, 7)
     rng = random.Random(7)
     for rater, department in people.items():
         for svc in rng.sample(services, 3):
             await _add(svc, providers[services.index(svc) // 2], rater, department, None, today(), rng.randint(1, 5))
     root = (await db.fetch("SELECT parent FROM department WHERE id = {}", raters[0]))[0]["parent"]
+    monkeypatch.setattr(service, "FOLD_AT", fold_at)  # which source the matrix reads
     m = await service.matrix(cast.actor("hr"), root, root)
+    assert m["source"] == source
     k = m["k"]
     ratings = await Rating.select().where(Rating.rater.is_in(list(people))).run()
     shown = 0
@@ -180,7 +184,7 @@ async def test_a_bulk_load_past_the_summary_is_noticed_and_a_rebuild_catches_up(
                          created_at=utcnow()).save().run()
     assert not await summary.is_current(today(), today())
     m = await service.matrix(cast.actor("hr"))
-    assert m["stale"], "the matrix says its figures are behind"
+    assert m["stale"] and m["source"] == "ratings", "the matrix counts from the ratings, and says why it is slower"
     await summary.rebuild()
     assert await summary.is_current(today(), today())
     assert not (await service.matrix(cast.actor("hr")))["stale"]
