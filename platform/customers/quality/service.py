@@ -852,62 +852,93 @@ async def audit_page(actor: Actor, audit_id: int) -> dict[str, Any]:
 # --- figures for the department page and the monthly report ------------------------------------------------
 
 
-def _figure(n: int, total: float, criteria: dict[str, tuple[float, int]]) -> dict[str, Any]:
+# A figure's sums travel as one flat list: [n, total, then (sum, count) for each criterion], so
+# rolling thousands of (department, month) groups up the tree is a loop over numbers.
+WIDTH = 2 + 2 * len(CRITERIA)
+
+
+def _figure(vector: list[float] | None) -> dict[str, Any]:
+    vector = vector or [0] * WIDTH
+    n, total = int(vector[0]), vector[1]
     return {"score": round(total / n, 1) if n else None, "n": n,
-            "criteria": {c: (round(s / k, 1) if k else None) for c, (s, k) in criteria.items()}}
+            "criteria": {c: (round(vector[2 + 2 * i] / vector[3 + 2 * i], 1) if vector[3 + 2 * i] else None)
+                         for i, c in enumerate(CRITERIA)}}
 
 
-async def _sums(since: date, until: date) -> tuple[dict, dict]:
-    """Per (exact department, month): sums behind the QA and mystery-shopper figures."""
-    qa_month = "substr(CAST(s.contact_on AS TEXT), 1, 7)"
+async def _sums(since: date, until: date, *, path: str | None = None, by_department: bool = True,
+                by_month: bool = True) -> tuple[dict[tuple, list[float]], dict[tuple, list[float]]]:
+    """QA and mystery-shopper sums keyed by (department or None, month or None): grouped by the
+    exact department and/or month as asked, for the departments under ``path`` (or all)."""
+    def grouping(alias: str, day: str) -> tuple[str, str, str]:
+        month = f"substr(CAST({alias}.{day} AS TEXT), 1, 7)"
+        cols = [f"{alias}.department" if by_department else "NULL", month if by_month else "NULL"]
+        groups = [g for g, on in ((f"{alias}.department", by_department), (month, by_month)) if on]
+        where = f" AND {alias}.department IN (SELECT id FROM department WHERE path LIKE {{}})" if path else ""
+        return f"{cols[0]} AS dep, {cols[1]} AS m", where, (" GROUP BY " + ", ".join(groups)) if groups else ""
+
+    extra = [path + "%"] if path else []
+    select, where, group = grouping("s", "contact_on")
     crit = ", ".join(f"SUM(s.score_{c}) AS s_{c}, COUNT(s.score_{c}) AS n_{c}" for c in CRITERIA)
-    qa_rows = await db.fetch(
-        f"SELECT s.department AS dep, {qa_month} AS m, COUNT(*) AS n, SUM(s.score) AS total, {crit}"
-        f" FROM quality_scorecard s WHERE s.contact_on >= {{}} AND s.contact_on <= {{}} AND s.department IS NOT NULL"
-        f" GROUP BY s.department, {qa_month}", since, until)
-    qa: dict[tuple[int, str], dict[str, Any]] = {}
-    for r in qa_rows:
-        # Scores are 0-5; figures are 0-100 like the weighted score.
-        qa[(r["dep"], r["m"])] = {"n": r["n"], "total": r["total"] or 0.0,
-                                  "criteria": {c: ((r[f"s_{c}"] or 0) * 100 / MAX_SCORE, r[f"n_{c}"]) for c in CRITERIA}}
-    ms_month = "substr(CAST(a.visited_on AS TEXT), 1, 7)"
-    ms_rows = await db.fetch(
-        f"SELECT a.department AS dep, {ms_month} AS m, COUNT(*) AS n, SUM(a.score) AS total FROM quality_audit a"
-        f" WHERE a.visited_on >= {{}} AND a.visited_on <= {{}} GROUP BY a.department, {ms_month}", since, until)
-    ms: dict[tuple[int, str], dict[str, Any]] = {}
-    for r in ms_rows:
-        ms[(r["dep"], r["m"])] = {"n": r["n"], "total": r["total"] or 0.0, "criteria": {c: (0.0, 0) for c in CRITERIA}}
-    answer_rows = await db.fetch(
-        f"SELECT a.department AS dep, {ms_month} AS m, x.criterion AS c, SUM(x.points) AS p, COUNT(*) AS k"
-        " FROM quality_audit_answer x JOIN quality_audit a ON a.id = x.audit"
-        f" WHERE a.visited_on >= {{}} AND a.visited_on <= {{}} GROUP BY a.department, {ms_month}, x.criterion", since, until)
-    for r in answer_rows:
-        entry = ms.get((r["dep"], r["m"]))
-        if entry is not None and r["c"] in CRITERIA:
-            entry["criteria"][r["c"]] = ((r["p"] or 0.0) * 100, r["k"])
+    qa: dict[tuple, list[float]] = {}
+    for r in await db.fetch(
+            f"SELECT {select}, COUNT(*) AS n, SUM(s.score) AS total, {crit} FROM quality_scorecard s"
+            f" WHERE s.contact_on >= {{}} AND s.contact_on <= {{}} AND s.department IS NOT NULL{where}{group}",
+            since, until, *extra):
+        if not r["n"]:
+            continue
+        vector = [r["n"], r["total"] or 0.0]
+        for c in CRITERIA:  # scores are 0-5; figures are 0-100 like the weighted score
+            vector += [(r[f"s_{c}"] or 0) * 100 / MAX_SCORE, r[f"n_{c}"]]
+        qa[(r["dep"], r["m"])] = vector
+    select, where, group = grouping("a", "visited_on")
+    ms: dict[tuple, list[float]] = {}
+    for r in await db.fetch(
+            f"SELECT {select}, COUNT(*) AS n, SUM(a.score) AS total FROM quality_audit a"
+            f" WHERE a.visited_on >= {{}} AND a.visited_on <= {{}}{where}{group}", since, until, *extra):
+        if r["n"]:
+            ms[(r["dep"], r["m"])] = [r["n"], r["total"] or 0.0] + [0.0] * (WIDTH - 2)
+    position = {c: 2 + 2 * i for i, c in enumerate(CRITERIA)}
+    group = (group + ", x.criterion") if group else " GROUP BY x.criterion"
+    for r in await db.fetch(
+            f"SELECT {select}, x.criterion AS c, SUM(x.points) AS p, COUNT(*) AS k"
+            " FROM quality_audit_answer x JOIN quality_audit a ON a.id = x.audit"
+            f" WHERE a.visited_on >= {{}} AND a.visited_on <= {{}}{where}{group}", since, until, *extra):
+        vector = ms.get((r["dep"], r["m"]))
+        if vector is not None and r["c"] in position:
+            vector[position[r["c"]]] = (r["p"] or 0.0) * 100
+            vector[position[r["c"]] + 1] = r["k"]
     return qa, ms
 
 
-def _add(into: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:
+def _add(into: list[float] | None, part: list[float]) -> list[float]:
     if into is None:
-        return {"n": part["n"], "total": part["total"], "criteria": dict(part["criteria"])}
-    into["n"] += part["n"]
-    into["total"] += part["total"]
-    for c, (s, k) in part["criteria"].items():
-        s0, k0 = into["criteria"].get(c, (0.0, 0))
-        into["criteria"][c] = (s0 + s, k0 + k)
+        return list(part)
+    for i, value in enumerate(part):
+        into[i] += value
     return into
 
 
-async def _rolled_up(since: date, until: date, department_ids: Iterable[int] | None) -> tuple[dict, dict, dict]:
-    """Sums per (department with everything below it, month) for the departments asked for."""
-    qa, ms = await _sums(since, until)
+async def _rolled_up(since: date, until: date, department_ids: Iterable[int] | None, *,
+                     by_month: bool) -> tuple[dict[tuple, list[float]], dict[tuple, list[float]], list[int]]:
+    """Sums per (department with everything below it, month or None) for the departments asked
+    for. One department is read straight off its subtree; several are rolled up the tree."""
     departments = await db.fetch("SELECT id, path FROM department")
     path_of = {d["id"]: d["path"] for d in departments}
-    wanted = list(department_ids) if department_ids is not None else list(path_of)
-    wanted_paths = {d: path_of[d] for d in wanted if d in path_of}
-    roll_qa: dict[tuple[int, str], dict[str, Any]] = {}
-    roll_ms: dict[tuple[int, str], dict[str, Any]] = {}
+    wanted = [d for d in (list(department_ids) if department_ids is not None else list(path_of)) if d in path_of]
+    if len(wanted) == 1:
+        qa, ms = await _sums(since, until, path=path_of[wanted[0]], by_department=False, by_month=by_month)
+        only = wanted[0]
+        return {(only, m): v for (_d, m), v in qa.items()}, {(only, m): v for (_d, m), v in ms.items()}, wanted
+    common = None
+    if department_ids is not None and wanted:  # read only the subtree that holds them all
+        paths = [path_of[d] for d in wanted]
+        common = paths[0]
+        while not all(p.startswith(common) for p in paths):
+            common = common[:common.rstrip("/").rfind("/") + 1]
+    qa, ms = await _sums(since, until, path=common if common and common != "/" else None, by_month=by_month)
+    targets = set(wanted)
+    roll_qa: dict[tuple, list[float]] = {}
+    roll_ms: dict[tuple, list[float]] = {}
     for source, target in ((qa, roll_qa), (ms, roll_ms)):
         for (dep, month), part in source.items():
             path = path_of.get(dep)
@@ -915,41 +946,27 @@ async def _rolled_up(since: date, until: date, department_ids: Iterable[int] | N
                 continue
             # The department's own path and every ancestor on it: "/1/5/9/" → 1, 5, 9.
             for ancestor in (int(x) for x in path.strip("/").split("/") if x):
-                if ancestor in wanted_paths:
+                if ancestor in targets:
                     target[(ancestor, month)] = _add(target.get((ancestor, month)), part)
-    return roll_qa, roll_ms, wanted_paths
+    return roll_qa, roll_ms, wanted
 
 
 async def monthly_by_department(since: date, until: date, department_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
     """For the monthly report: per department (with everything below it) and month from ``since``
     to ``until``, ``{"qa": Figure, "ms": Figure}`` (see the module docstring). Months with
     neither scorecards nor audits are left out."""
-    roll_qa, roll_ms, wanted = await _rolled_up(since, until, department_ids)
+    roll_qa, roll_ms, wanted = await _rolled_up(since, until, department_ids, by_month=True)
     result: dict[int, dict[str, Any]] = {d: {} for d in wanted}
-    empty = {"n": 0, "total": 0.0, "criteria": {c: (0.0, 0) for c in CRITERIA}}
     for dep, month in set(roll_qa) | set(roll_ms):
-        qa, ms = roll_qa.get((dep, month), empty), roll_ms.get((dep, month), empty)
-        result[dep][month] = {"qa": _figure(qa["n"], qa["total"], qa["criteria"]),
-                              "ms": _figure(ms["n"], ms["total"], ms["criteria"])}
+        result[dep][month] = {"qa": _figure(roll_qa.get((dep, month))), "ms": _figure(roll_ms.get((dep, month)))}
     return result
 
 
 async def period_by_department(since: date, until: date, department_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
     """For the monthly report: the same figures as :func:`monthly_by_department` over the whole
     period, per department (with everything below it)."""
-    roll_qa, roll_ms, wanted = await _rolled_up(since, until, department_ids)
-    result = {}
-    for dep in wanted:
-        sums = {}
-        for kind, source in (("qa", roll_qa), ("ms", roll_ms)):
-            total = None
-            for (d, _m), part in source.items():
-                if d == dep:
-                    total = _add(total, part)
-            total = total or {"n": 0, "total": 0.0, "criteria": {c: (0.0, 0) for c in CRITERIA}}
-            sums[kind] = _figure(total["n"], total["total"], total["criteria"])
-        result[dep] = sums
-    return result
+    roll_qa, roll_ms, wanted = await _rolled_up(since, until, department_ids, by_month=False)
+    return {d: {"qa": _figure(roll_qa.get((d, None))), "ms": _figure(roll_ms.get((d, None)))} for d in wanted}
 
 
 def trend_chart(series: list[tuple[str, str, list[tuple[str, float | None]]]], width: int = 640, height: int = 200) -> dict[str, Any]:
