@@ -147,7 +147,8 @@ def generalise(parents: Mapping[int, int | None], counts: Mapping[int, int], k: 
         left = walk(root)
         if not left:
             continue
-        under = [g for g in placed_size if g in _subtree(root, children)]
+        below = _subtree(root, children)
+        under = [g for g in placed_size if g in below]
         if under:
             smallest = min(under, key=lambda g: (placed_size[g], g))
             for d, g in list(tag.items()):

@@ -101,7 +101,7 @@ def pulse_state(pulse: dict[str, Any], on: date | None = None) -> str:
     """planned, open or closed; a pulse past its close date counts as closed at once, even
     before the job has published its answers."""
     on = on or today()
-    if pulse["status"] == "closed" or on > pulse["closes_on"]:
+    if pulse["status"] in ("closed", "closing") or on > pulse["closes_on"]:
         return "closed"
     return "planned" if on < pulse["opens_on"] else "open"
 
@@ -434,7 +434,9 @@ async def submit_answer(actor: Actor, pulse_id: int, data: dict[str, Any], *, on
         ).returning(PulseParticipant.id).run()
         if not marked:  # a second tab got there first
             raise FormInvalid({"__all__": [_("You have already answered this pulse. Thank you!")]})
-        still_open = await Pulse.select(Pulse.status).where(Pulse.id == pulse_id).first().run()
+        # FOR SHARE (PostgreSQL): closing waits for this answer to commit, so it reads it.
+        lock = "" if db.is_sqlite() else " FOR SHARE"
+        still_open = (await db.fetch(f"SELECT status FROM pulse WHERE id = {{}}{lock}", pulse_id))[0]
         if still_open["status"] != "open":  # closed between the check above and now: the mark rolls back
             raise FormInvalid({"__all__": [_("This pulse has closed; answers are no longer accepted.")]})
         await PulseSealedAnswer.insert(PulseSealedAnswer(id=uuid.uuid4(), pulse=pulse_id, sealed=sealed)).run()
@@ -444,49 +446,59 @@ async def submit_answer(actor: Actor, pulse_id: int, data: dict[str, Any], *, on
 
 
 async def close_pulse(pulse_id: int, *, actor: Actor = SYSTEM) -> dict[str, int]:
-    """Publish a pulse's answers and close it for good, in one transaction: open the sealed
-    answers, generalise departments below the minimum, drop everything if a whole root has
-    fewer than the minimum answers, write answers (random ids, random order) and per-department summaries, delete
-    the sealed buffer. Idempotent: a closed pulse is left alone. Audited with counts only."""
+    """Publish a pulse's answers and close it for good. First a short transaction marks it
+    "closing", after which no answer is accepted; then the sealed answers are read and opened
+    outside any write transaction (on SQLite the write lock is the whole database's); then one
+    transaction publishes them: departments generalised below the minimum, everything dropped
+    when a whole root has fewer than the minimum, answers under random ids in random order,
+    per-department summaries, the sealed buffer deleted, the pulse closed. A crash in between
+    leaves the pulse "closing" with its sealed answers intact, and the next run finishes it.
+    Idempotent: a closed pulse is left alone. Audited with counts only."""
     async with db.write():
         claimed = await Pulse.update({Pulse.status: "closing"}).where(
-            (Pulse.id == pulse_id) & (Pulse.status == "open")).returning(Pulse.id, Pulse.min_group_size).run()
-        if not claimed:
+            (Pulse.id == pulse_id) & Pulse.status.is_in(["open", "closing"])).returning(Pulse.id, Pulse.min_group_size).run()
+    if not claimed:
+        return {"answers": 0, "discarded": 0}
+    k = claimed[0]["min_group_size"]
+    departments = await db.fetch("SELECT id, parent FROM pulse_department WHERE pulse = {}", pulse_id)
+    parents = {d["id"]: d["parent"] for d in departments}
+    sealed = await db.fetch("SELECT sealed FROM pulse_sealed_answer WHERE pulse = {}", pulse_id)
+    key = sealing.key_for(pulse_id)
+    answers, unreadable = [], 0
+    for row in sealed:
+        try:
+            answers.append(sealing.unseal(pulse_id, row["sealed"], key=key))
+        except sealing.Unreadable:
+            unreadable += 1
+    del sealed
+    counts: dict[int, int] = {}
+    for a in answers:
+        counts[a["d"]] = counts.get(a["d"], 0) + 1
+    tags = generalise(parents, counts, k)
+    group_size: dict[int, int] = {}
+    for d, g in tags.items():
+        group_size[g] = group_size.get(g, 0) + counts.get(d, 0)
+    published = [a for a in answers if group_size.get(tags.get(a["d"], -1), 0) >= k]
+    secrets.SystemRandom().shuffle(published)
+    postgres = not db.is_sqlite()
+    rows, summaries = [], {}
+    for a in published:
+        department = tags[a["d"]]
+        answer_id = uuid.uuid4()
+        rows.append((answer_id if postgres else str(answer_id), pulse_id, department,
+                     json.dumps(a["s"], sort_keys=True), a["e"], a["c"]))
+        summaries.setdefault(department, Stat()).add_answer({int(p): v for p, v in a["s"].items()}, a["e"])
+    discarded = len(answers) - len(published) + unreadable
+    async with db.write():
+        still = await Pulse.update({Pulse.status: "closed", Pulse.answers: len(published), Pulse.discarded: discarded,
+                                    Pulse.closed_at: utcnow()}).where(
+            (Pulse.id == pulse_id) & (Pulse.status == "closing")).returning(Pulse.id).run()
+        if not still:  # another worker finished it meanwhile
             return {"answers": 0, "discarded": 0}
-        k = claimed[0]["min_group_size"]
-        departments = await db.fetch("SELECT id, parent FROM pulse_department WHERE pulse = {}", pulse_id)
-        parents = {d["id"]: d["parent"] for d in departments}
-        sealed = await db.fetch("SELECT sealed FROM pulse_sealed_answer WHERE pulse = {}", pulse_id)
-        answers, unreadable = [], 0
-        for row in sealed:
-            try:
-                answers.append(sealing.unseal(pulse_id, row["sealed"]))
-            except sealing.Unreadable:
-                unreadable += 1
-        counts: dict[int, int] = {}
-        for a in answers:
-            counts[a["d"]] = counts.get(a["d"], 0) + 1
-        tags = generalise(parents, counts, k)
-        group_size: dict[int, int] = {}
-        for d, g in tags.items():
-            group_size[g] = group_size.get(g, 0) + counts.get(d, 0)
-        published = [a for a in answers if group_size.get(tags.get(a["d"], -1), 0) >= k]
-        secrets.SystemRandom().shuffle(published)
-        postgres = not db.is_sqlite()
-        rows, summaries = [], {}
-        for a in published:
-            department = tags[a["d"]]
-            answer_id = uuid.uuid4()
-            rows.append((answer_id if postgres else str(answer_id), pulse_id, department,
-                         json.dumps(a["s"], sort_keys=True), a["e"], a["c"]))
-            summaries.setdefault(department, Stat()).add_answer({int(p): v for p, v in a["s"].items()}, a["e"])
         await db.bulk_insert("pulse_answer", ("id", "pulse", "department", "scores", "enps", "comment"), rows)
         await db.bulk_insert("pulse_summary", ("pulse", "department", "n", "items", "enps"),
                              [(pulse_id, d, *stat.to_row()) for d, stat in sorted(summaries.items())])
         await db.fetch("DELETE FROM pulse_sealed_answer WHERE pulse = {}", pulse_id)
-        discarded = len(answers) - len(published) + unreadable
-        await Pulse.update({Pulse.status: "closed", Pulse.answers: len(published), Pulse.discarded: discarded,
-                            Pulse.closed_at: utcnow()}).where(Pulse.id == pulse_id).run()
         await audit.record(actor, "pulse.closed", object_type="pulse", object_id=pulse_id,
                            summary=f"{len(published)} answers published", answers=len(published), discarded=discarded)
     return {"answers": len(published), "discarded": discarded}
@@ -504,7 +516,8 @@ async def close_now(actor: Actor, pulse_id: int) -> dict[str, int]:
 async def close_due(on: date | None = None) -> int:
     """Close every pulse whose last day has passed (the periodic job)."""
     on = on or today()
-    due = await Pulse.select(Pulse.id).where((Pulse.status == "open") & (Pulse.closes_on < on)).run()
+    due = await Pulse.select(Pulse.id).where(
+        ((Pulse.status == "open") & (Pulse.closes_on < on)) | (Pulse.status == "closing")).run()
     for row in due:
         await close_pulse(row["id"])
     return len(due)

@@ -343,3 +343,18 @@ async def test_a_trend_of_hidden_points_draws_no_line():
     assert set(chart["paths"]) == {"engagement"} and len(chart["dots"]) == 1
     html = ENVIRONMENT.from_string('{% from "surveys/_charts.html" import trend_chart %}{{ trend_chart(ch) }}').render(ch=chart)
     assert html.count("<polyline") == 1
+
+
+async def test_a_close_interrupted_after_its_first_step_is_finished_by_the_next_run(cast):
+    org = await company({"a": 6})
+    pulse_id = await launch(cast.actor("hr"), [org["departments"]["a"]])
+    await answer_all(pulse_id, org["people"]["a"][:5])
+    async with db.write():  # as if the worker died right after marking the pulse "closing"
+        await Pulse.update({Pulse.status: "closing"}).where(Pulse.id == pulse_id).run()
+    late = org["people"]["a"][5]
+    with pytest.raises(FormInvalid):  # no answer gets in once closing has begun
+        await service.submit_answer(actor(late), pulse_id, answer_data())
+    assert await service.close_due() >= 1
+    pulse = await Pulse.select().where(Pulse.id == pulse_id).first().run()
+    assert pulse["status"] == "closed" and pulse["answers"] == 5
+    assert await PulseSealedAnswer.count().where(PulseSealedAnswer.pulse == pulse_id).run() == 0
