@@ -436,18 +436,22 @@ async def list_scorecards(actor: Actor, filters: dict[str, Any], *, mine: bool =
         chosen["reviewer"] = "me"
     page = max(1, min(10_000, parse_id(_text(filters, "page")) or 1))
     sql_where = " AND ".join(where)
+    # Who may see a scorecard depends on the employee's current department (``d``); the count and
+    # the mean need nothing else, the page of rows adds the names it shows.
     base = (" FROM quality_scorecard s JOIN person e ON e.id = s.employee LEFT JOIN department d ON d.id = e.department"
-            f" LEFT JOIN department sd ON sd.id = s.department LEFT JOIN person r ON r.id = s.reviewer WHERE {sql_where}")
-    total = (await db.fetch("SELECT COUNT(*) AS n" + base, *args))[0]["n"]
+            f" WHERE {sql_where}")
+    summary = (await db.fetch("SELECT COUNT(*) AS n, AVG(s.score) AS m" + base, *args))[0]
+    total, mean = summary["n"], summary["m"]
     rows = await db.fetch(
         "SELECT s.id, s.employee, s.channel, s.contact_on, s.score, s.reference, e.full_name AS employee_name,"
-        " r.full_name AS reviewer_name, sd.name_en, sd.name_ru,"
+        " (SELECT r.full_name FROM person r WHERE r.id = s.reviewer) AS reviewer_name,"
+        " (SELECT sd.name_en FROM department sd WHERE sd.id = s.department) AS name_en,"
+        " (SELECT sd.name_ru FROM department sd WHERE sd.id = s.department) AS name_ru,"
         " (SELECT COUNT(*) FROM quality_scorecard_comment c WHERE c.scorecard = s.id) AS comments"
-        + base + f" ORDER BY s.contact_on DESC, s.id DESC LIMIT {PAGE_SIZE} OFFSET {(page - 1) * PAGE_SIZE}", *args)
+        + base + f" ORDER BY s.contact_on DESC, s.id DESC LIMIT {PAGE_SIZE} OFFSET {(page - 1) * PAGE_SIZE}", *args) if total else []
     for r in rows:
         r["department_name"] = department_name(r)
         r["channel_name"] = channel_name(r["channel"])
-    mean = (await db.fetch("SELECT AVG(s.score) AS m" + base, *args))[0]["m"] if total else None
     return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": chosen,
             "mean": mean, "may_score": scope.reviews_anyone}
 
@@ -811,7 +815,8 @@ async def list_audits(actor: Actor, filters: dict[str, Any]) -> dict[str, Any]:
     page = max(1, min(10_000, parse_id(_text(filters, "page")) or 1))
     base = (" FROM quality_audit a JOIN department d ON d.id = a.department JOIN quality_checklist c ON c.id = a.checklist"
             f" WHERE {' AND '.join(where)}")
-    total = (await db.fetch("SELECT COUNT(*) AS n" + base, *args))[0]["n"]
+    summary = (await db.fetch("SELECT COUNT(*) AS n, AVG(a.score) AS m" + base, *args))[0]
+    total, mean = summary["n"], summary["m"]
     rows = await db.fetch(
         "SELECT a.id, a.channel, a.visited_on, a.shopper, a.score, d.id AS department_id, d.name_en, d.name_ru,"
         " c.name_en AS c_name_en, c.name_ru AS c_name_ru"
@@ -820,7 +825,6 @@ async def list_audits(actor: Actor, filters: dict[str, Any]) -> dict[str, Any]:
         r["department_name"] = department_name(r)
         r["checklist_name"] = localized({"name_en": r["c_name_en"], "name_ru": r["c_name_ru"]}, "name")
         r["channel_name"] = channel_name(r["channel"])
-    mean = (await db.fetch("SELECT AVG(a.score) AS m" + base, *args))[0]["m"] if total else None
     may_record = True
     try:
         await _audit_scope(actor)
