@@ -1015,6 +1015,8 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
     return {
         "department": {**department, "name": department_name(department)},
         "k": k, "since": since, "until": until,
+        # Scorecards read the summary only; when it is behind the ratings, the page says so.
+        "stale": not await summary.is_current(trend_since, until),
         "period": _cell(period),
         "index": index_of(period.mean) if shown else None,
         "criteria": [{"name": name, "mean": criteria[name] / period.count if shown else None} for name in CRITERIA],

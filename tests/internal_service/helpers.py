@@ -117,3 +117,13 @@ async def authorization_fixtures(cast) -> dict[str, int]:
         follow_up = FollowUp(rating=rating.id, provider_department=svc["provider"], status="open", created_at=utcnow())
         await follow_up.save().run()
     return {"is_service": warehouse_service, "is_follow_up": follow_up.id, "is_closed_round": await closed_round()}
+
+
+async def decoy(cast) -> None:
+    """Five people of a department of their own rating a provider of its own once each: the
+    fewest ratings that can be shown, so where other tests' small figures under the company
+    need a complement, it is this one and not the figures a test looks at."""
+    raters = await department("Decoy raters", cast.departments["company"])
+    provider = await department("Decoy provider", cast.departments["company"])
+    svc = await service(provider, "Decoy")
+    await ratings(svc, [(person, raters, 3) for person in await people(raters, 5)])

@@ -253,18 +253,8 @@ async def _tree(cast):
     svc = await h.service(p, "Provider's help")
     groups = {a1: await h.people(a1, 2), a2: await h.people(a2, 6), a3: await h.people(a3, 7)}
     await h.ratings(svc, [(person, dept, 2 if dept == a1 else 4) for dept, ids in groups.items() for person in ids])
-    await _decoy(cast)
+    await h.decoy(cast)
     return a, (a1, a2, a3), p, svc
-
-
-async def _decoy(cast) -> None:
-    """Five people of a department of their own rating a provider of its own once each: the
-    fewest ratings that can be shown, so where other tests' small figures under the company
-    need a complement, it is this one and not the figures a test looks at."""
-    raters = await h.department("Decoy raters", cast.departments["company"])
-    provider = await h.department("Decoy provider", cast.departments["company"])
-    svc = await h.service(provider, "Decoy")
-    await h.ratings(svc, [(person, raters, 3) for person in await h.people(raters, 5)])
 
 
 @pytest.mark.parametrize("fold_at", [1e9, 0.0], ids=["from the summary", "from the ratings"])

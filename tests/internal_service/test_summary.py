@@ -173,6 +173,7 @@ async def test_the_matrix_from_the_summary_equals_the_matrix_from_the_ratings(ca
 
 
 async def test_a_bulk_load_past_the_summary_is_noticed_and_a_rebuild_catches_up(cast, rollback):
+    await h.decoy(cast)  # the complement other tests' small figures need, so this provider stays shown
     provider = await h.department("Bulk provider", cast.departments["company"])
     svc = await h.service(provider, "Bulk")
     raters = await h.people(cast.departments["warehouse"], 6)
@@ -185,6 +186,9 @@ async def test_a_bulk_load_past_the_summary_is_noticed_and_a_rebuild_catches_up(
     assert not await summary.is_current(today(), today())
     m = await service.matrix(cast.actor("hr"))
     assert m["stale"] and m["source"] == "ratings", "the matrix counts from the ratings, and says why it is slower"
+    assert (await service.scorecard(cast.actor("hr"), provider))["stale"], "a scorecard reads the summary only: it says so"
     await summary.rebuild()
     assert await summary.is_current(today(), today())
     assert not (await service.matrix(cast.actor("hr")))["stale"]
+    card = await service.scorecard(cast.actor("hr"), provider)
+    assert not card["stale"] and card["period"]["count"] == 6
