@@ -9,9 +9,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from servicechain.platform.people.service import department_name
+from servicechain.platform.people.service import department_name, today
 from servicechain.platform.security import actor_of, department_for, person_for
-from servicechain.platform.people.service import today
 from servicechain.platform.web import DomainError, FormInvalid, redirect, render
 from servicechain.recognition import service
 from servicechain.recognition.forms import PeriodForm
@@ -32,6 +31,11 @@ def _before(before: int | None) -> int | None:
 
 def _days(days: int | None) -> int | None:
     return days if days in service.PERIODS else None
+
+
+def _budget_values(budget: dict[str, Any]) -> dict[str, str]:
+    return {"starts_on": budget["starts_on"].isoformat(), "ends_on": budget["ends_on"].isoformat(),
+            "amount": service.amount_text(budget["amount"])}
 
 
 class RecognitionController(Controller):
@@ -249,16 +253,14 @@ class RewardController(Controller):
             return await self._budgets(request, data, exc.errors)
         return redirect(request, "/rewards/budgets")
 
-    async def _budgets(self, request: Request, values: dict, errors: dict, *, status: int | None = None) -> Template:
+    async def _budgets(self, request: Request, values: dict, errors: dict) -> Template:
         context = {"budgets": await service.list_budgets(actor_of(request)), "values": values, "errors": errors}
-        return render(request, "recognition/budgets.html", context, status_code=status or (422 if errors else 200))
+        return render(request, "recognition/budgets.html", context, status_code=422 if errors else 200)
 
     @get("/budgets/{budget_id:int}/edit", name="rewards:budget_edit", opt={"policy": "rewards.budgets"})
     async def budget_edit(self, request: Request, budget_id: FromPath[int]) -> Template:
         budget = await service.budget_for_edit(actor_of(request), budget_id)
-        values = {"starts_on": budget["starts_on"].isoformat(), "ends_on": budget["ends_on"].isoformat(),
-                  "amount": service.amount_text(budget["amount"])}
-        return self._budget_form(request, budget, values, {})
+        return self._budget_form(request, budget, _budget_values(budget), {})
 
     @post("/budgets/{budget_id:int}/edit", name="rewards:budget_update", opt={"policy": "rewards.budgets"})
     async def budget_update(self, request: Request, budget_id: FromPath[int]) -> Any:
@@ -277,10 +279,8 @@ class RewardController(Controller):
         budget = await service.budget_for_edit(actor, budget_id)
         try:
             await service.remove_budget(actor, budget_id)
-        except DomainError as exc:
-            values = {"starts_on": budget["starts_on"].isoformat(), "ends_on": budget["ends_on"].isoformat(),
-                      "amount": service.amount_text(budget["amount"])}
-            return self._budget_form(request, budget, values, {"__all__": [exc.message]})
+        except DomainError as exc:  # rewards were given from it: the form says why, nothing changes
+            return self._budget_form(request, budget, _budget_values(budget), {"__all__": [exc.message]})
         return redirect(request, "/rewards/budgets")
 
     def _budget_form(self, request: Request, budget: dict, values: dict, errors: dict) -> Template:
