@@ -1000,11 +1000,19 @@ async def department_page(actor: Actor, department_id: int, *, on: date | None =
     until = on or today()
     months = months_back(until, TREND_MONTHS)
     since = first_of_month(months[0])
-    monthly = (await monthly_by_department(since, until, [department_id])).get(department_id, {})
+    # One read of the subtree by month; the last 12 months' figures are sums of those months.
+    roll_qa, roll_ms, _w = await _rolled_up(since, until, [department_id], by_month=True)
     year_since = first_of_month(months[-12])
-    period = (await period_by_department(year_since, until, [department_id])).get(department_id)
-    empty = {"score": None, "n": 0, "criteria": {c: None for c in CRITERIA}}
-    trend = [{"month": m, "qa": monthly.get(m, {}).get("qa", empty), "ms": monthly.get(m, {}).get("ms", empty)} for m in months]
+    period_qa = period_ms = None
+    for m in months[-12:]:
+        if (department_id, m) in roll_qa:
+            period_qa = _add(period_qa, roll_qa[(department_id, m)])
+        if (department_id, m) in roll_ms:
+            period_ms = _add(period_ms, roll_ms[(department_id, m)])
+    period = {"qa": _figure(period_qa), "ms": _figure(period_ms)}
+    empty = _figure(None)
+    trend = [{"month": m, "qa": _figure(roll_qa.get((department_id, m))), "ms": _figure(roll_ms.get((department_id, m)))}
+             for m in months]
     chart = trend_chart([
         (_("QA score"), "qa", [(t["month"], t["qa"]["score"]) for t in trend]),
         (_("Mystery shopper"), "ms", [(t["month"], t["ms"]["score"]) for t in trend]),
@@ -1014,7 +1022,7 @@ async def department_page(actor: Actor, department_id: int, *, on: date | None =
     child_figures = await period_by_department(year_since, until, [c["id"] for c in children]) if children else {}
     return {
         "department": {**department, "name": department_name(department)}, "since": year_since, "until": until,
-        "period": period or {"qa": empty, "ms": empty},
+        "period": period,
         "criteria": [(c, criterion_name(c)) for c in CRITERIA], "trend": trend, "chart": chart,
         "children": [{**c, "name": department_name(c), **child_figures.get(c["id"], {"qa": empty, "ms": empty})}
                      for c in children],
