@@ -358,3 +358,10 @@ async def test_a_close_interrupted_after_its_first_step_is_finished_by_the_next_
     pulse = await Pulse.select().where(Pulse.id == pulse_id).first().run()
     assert pulse["status"] == "closed" and pulse["answers"] == 5
     assert await PulseSealedAnswer.count().where(PulseSealedAnswer.pulse == pulse_id).run() == 0
+
+
+def test_the_worker_knows_the_pulse_jobs():
+    from servicechain.platform import outbox
+
+    outbox.load_job_modules()
+    assert {"surveys.close_due", "surveys.remind"} <= set(outbox.PERIODIC)
