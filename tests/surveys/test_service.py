@@ -365,3 +365,17 @@ def test_the_worker_knows_the_pulse_jobs():
 
     outbox.load_job_modules()
     assert {"surveys.close_due", "surveys.remind"} <= set(outbox.PERIODIC)
+
+
+async def test_a_default_template_ships_with_the_database(cast):
+    import importlib
+
+    from servicechain.platform.surveys.tables import SurveyItem, SurveyTemplate
+
+    shipped = importlib.import_module("servicechain.platform.surveys.piccolo_migrations.surveys_2026_11_23t22_50_00_000000")
+    assert shipped.ITEMS == service.DEFAULT_ITEMS and shipped.NAME == service.DEFAULT_NAME  # the code's copy agrees
+    default = await SurveyTemplate.select().where(SurveyTemplate.is_default == True).first().run()  # noqa: E712
+    assert default is not None
+    items = await SurveyItem.select(SurveyItem.trait).where(SurveyItem.template == default["id"]).run()
+    assert sorted({i["trait"] for i in items}) == sorted(service.TRAITS) and len(items) == 8
+    assert [t["id"] for t in await service.list_templates(cast.actor("hr")) if t["is_default"]] == [default["id"]]
