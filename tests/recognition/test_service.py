@@ -11,7 +11,7 @@ from servicechain.platform import db
 from servicechain.platform.people.tables import Person
 from servicechain.platform.lib.text import person_search_text
 from servicechain.platform.people.service import today as company_today
-from servicechain.platform.security import Actor, Forbidden, NotFound, recognition_for, utcnow
+from servicechain.platform.security import Actor, Forbidden, NotFound, people_in_reach, recognition_for, utcnow
 from servicechain.platform.tables import AuditEntry, Notification
 from servicechain.platform.web import DomainError, FormInvalid
 from servicechain.recognition import service
@@ -224,16 +224,22 @@ async def test_preferences_are_matched_and_the_top_three_share_is_measured(cast,
     form = await service.reward_form(cast.actor("manager"), EMAILS["employee"])
     assert form["recipient"]["preferences"]["ranking"] == ["learning", "day_off", "bonus", "gift"]
     assert form["recipient"]["preferences"]["note"] == "Courses over cash"
-    await service.give_reward(cast.actor("manager"), reward(kind="learning", amount="5000"))
-    await service.give_reward(cast.actor("manager"), reward(kind="gift", amount="1000"))
-    await service.give_reward(cast.actor("manager"), reward(kind="praise", amount=""))
-    ranks = [r["preference_rank"] for r in await Reward.select(Reward.preference_rank).where(Reward.giver == cast.ids["manager"]).order_by(Reward.id).run()]
+    # Other tests commit rewards too (the authorization matrix's, of long ago): measure what this adds.
+    before = {"giver": await service.top_three_share(giver_id=cast.ids["manager"]),
+              "support": await service.top_three_share(department_id=cast.departments["support"]),
+              "warehouse": await service.top_three_share(department_id=cast.departments["warehouse"])}
+    ids = [await service.give_reward(cast.actor("manager"), reward(kind="learning", amount="5000")),
+           await service.give_reward(cast.actor("manager"), reward(kind="gift", amount="1000")),
+           await service.give_reward(cast.actor("manager"), reward(kind="praise", amount=""))]
+    ranks = [r["preference_rank"] for r in await Reward.select(Reward.preference_rank).where(Reward.id.is_in(ids)).order_by(Reward.id).run()]
     assert ranks == [1, 4, None]
-    share = await service.top_three_share(giver_id=cast.ids["manager"])
+    share = await service.top_three_share(giver_id=cast.ids["manager"], since=company_today())
     assert share == {"rewards": 3, "in_top_three": 1, "share": 1 / 3}
+    after = await service.top_three_share(giver_id=cast.ids["manager"])
+    assert (after["rewards"] - before["giver"]["rewards"], after["in_top_three"] - before["giver"]["in_top_three"]) == (3, 1)
     by_department = await service.top_three_share(department_id=cast.departments["support"])
-    assert by_department["rewards"] == 3
-    assert (await service.top_three_share(department_id=cast.departments["warehouse"]))["share"] is None
+    assert by_department["rewards"] - before["support"]["rewards"] == 3
+    assert await service.top_three_share(department_id=cast.departments["warehouse"]) == before["warehouse"]
 
 
 async def test_preferences_are_for_the_person_their_managers_and_hr_only(cast, values, rollback):
@@ -327,21 +333,30 @@ async def rewards_with_ranks(cast, days_ago_and_kinds) -> None:
 
 
 async def test_the_top_three_share_counts_a_period_per_manager_and_department(cast, values, rollback):
-    await rewards_with_ranks(cast, [(1, "learning"), (2, "gift"), (3, "praise"), (400, "day_off")])
     today = company_today()
-    year = await service.top_three_share(giver_id=cast.ids["manager"], since=today - timedelta(days=364), until=today)
-    assert year == {"rewards": 3, "in_top_three": 1, "share": 1 / 3}
-    assert (await service.top_three_share(giver_id=cast.ids["manager"]))["rewards"] == 4
-    old = await service.top_three_share(giver_id=cast.ids["manager"], until=today - timedelta(days=399))
-    assert old == {"rewards": 1, "in_top_three": 1, "share": 1.0}
-    table = await service.top_three_table(since=today - timedelta(days=364), until=today)
+    year = {"since": today - timedelta(days=364), "until": today}
+    old = {"until": today - timedelta(days=399), "since": today - timedelta(days=401)}
+    # Other tests commit rewards too: measure what this test adds, period by period.
+    before_year = await service.top_three_table(**year)
+    before_old = await service.top_three_share(giver_id=cast.ids["manager"], **old)
+    await rewards_with_ranks(cast, [(1, "learning"), (2, "gift"), (3, "praise"), (400, "day_off")])
+
+    def added(after, earlier):
+        a, b = after or {"rewards": 0, "in_top_three": 0}, earlier or {"rewards": 0, "in_top_three": 0}
+        return (a["rewards"] - b["rewards"], a["in_top_three"] - b["in_top_three"])
+
+    assert added(await service.top_three_share(giver_id=cast.ids["manager"], **old), before_old) == (1, 1)
+    table = await service.top_three_table(**year)
     managers = {r["id"]: r for r in table["managers"]}
-    assert managers[cast.ids["manager"]]["share"] == 1 / 3
+    managers_before = {r["id"]: r for r in before_year["managers"]}
+    assert added(managers[cast.ids["manager"]], managers_before.get(cast.ids["manager"])) == (3, 1)
     departments = {r["id"]: r for r in table["departments"]}
+    departments_before = {r["id"]: r for r in before_year["departments"]}
     # The employee works in First line, below Customer support, below the company: each counts them.
     for code in ("support.line1", "support", "company"):
-        assert departments[cast.departments[code]]["rewards"] == 3
-    assert cast.departments["warehouse"] not in departments
+        department_id = cast.departments[code]
+        assert added(departments[department_id], departments_before.get(department_id))[0] == 3
+    assert departments.get(cast.departments["warehouse"]) == departments_before.get(cast.departments["warehouse"])
 
 
 async def test_the_top_three_page_is_for_managers_up_the_chain_hr_and_executives(cast, values, rollback):
@@ -350,9 +365,11 @@ async def test_the_top_three_page_is_for_managers_up_the_chain_hr_and_executives
     assert cast.ids["manager"] in [r["id"] for r in hr["managers"]]
     assert hr["overall"]["rewards"] >= 2
     mine = await service.top_three_report(cast.actor("manager"), since=None, until=None)
-    assert [r["id"] for r in mine["managers"]] == [cast.ids["manager"]]
-    assert {r["id"] for r in mine["departments"]} == {cast.departments["support"], cast.departments["support.line1"]}
-    assert mine["departments"][0]["indent"] == 0 and mine["departments"][1]["indent"] == 1
+    reach = await people_in_reach(cast.actor("manager")) | {cast.ids["manager"]}
+    assert cast.ids["manager"] in [r["id"] for r in mine["managers"]] and {r["id"] for r in mine["managers"]} <= reach
+    shown = {r["id"]: r for r in mine["departments"]}
+    assert cast.departments["company"] not in shown and cast.departments["warehouse"] not in shown
+    assert shown[cast.departments["support"]]["indent"] == 0 and shown[cast.departments["support.line1"]]["indent"] == 1
     ceo = await service.top_three_report(cast.actor("ceo"), since=None, until=None)
     assert cast.departments["company"] in [r["id"] for r in ceo["departments"]]
     for who in ("employee", "outsider"):
@@ -391,8 +408,10 @@ async def test_the_picker_finds_colleagues_by_name_email_or_number_but_not_onese
 
 
 async def test_the_reward_picker_offers_only_people_in_reach(cast, values, rollback):
-    found = {p["id"] for p in await service.pick_people(cast.actor("manager"), "test.local", purpose="reward")}
+    found = {p["id"] for p in await service.pick_people(cast.actor("manager"), "employee@test.local", purpose="reward")}
     assert found == {cast.ids["employee"]}
+    for who in ("outsider", "ceo", "hr", "manager"):  # outside the manager's reach, or the manager
+        assert await service.pick_people(cast.actor("manager"), EMAILS[who], purpose="reward") == []
     everyone = {p["id"] for p in await service.pick_people(cast.actor("hr"), "test.local", purpose="reward")}
     assert {cast.ids["employee"], cast.ids["manager"], cast.ids["outsider"]} <= everyone and cast.ids["hr"] not in everyone
     with pytest.raises(Forbidden):
@@ -434,8 +453,9 @@ async def test_a_refused_reward_saves_nothing_and_a_given_one_notifies_the_recip
 
 async def test_a_reward_counts_for_the_department_the_recipient_was_in_when_rewarded(cast, values, rollback):
     await rewards_with_ranks(cast, [(1, "learning"), (2, "gift")])
+    since = {"since": company_today() - timedelta(days=3)}
     await Person.update({Person.department: cast.departments["warehouse"]}).where(Person.id == cast.ids["employee"]).run()
-    assert (await service.top_three_share(department_id=cast.departments["support"]))["rewards"] == 2
-    assert (await service.top_three_share(department_id=cast.departments["warehouse"]))["rewards"] == 0
-    departments = {r["id"]: r for r in (await service.top_three_table())["departments"]}
+    assert (await service.top_three_share(department_id=cast.departments["support"], **since))["rewards"] == 2
+    assert (await service.top_three_share(department_id=cast.departments["warehouse"], **since))["rewards"] == 0
+    departments = {r["id"]: r for r in (await service.top_three_table(**since))["departments"]}
     assert departments[cast.departments["support.line1"]]["rewards"] == 2 and cast.departments["warehouse"] not in departments
