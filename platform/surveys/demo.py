@@ -18,7 +18,7 @@ from typing import Any
 
 from servicechain.platform.demo.story import engagement_dip
 from servicechain.platform.surveys.figures import Stat, generalise
-from servicechain.platform.surveys.service import DEFAULT_ITEMS, DEFAULT_NAME
+from servicechain.platform.surveys.service import DEFAULT_ITEMS
 
 K = 5
 RU_MONTHS = ("Январь", "Февраль", "Март", "Апрель", "Май", "Июнь", "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь",
@@ -34,8 +34,6 @@ COMMENTS = {
     "high": ("Отличная команда, спасибо!", "Нравится, что можно самому решить вопрос клиента.",
              "Стало удобнее работать с новым приложением.", "Чувствую, что мой вклад замечают."),
 }
-TEMPLATE_COLUMNS = ("id", "name_en", "name_ru", "is_default", "based_on", "active", "created_by", "created_at")
-ITEM_COLUMNS = ("id", "template", "position", "trait", "text_en", "text_ru")
 PULSE_COLUMNS = ("id", "title", "template", "opens_on", "closes_on", "min_group_size", "audience_all", "status", "invited",
                  "answers", "discarded", "created_by", "created_at", "closed_at")
 PULSE_ITEM_COLUMNS = ("id", "pulse", "position", "trait", "text_en", "text_ru")
@@ -77,9 +75,8 @@ def plan_pulses(ctx: Any) -> None:
     rng = ctx.rng("pulses")
     hr = ctx.accounts.get("hr@example.com")
     hr_id = hr.id if hr else None
-    created = datetime.combine(ctx.start, time(9), UTC)
-    ctx.add_rows("survey_template", TEMPLATE_COLUMNS, [(1, DEFAULT_NAME[0], DEFAULT_NAME[1], True, None, True, None, created)])
-    ctx.add_rows("survey_item", ITEM_COLUMNS, [(i + 1, 1, i + 1, t, en, ru) for i, (t, en, ru) in enumerate(DEFAULT_ITEMS)])
+    # The default template itself comes from the migrations (an empty database already has it),
+    # so the demo's pulses carry their own copy of its statements and name no template.
     traits = {i + 1: t for i, (t, _en, _ru) in enumerate(DEFAULT_ITEMS)}
     base_of = {u.code: DIVISION_BASE.get(_division(u), 3.7) + rng.uniform(-0.25, 0.25) for u in ctx.units}
 
@@ -143,7 +140,7 @@ def plan_pulses(ctx: Any) -> None:
                 summaries.append((len(summaries) + 1, pulse_id, group, *stat.to_row()))
             published = len(kept)
         title = f"{RU_MONTHS[opens.month - 1]} {opens.year}"
-        pulses.append((pulse_id, title, 1, opens, closes, K, True, "closed" if closed else "open", invited, published,
+        pulses.append((pulse_id, title, None, opens, closes, K, True, "closed" if closed else "open", invited, published,
                        len(given) - published, hr_id, datetime.combine(opens, time(9), UTC),
                        datetime.combine(closes, time(23), UTC) if closed else None))
     ctx.add_rows("pulse", PULSE_COLUMNS, pulses)
