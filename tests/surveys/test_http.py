@@ -59,8 +59,8 @@ async def test_hr_launches_and_an_employee_answers_in_one_page(client, as_user, 
     assert results.status_code == 200 and "Too few people answered" in results.text and "Good team" not in results.text
 
 
-async def _closed_pulse_with_answers(cast) -> tuple[int, dict]:
-    org = await h.company({"root": 5, "a": 6, "b": 6, "b1": 2}, head=cast.ids["manager"])
+async def _closed_pulse_with_answers(cast, head: int | None = None) -> tuple[int, dict]:
+    org = await h.company({"root": 5, "a": 6, "b": 6, "b1": 2}, head=head)
     pulse_id = await h.launch(cast.actor("hr"), [org["departments"]["root"]], title="Results pulse")
     await h.answer_all(pulse_id, org["people"]["root"], score=3, enps=7)
     await h.answer_all(pulse_id, org["people"]["a"], score=5, enps=10, comment="Proud of our team")
@@ -111,12 +111,24 @@ async def test_results_in_russian(client, as_user, cast):
 
 
 async def test_a_manager_reads_only_the_department_they_head(client, as_user, cast):
-    pulse_id, org = await on_app_loop(client, _closed_pulse_with_answers, cast)
-    await as_user("manager")  # heads the root of this small company
-    page = await client.get(f"/pulses/{pulse_id}")
-    assert page.status_code == 200 and "19 answers" in text_of(page.text)
-    other = await on_app_loop(client, _closed_pulse_elsewhere, cast)
-    assert (await client.get(f"/pulses/{other}")).status_code == 403
+    pulse_id, org = await on_app_loop(client, _closed_pulse_with_answers, cast, cast.ids["manager"])
+    try:
+        await as_user("manager")  # heads the root of this small company
+        page = await client.get(f"/pulses/{pulse_id}")
+        assert page.status_code == 200 and "19 answers" in text_of(page.text)
+        other = await on_app_loop(client, _closed_pulse_elsewhere, cast)
+        assert (await client.get(f"/pulses/{other}")).status_code == 403
+    finally:  # the data stays in the session's database: hand the department back, or other tests
+        # would find these people in the manager's reach
+        await on_app_loop(client, _no_head, org["departments"]["root"])
+
+
+async def _no_head(department_id: int) -> None:
+    from servicechain.platform import db
+    from servicechain.platform.people.tables import Department
+
+    async with db.write():
+        await Department.update({Department.head: None}).where(Department.id == department_id).run()
 
 
 async def _closed_pulse_elsewhere(cast) -> int:
