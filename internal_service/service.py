@@ -27,7 +27,7 @@ from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
 from servicechain.platform.i18n import current_language, use_language
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.dates import BadDate, first_of_month, months_back, parse_date
 from servicechain.platform.people.service import department_name, today
 from servicechain.platform.people.tables import Department, Person
 from servicechain.platform.security import (
@@ -894,24 +894,6 @@ async def _matrix_figures(period: Period, k: int, tree: Tree, rater_node: int | 
     return {"figures": figures, "fig": fig, "rows": rows, "cols": cols, "r_total": r_total, "p_total": p_total}
 
 
-def _month_key(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def _months_back(until: date, count: int) -> list[str]:
-    year, month, keys = until.year, until.month, []
-    for _i in range(count):
-        keys.append(f"{year:04d}-{month:02d}")
-        month -= 1
-        if month == 0:
-            month, year = 12, year - 1
-    return list(reversed(keys))
-
-
-def _month_start(key: str) -> date:
-    return date(int(key[:4]), int(key[5:7]), 1)
-
-
 @dataclass
 class Monthly:
     """Every department's figures by month on one side (``provider_department``: the service it
@@ -933,14 +915,14 @@ class Monthly:
 async def monthly_figures(side: str, until: date, k: int, tree: Tree | None = None) -> Monthly:
     tree = tree or await Tree.load()
     column = {"given": "provider_department", "received": "rater_department"}[side]
-    months = _months_back(until, TREND_MONTHS)
+    months = months_back(until, TREND_MONTHS)
     period_months = months[-WINDOW_MONTHS:]
     rows = await db.fetch(
         f"SELECT {column} AS d, CAST(month AS TEXT) AS m, SUM(ratings) AS n, SUM(overall) AS s, "
         + ", ".join(f"SUM({name}) AS {name}" for name in CRITERIA)
         + f", {_people_sql(k)}"
         f" FROM internal_service_monthly WHERE month >= {{}} AND month <= {{}} GROUP BY {column}, month",
-        _month_start(months[0]), until,
+        first_of_month(months[0]), until,
     )
     alone: dict[tuple[int, str], Figure] = {}
     parts: dict[tuple[int, str], list[Figure]] = {}
@@ -964,8 +946,8 @@ async def monthly_figures(side: str, until: date, k: int, tree: Tree | None = No
         if (d, m) in alone:
             children.append(alone[(d, m)])
         tree_equations.append(((d, m), children))
-    period = await provider_figures(_month_start(period_months[0]), until, k, tree) if side == "given" else \
-        await rater_figures(_month_start(period_months[0]), until, k, tree)
+    period = await provider_figures(first_of_month(period_months[0]), until, k, tree) if side == "given" else \
+        await rater_figures(first_of_month(period_months[0]), until, k, tree)
     time_equations = []
     for d, f in period.items():
         time_equations.append((f, [figures[(d, m)] for m in period_months if (d, m) in figures]))
@@ -1047,7 +1029,7 @@ async def service_breakdown(department: dict[str, Any], since: date, until: date
     departments = [d for d, row in tree.rows.items() if row["path"].startswith(department["path"])]
     if not departments:
         return []
-    month_keys = _months_back(until, WINDOW_MONTHS)
+    month_keys = months_back(until, WINDOW_MONTHS)
     blocks = [month_keys[i:i + 3] for i in range(0, len(month_keys), 3)][:QUARTERS]
     block_of = {m: i for i, months in enumerate(blocks) for m in months}
     rows = await db.fetch(

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from servicechain.recognition.tables import MONEY_KINDS, REACTIONS, REWARD_KINDS
+from servicechain.platform.lib.dates import month_starts
 
 VALUES = (
     # code, en, ru, description en, description ru
@@ -106,14 +107,6 @@ def _at(day: date, rng: random.Random) -> datetime:
     return datetime(day.year, day.month, day.day, rng.randint(6, 17), rng.randint(0, 59), rng.randint(0, 59), tzinfo=UTC)
 
 
-def _month_starts(first: date, last: date) -> list[date]:
-    out, day = [], first.replace(day=1)
-    while day <= last:
-        out.append(day)
-        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return out
-
-
 def _unit_on(member: Any, day: date) -> Any:
     """The member's unit on that day (their latest placement started by then)."""
     current = None
@@ -155,7 +148,7 @@ def plan_recognition(ctx: Any) -> None:
     rec_values: list[tuple] = []
     reactions: list[tuple] = []
     drafts = []
-    for month in _month_starts(first, last):
+    for month in month_starts(first, last):
         month_end = min((month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1), last)
         middle = min(month + timedelta(days=14), last)
         working = [m for m in ctx.people if _works_on(m, middle)]

@@ -19,6 +19,7 @@ from servicechain.platform.i18n import lazy_gettext
 from servicechain.platform.people.service import today
 from servicechain.platform.security import actor_of, score_departments_for
 from servicechain.platform.web import DomainError, FormInvalid, redirect, render
+from servicechain.platform.lib.dates import first_of_month, months_back
 
 OUTCOME_LABELS = {
     "called_back": lazy_gettext("Called the customer back"),
@@ -27,11 +28,6 @@ OUTCOME_LABELS = {
 }
 PERIODS = (3, 6, 12, 24)
 IMPORT = {"policy": "scores.import"}
-
-
-def _months_back(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 - (months - 1)
-    return date(index // 12, index % 12 + 1, 1)
 
 
 async def _visible_departments(paths: list[str] | None) -> list[dict[str, Any]]:
@@ -73,7 +69,7 @@ class CustomersController(Controller):
         actor = actor_of(request)
         months = months if months in PERIODS else 3
         until = today()
-        since = _months_back(until, months)
+        since = first_of_month(months_back(until, months)[0])
         paths = await score_departments_for(actor)
         departments = _tree_order(await _visible_departments(paths))
         rows = await metrics.department_months(since, until, paths=paths)

@@ -24,6 +24,7 @@ from typing import Any
 
 from servicechain.platform.customers.service import FOLLOW_UP_HOURS, SCORE_COLUMNS, fingerprint_of
 from servicechain.platform.demo.story import customer_dip
+from servicechain.platform.lib.dates import month_starts
 
 PER_AGENT_MONTH = 21
 # Kind of work → channels with weights.
@@ -63,14 +64,6 @@ NOTES = {
     "resolved": ("Перезвонили, перевезли заказ.", "Called back and redelivered the order."),
     "compensated": ("Вернули деньги за доставку.", "Refunded the delivery fee."),
 }
-
-
-def _month_starts(first: date, last: date) -> list[date]:
-    months, day = [], first.replace(day=1)
-    while day <= last:
-        months.append(day)
-        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return months
 
 
 def _choose(rng: Any, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -198,7 +191,7 @@ def plan_customer_scores(ctx: Any) -> None:
             if placement.unit.id in unit_ids and not placement.as_head:
                 staff[placement.unit.id].append((member, placement.start, placement.end))
     team_offset = {u.id: rng.gauss(0, TEAM_SPREAD) for u in units}
-    months = _month_starts(ctx.start, ctx.today)
+    months = month_starts(ctx.start, ctx.today)
     for unit in units:
         channels = CHANNELS_BY_PROFILE[_profile_code(unit.profile)]
         for month in months:

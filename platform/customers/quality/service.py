@@ -52,7 +52,7 @@ from servicechain.platform.customers.quality.tables import (
 from servicechain.platform.i18n import current_language, use_language
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext
-from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.dates import BadDate, first_of_month, months_back, parse_date
 from servicechain.platform.lib.ids import parse_id
 from servicechain.platform.people.service import department_name, today
 from servicechain.platform.people.tables import Department, Person
@@ -103,24 +103,6 @@ def localized(row: dict[str, Any], field: str) -> str:
 
 def _text(data: dict[str, Any], key: str) -> str:
     return str(data.get(key) or "").strip()
-
-
-def _month_key(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def months_back(until: date, count: int) -> list[str]:
-    year, month, keys = until.year, until.month, []
-    for _i in range(count):
-        keys.append(f"{year:04d}-{month:02d}")
-        month -= 1
-        if month == 0:
-            month, year = 12, year - 1
-    return list(reversed(keys))
-
-
-def first_of_month(key: str) -> date:
-    return date(int(key[:4]), int(key[5:7]), 1)
 
 
 # --- weights ---------------------------------------------------------------------------------------
