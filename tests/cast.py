@@ -8,6 +8,8 @@ company (head: ceo)
 
 from __future__ import annotations
 
+from datetime import date
+
 from dataclasses import dataclass
 
 from servicechain.platform import db
@@ -17,6 +19,9 @@ from servicechain.platform.people.tables import Assignment, Department, Person
 from servicechain.platform.security import Actor, utcnow
 
 PASSWORD = "correct-horse-battery"
+# The cast has worked here for years: tests date scores, ratings and uses in the past, and a
+# start of "today" in UTC is tomorrow in Moscow for three hours each night.
+CAST_HIRED_ON = date(2020, 1, 1)
 EMAILS = {
     "admin": "admin@test.local",
     "hr": "hr@test.local",
@@ -73,7 +78,7 @@ async def build_cast() -> Cast:
             await person.save().run()
             ids[who] = person.id
             await Assignment.insert(Assignment(person=person.id, department=departments[home[who]], manager=manager,
-                                               valid_from=now.date())).run()
+                                               valid_from=CAST_HIRED_ON)).run()
         await Department.update({Department.head: ids["ceo"]}).where(Department.id == departments["company"]).run()
         await Department.update({Department.head: ids["manager"]}).where(Department.id == departments["support"]).run()
     return Cast(ids=ids, departments=departments)
