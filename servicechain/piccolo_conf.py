@@ -21,5 +21,6 @@ APP_REGISTRY = AppRegistry(
         "servicechain.platform.surveys.piccolo_app",
         "servicechain.platform.customers.piccolo_app",
         "servicechain.platform.customers.quality.piccolo_app",
+        "servicechain.platform.reports.piccolo_app",
     ]
 )
