@@ -197,6 +197,21 @@ ROLE_CAPABILITIES = {
 }
 
 
+# Analytics dashboards: executives, HR and admins read the whole company; managers read the
+# departments they head with everything below them (analytics_scope below); analytics.view is
+# what the routes and the menu ask for: either of the two.
+ANALYTICS_EXTRA = {
+    "manager": {"analytics.view", "analytics.subtree"},
+    "executive": {"analytics.view", "analytics.company"},
+    "hr": {"analytics.view", "analytics.company"},
+    "admin": {"analytics.view", "analytics.company"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | ANALYTICS_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
+
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message
@@ -802,6 +817,40 @@ async def pulse_result_scope(actor: Actor, pulse_id: int) -> list[int] | None:
     if not tops:
         raise Forbidden()
     return sorted(r["id"] for r in tops)
+
+
+# --- analytics dashboards ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnalyticsScope:
+    """Whose figures the dashboards show the actor: every department (``company``), or the
+    subtrees under ``paths`` (the departments a manager heads)."""
+
+    company: bool
+    paths: tuple[str, ...]
+
+    def covers(self, path: str | None) -> bool:
+        return self.company or any((path or "").startswith(p) for p in self.paths)
+
+
+async def analytics_scope(actor: Actor) -> AnalyticsScope:
+    """Company-wide for analytics.company; a manager's headed subtrees for analytics.subtree
+    (empty when they head none); 403 for anyone else."""
+    if can(actor, "analytics.company"):
+        return AnalyticsScope(True, ())
+    if can(actor, "analytics.subtree") and actor.is_person:
+        return AnalyticsScope(False, tuple(sorted(await department_paths_headed(actor.person_id))))  # type: ignore[arg-type]
+    raise Forbidden()
+
+
+async def analytics_department_for(actor: Actor, department_id: int) -> tuple[dict[str, Any], AnalyticsScope]:
+    """A department's analytics page: 404 when it does not exist, 403 outside the actor's scope."""
+    row = await department_for(actor, department_id)
+    scope = await analytics_scope(actor)
+    if not scope.covers(row["path"]):
+        raise Forbidden()
+    return row, scope
 
 
 # --- secrets ----------------------------------------------------------------------------------
