@@ -33,6 +33,7 @@ from servicechain.recognition.api import RecognitionApi
 from servicechain.recognition.controllers import RecognitionController, RewardController
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
 from servicechain.platform.surveys.controllers import PulseController
+from servicechain.platform.reports.controllers import ReportController
 from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -61,6 +62,7 @@ ROUTES = [
     ScoreImportController,
     CustomerScoresApi,
     QualityController,
+    ReportController,
 ]
 
 

@@ -254,5 +254,11 @@ def audit_verify() -> None:
     click.echo(f"Audit log intact: {checked} entries verified.")
 
 
+# The monthly executive report (issue 9): `servicechain report monthly`.
+from servicechain.platform.reports.cli import report as _report  # noqa: E402
+
+main.add_command(_report)
+
+
 if __name__ == "__main__":
     main()

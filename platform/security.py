@@ -212,6 +212,19 @@ ROLE_CAPABILITIES = {
 }
 
 
+# The monthly executive report: executives and admins generate it and read the archive; HR
+# reads the archive.
+REPORTS_EXTRA = {
+    "executive": {"reports.read", "reports.generate"},
+    "admin": {"reports.read", "reports.generate"},
+    "hr": {"reports.read"},
+}
+ROLE_CAPABILITIES = {
+    role: frozenset(caps | REPORTS_EXTRA.get(role, set()))
+    for role, caps in ROLE_CAPABILITIES.items()
+}
+
+
 def N_(message: str) -> str:
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message

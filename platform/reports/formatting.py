@@ -1,0 +1,87 @@
+"""How the report prints a figure: Babel's numbers for the report's language, the metric's own
+decimals and unit, and signed changes. Call inside ``i18n.use_language(lang)``."""
+
+from __future__ import annotations
+
+import math
+
+from babel.numbers import format_decimal
+
+from servicechain.platform.analytics.metrics import metric
+from servicechain.platform.i18n import current_language, gettext as _
+
+MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash in print
+NBSP = "\u00a0"
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def number(value: float | None, decimals: int = 0, *, signed: bool = False) -> str:
+    """``value`` with ``decimals`` places in the report's language; "—" for no figure."""
+    if _missing(value):
+        return "—"
+    rounded = round(float(value), decimals)  # type: ignore[arg-type]
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    text = format_decimal(abs(rounded), format=pattern, locale=current_language())
+    if rounded < 0:
+        return MINUS + text
+    if signed and rounded > 0:
+        return "+" + text
+    if signed:  # zero after rounding: no sign
+        return text
+    return text
+
+
+def unit_suffix(unit: str) -> str:
+    return {"percent": NBSP + "%", "rub": NBSP + "₽", "hours": NBSP + _("h")}.get(unit, "")
+
+
+def figure(key: str, value: float | None) -> str:
+    """A metric's value as printed in tables: its decimals and its unit."""
+    if _missing(value):
+        return "—"
+    m = metric(key)
+    return number(value, m.decimals) + unit_suffix(m.unit)
+
+
+def change(key: str, delta: float | None) -> str:
+    """A change of a metric, signed; percentages change by percentage points."""
+    if _missing(delta):
+        return "—"
+    m = metric(key)
+    suffix = NBSP + _("pp") if m.unit == "percent" else unit_suffix(m.unit)
+    return number(delta, m.decimals, signed=True) + suffix
+
+
+def trend(key: str, delta: float | None) -> str:
+    """"up", "down" or "flat" as better/worse for the reader: a CSS class for the change."""
+    if _missing(delta) or round(float(delta), metric(key).decimals) == 0:  # type: ignore[arg-type]
+        return "flat"
+    better = (delta > 0) == metric(key).higher_is_better  # type: ignore[operator]
+    return "better" if better else "worse"
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal (for @page content)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def page_counter_css(template: str) -> str:
+    """A translated "page %(page)s of %(pages)s" as a CSS ``content`` value with counters,
+    so each language orders the words its own way."""
+    out: list[str] = []
+    rest = template
+    while rest:
+        positions = [(rest.find(token), token, css) for token, css in
+                     (("%(page)s", "counter(page)"), ("%(pages)s", "counter(pages)")) if rest.find(token) >= 0]
+        if not positions:
+            out.append(css_string(rest))
+            break
+        at, token, css = min(positions)
+        if at:
+            out.append(css_string(rest[:at]))
+        out.append(css)
+        rest = rest[at + len(token):]
+    return " ".join(out)
