@@ -1,0 +1,640 @@
+"""The department-month panel: every people-side and customer-side figure, per department (with
+everything below it) and calendar month, read with polars' database reader (ADBC) and computed
+column-wise, never row by row in Python.
+
+How it is built:
+
+1. One SQL read per source, filtered to the window (large tables are grouped by department and
+   month in SQL first). Reads run in threads at once; each opens its own ADBC connection to the
+   database the Piccolo engine points at, so they see committed data only.
+2. Each source becomes *own-level facts*: additive sums per (department, month) — the
+   department the row belongs to, not its ancestors. Medians and distinct raters keep their
+   raw rows.
+3. Facts are mapped to *targets* and summed: every ancestor of the department (``frame``: a
+   department's figure covers its whole subtree), its analysis unit (``units``), or the whole
+   company (``company``). Ratios are taken after summing, so a parent's figure is the pooled
+   figure of its subtree, not a mean of its children's.
+
+Anonymity: survey figures come from each closed pulse's published per-department counts
+(``pulse_summary``), month = the month the pulse closed. A department's figure of a pulse is
+left out when it has fewer answers than that pulse's snapshotted minimum, or when the results
+page hides it to stop subtraction (``surveys.figures.hidden_departments``). Internal service
+figures are left out below the ratings' minimum (``internal_service.service.min_group``)
+distinct raters. Units are built bottom-up like ``surveys.figures.generalise``: a leaf that
+usually has the minimum of respondents is a unit; a smaller one rolls into its parent, which
+stands for it (and its own people) as one unit.
+
+Definitions follow the domains: customer figures are ``customers.metrics.department_months``'s
+(NPS, low-score share, follow-ups closed among those the month's scores opened and the median
+hours to close them) except ``csat``, which the analytics contract defines as the mean of 1-5
+scores (``csat_n`` of them; good/bad-only scores have none); QA and mystery-shopper scores are
+``customers.quality.service.monthly_by_department``'s; the top-three share is
+``recognition.service.top_three_share``'s; goals at risk use ``goals.service.is_at_risk``'s rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from servicechain.goals.service import AT_RISK_MARGIN
+from servicechain.platform import db
+from servicechain.platform.analytics.metrics import CUSTOMER, METRICS
+from servicechain.platform.config import get_settings
+from servicechain.platform.lib.dates import first_of_month, months_back
+from servicechain.platform.surveys.figures import TRAIT_ORDER, hidden_departments
+
+DEPT = "department_id"
+MONTH = "month"
+TARGET = "target"
+METRIC_KEYS = tuple(m.key for m in METRICS)
+
+
+@dataclass
+class Panel:
+    frame: pl.DataFrame  # (department_id, month) for every department, figures over its subtree
+    units: pl.DataFrame  # the same columns per analysis unit (department_id = the unit)
+    company: pl.DataFrame  # one row per month, the whole company
+    departments: pl.DataFrame  # department_id, parent_id, name_en, name_ru, depth, is_leaf, unit_id
+    until: date
+    months: int
+    min_group: int
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _uri() -> str:
+    engine = db.engine()
+    if engine.engine_type == "postgres":
+        return engine.config["dsn"]
+    return "sqlite:///" + str(Path(engine.path).resolve())
+
+
+def _postgres() -> bool:
+    return db.engine().engine_type == "postgres"
+
+
+def _month_sql(column: str) -> str:
+    """'YYYY-MM' of a date column, on either engine."""
+    return f"to_char({column}, 'YYYY-MM')" if _postgres() else f"substr(CAST({column} AS TEXT), 1, 7)"
+
+
+def _hours_sql(start: str, end: str) -> str:
+    if _postgres():
+        return f"EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0"
+    return f"(julianday({end}) - julianday({start})) * 24.0"
+
+
+def _read_sync(uri: str, sql: str) -> pl.DataFrame:
+    return pl.read_database_uri(sql, uri, engine="adbc")
+
+
+def _coerce(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The columns as asked, whatever the engine gave: SQLite returns dates and timestamps as
+    text, booleans as integers, and an empty result may have no types at all."""
+    columns = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        have = df.schema[name] if name in df.columns else pl.Null
+        if name not in df.columns or df[name].null_count() == len(df):
+            # SQLite types an all-null column as integers; nothing in it to convert.
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        if dtype == pl.Date:
+            if have == pl.String:
+                col = col.str.slice(0, 10).str.to_date("%Y-%m-%d")
+            elif isinstance(have, pl.Datetime):
+                col = col.dt.date()
+        elif isinstance(dtype, pl.Datetime):
+            if have == pl.String:
+                col = col.str.to_datetime(time_zone="UTC", time_unit="us")
+            elif isinstance(have, pl.Datetime) and have.time_zone is None:
+                col = col.dt.replace_time_zone("UTC")
+            col = col.dt.convert_time_zone("UTC")
+        elif dtype == pl.Boolean and have != pl.Boolean:
+            col = col.cast(pl.Int64) != 0
+        columns.append(col.cast(dtype).alias(name))
+    return df.select(columns) if len(df) or df.width else pl.DataFrame(schema=schema)
+
+
+async def _read(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[str, pl.DataFrame]:
+    uri = _uri()
+    names = list(queries)
+    frames = await asyncio.gather(*(asyncio.to_thread(_read_sync, uri, queries[n][0]) for n in names))
+    return {n: _coerce(f, queries[n][1]) for n, f in zip(names, frames, strict=True)}
+
+
+def _lit(day: date) -> str:
+    return f"'{day.isoformat()}'"
+
+
+# --- the window --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    months: list[date]
+    first: date
+    end: date  # the first day after the last month
+    today: date
+    tz: str
+
+    def grid(self) -> pl.DataFrame:
+        return pl.DataFrame({MONTH: self.months}, schema={MONTH: pl.Date})
+
+    def month_ends(self) -> pl.DataFrame:
+        """Each month with the day its standing figures (headcount, active grants and goals) are
+        taken on: its last day, or today for the month that is still running."""
+        ends = []
+        for m in self.months:
+            nxt = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+            ends.append(min(nxt - timedelta(days=1), self.today))
+        return pl.DataFrame({MONTH: self.months, "on": ends}, schema={MONTH: pl.Date, "on": pl.Date})
+
+
+def _window(until: date, months: int) -> _Window:
+    keys = months_back(until, months)
+    starts = [first_of_month(k) for k in keys]
+    last = starts[-1]
+    end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    settings = get_settings()
+    today = datetime.now(settings.tz).date()
+    return _Window(starts, starts[0], end, today, settings.timezone)
+
+
+def _local_day(column: str, tz: str) -> pl.Expr:
+    return pl.col(column).dt.convert_time_zone(tz).dt.date()
+
+
+def _month_of(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.truncate("1mo")
+
+
+def _month_text(column: str = "m") -> pl.Expr:
+    return (pl.col(column) + "-01").str.to_date("%Y-%m-%d").alias(MONTH)
+
+
+# --- queries -----------------------------------------------------------------------------------------
+
+
+def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
+    first, end = _lit(w.first), _lit(w.end)
+    # Timestamps are filtered a day wider than the window and cut exactly in the company's time zone.
+    ts_first, ts_end = _lit(w.first - timedelta(days=1)), _lit(w.end + timedelta(days=1))
+    i64, f64, d, s, b = pl.Int64, pl.Float64, pl.Date, pl.String, pl.Boolean
+    ts = pl.Datetime("us", "UTC")
+    score_month = _month_sql("s.given_on")
+    return {
+        "departments": ("SELECT id, parent, path, depth, name_en, name_ru FROM department",
+                        {"id": i64, "parent": i64, "path": s, "depth": i64, "name_en": s, "name_ru": s}),
+        "assignments": ("SELECT person, department, valid_from, valid_to FROM assignment WHERE department IS NOT NULL"
+                        f" AND valid_from < {end} AND (valid_to IS NULL OR valid_to > {first})",
+                        {"person": i64, "department": i64, "valid_from": d, "valid_to": d}),
+        "pulses": ("SELECT id, closes_on, min_group_size FROM pulse WHERE status = 'closed'"
+                   f" AND closes_on >= {first} AND closes_on < {end}",
+                   {"id": i64, "closes_on": d, "min_group_size": i64}),
+        "pulse_summary": ("SELECT s.pulse, pd.source AS department, s.n, s.items, s.enps FROM pulse_summary s"
+                          " JOIN pulse_department pd ON pd.id = s.department JOIN pulse p ON p.id = s.pulse"
+                          f" WHERE p.status = 'closed' AND p.closes_on >= {first} AND p.closes_on < {end}",
+                          {"pulse": i64, "department": i64, "n": i64, "items": s, "enps": s}),
+        "pulse_items": ("SELECT i.pulse, i.position, i.trait FROM pulse_item i JOIN pulse p ON p.id = i.pulse"
+                        f" WHERE p.status = 'closed' AND p.closes_on >= {first} AND p.closes_on < {end}",
+                        {"pulse": i64, "position": i64, "trait": s}),
+        "service": ("SELECT month, rater_department, provider_department, ratings, overall, people, raters"
+                    f" FROM internal_service_monthly WHERE month >= {first} AND month < {end}",
+                    {"month": d, "rater_department": i64, "provider_department": i64, "ratings": i64, "overall": i64,
+                     "people": i64, "raters": s}),
+        "service_k": ("SELECT MAX(min_group_size) AS k FROM internal_service_round", {"k": i64}),
+        "thanks_sent": (f"SELECT sender, created_at FROM recognition WHERE created_at >= {ts_first} AND created_at < {ts_end}",
+                        {"sender": i64, "created_at": ts}),
+        "thanks_received": ("SELECT rr.department, r.created_at FROM recognition_recipient rr"
+                            " JOIN recognition r ON r.id = rr.recognition WHERE rr.department IS NOT NULL"
+                            f" AND r.created_at >= {ts_first} AND r.created_at < {ts_end}",
+                            {"department": i64, "created_at": ts}),
+        "rewards": ("SELECT department, preference_rank, created_at FROM reward WHERE department IS NOT NULL"
+                    f" AND created_at >= {ts_first} AND created_at < {ts_end}",
+                    {"department": i64, "preference_rank": i64, "created_at": ts}),
+        # Leaf goals only: a goal with children has their weighted progress, already counted.
+        "goals": ("SELECT g.id, g.owner_person, g.owner_department, g.status, g.starts_on, g.deadline, g.baseline,"
+                  " g.target FROM goal g WHERE g.status IN ('agreed', 'achieved', 'missed')"
+                  f" AND g.starts_on < {end} AND g.deadline >= {first} AND (g.owner_person IS NOT NULL"
+                  " OR g.owner_department IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM goal c WHERE c.parent = g.id"
+                  " AND c.status <> 'cancelled')",
+                  {"id": i64, "owner_person": i64, "owner_department": i64, "status": s, "starts_on": d,
+                   "deadline": d, "baseline": f64, "target": f64}),
+        "check_ins": ("SELECT c.goal, c.taken_on, c.value, c.confidence FROM goal_check_in c JOIN goal g ON g.id = c.goal"
+                      f" WHERE c.taken_on < {end} AND g.status IN ('agreed', 'achieved', 'missed')"
+                      f" AND g.starts_on < {end} AND g.deadline >= {first}",
+                      {"goal": i64, "taken_on": d, "value": f64, "confidence": s}),
+        "grants": ("SELECT grantee, valid_from, valid_until, revoked_at FROM authority_grant"
+                   f" WHERE valid_from < {end} AND (valid_until IS NULL OR valid_until >= {first})",
+                   {"grantee": i64, "valid_from": d, "valid_until": d, "revoked_at": ts}),
+        "uses": ("SELECT u.grantee, u.used_on, u.amount, sc.kind FROM authority_use u"
+                 f" JOIN authority_scope sc ON sc.id = u.scope WHERE u.used_on >= {first} AND u.used_on < {end}",
+                 {"grantee": i64, "used_on": d, "amount": i64, "kind": s}),
+        "scores": (f"SELECT s.department, {score_month} AS m, COUNT(*) AS n, SUM(s.csat) AS csat_sum,"
+                   " COUNT(s.csat) AS csat_n, COUNT(s.nps) AS nps_n,"
+                   " SUM(CASE WHEN s.nps >= 9 THEN 1 ELSE 0 END) AS promoters,"
+                   " SUM(CASE WHEN s.nps <= 6 THEN 1 ELSE 0 END) AS detractors,"
+                   " SUM(CASE WHEN s.low THEN 1 ELSE 0 END) AS low FROM customer_score s"
+                   f" WHERE s.given_on >= {first} AND s.given_on < {end} GROUP BY s.department, {score_month}",
+                   {"department": i64, "m": s, "n": i64, "csat_sum": f64, "csat_n": i64, "nps_n": i64,
+                    "promoters": i64, "detractors": i64, "low": i64}),
+        "follow_ups": (f"SELECT s.department, {score_month} AS m,"
+                       " CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL THEN 1 ELSE 0 END AS closed,"
+                       f" CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL"
+                       f" THEN {_hours_sql('f.created_at', 'f.closed_at')} END AS hours"
+                       " FROM customer_follow_up f JOIN customer_score s ON s.id = f.score"
+                       f" WHERE s.given_on >= {first} AND s.given_on < {end}",
+                       {"department": i64, "m": s, "closed": i64, "hours": f64}),
+        "qa": (f"SELECT department, {_month_sql('contact_on')} AS m, COUNT(*) AS n, SUM(score) AS total"
+               f" FROM quality_scorecard WHERE department IS NOT NULL AND contact_on >= {first} AND contact_on < {end}"
+               f" GROUP BY department, {_month_sql('contact_on')}",
+               {"department": i64, "m": s, "n": i64, "total": f64}),
+        "mystery": (f"SELECT department, {_month_sql('visited_on')} AS m, COUNT(*) AS n, SUM(score) AS total"
+                    f" FROM quality_audit WHERE visited_on >= {first} AND visited_on < {end}"
+                    f" GROUP BY department, {_month_sql('visited_on')}",
+                    {"department": i64, "m": s, "n": i64, "total": f64}),
+    }
+
+
+# --- own-level facts ---------------------------------------------------------------------------------
+
+
+def _in_window(df: pl.DataFrame, w: _Window) -> pl.DataFrame:
+    return df.filter(pl.col(MONTH).is_in(w.months))
+
+
+def _department_on(events: pl.DataFrame, assignments: pl.DataFrame, person: str, day: str) -> pl.DataFrame:
+    """Each event with the department its person was assigned to on its day (valid_to is the
+    first day of the next assignment); events of people with none are dropped."""
+    return (events.join(assignments, left_on=person, right_on="person")
+            .filter((pl.col("valid_from") <= pl.col(day)) & (pl.col("valid_to").is_null() | (pl.col("valid_to") > pl.col(day))))
+            .rename({"department": DEPT}))
+
+
+def _people_months(assignments: pl.DataFrame, w: _Window) -> pl.DataFrame:
+    """(person, department_id, month): where each person worked on each month's standing day."""
+    return (assignments.join(w.month_ends(), how="cross")
+            .filter((pl.col("valid_from") <= pl.col("on")) & (pl.col("valid_to").is_null() | (pl.col("valid_to") > pl.col("on"))))
+            .select("person", pl.col("department").alias(DEPT), MONTH, "on")
+            .unique(["person", MONTH], keep="first"))
+
+
+def _count(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    return df.group_by(DEPT, MONTH).agg(pl.len().cast(pl.Int64).alias(name))
+
+
+def _survey_facts(r: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Per (pulse, department at launch): answers, the sums and counts of all item scores and
+    per trait, promoters and detractors."""
+    summary = r["pulse_summary"]
+    items = (summary.select("pulse", pl.col("department").alias(DEPT), "items")
+             .with_columns(pl.col("items").str.extract_all(r'"\d+"\s*:\s*\[\s*-?\d+\s*,\s*\d+\s*\]').alias("pair"))
+             .explode("pair").drop_nulls("pair")
+             .with_columns(pl.col("pair").str.extract(r'"(\d+)"', 1).cast(pl.Int64).alias("position"),
+                           pl.col("pair").str.extract(r"\[\s*(-?\d+)", 1).cast(pl.Int64).alias("total"),
+                           pl.col("pair").str.extract(r",\s*(\d+)\s*\]", 1).cast(pl.Int64).alias("count"))
+             .join(r["pulse_items"], on=["pulse", "position"], how="left"))
+    aggs = [pl.col("total").sum().alias("sv_sum"), pl.col("count").sum().alias("sv_cnt")]
+    for t in TRAIT_ORDER:
+        aggs += [pl.col("total").filter(pl.col("trait") == t).sum().alias(f"sv_sum_{t}"),
+                 pl.col("count").filter(pl.col("trait") == t).sum().alias(f"sv_cnt_{t}")]
+    sums = items.group_by("pulse", DEPT).agg(aggs)
+    hist = pl.col("enps").str.json_decode(pl.List(pl.Int64))
+    enps = (summary.select("pulse", pl.col("department").alias(DEPT), pl.col("n").alias("sv_n"),
+                           (hist.list.get(9, null_on_oob=True).fill_null(0) + hist.list.get(10, null_on_oob=True).fill_null(0)).alias("sv_prom"),
+                           hist.list.slice(0, 7).list.sum().alias("sv_detr"))
+            .group_by("pulse", DEPT).agg(pl.all().sum()))
+    facts = enps.join(sums, on=["pulse", DEPT], how="left").fill_null(0)
+    pulses = r["pulses"].select(pl.col("id").alias("pulse"), _month_of(pl.col("closes_on")).alias(MONTH),
+                                pl.col("min_group_size").alias("k"))
+    return facts.join(pulses, on="pulse")
+
+
+SURVEY_SUMS = ("sv_n", "sv_prom", "sv_detr", "sv_sum", "sv_cnt", *(f"sv_{x}_{t}" for t in TRAIT_ORDER for x in ("sum", "cnt")))
+
+
+def _survey_hidden(facts: pl.DataFrame, parents: dict[int, int | None]) -> pl.DataFrame:
+    """(pulse, department_id) pairs the pulse's results page hides (small, or a complement)."""
+    rows: list[tuple[int, int]] = []
+    for (pulse, k), part in facts.group_by("pulse", "k"):
+        own = dict(zip(part[DEPT].to_list(), part["sv_n"].to_list(), strict=True))
+        own = {d: n for d, n in own.items() if d in parents}
+        rows += [(pulse, d) for d in hidden_departments(parents, own, k)]
+    return pl.DataFrame(rows, schema={"pulse": pl.Int64, DEPT: pl.Int64}, orient="row")
+
+
+def _goal_facts(r: dict[str, pl.DataFrame], people: pl.DataFrame, w: _Window) -> pl.DataFrame:
+    goals = r["goals"]
+    if goals.is_empty():
+        return pl.DataFrame(schema={DEPT: pl.Int64, MONTH: pl.Date, "g_n": pl.Int64, "g_sum": pl.Float64,
+                                    "g_agreed": pl.Int64, "g_risk": pl.Int64})
+    gm = (goals.join(w.month_ends(), how="cross")
+          .filter((pl.col("starts_on") <= pl.col("on")) & (pl.col("deadline") >= pl.col(MONTH))))
+    checks = r["check_ins"].sort("taken_on")
+    gm = gm.sort("on").join_asof(checks, left_on="on", right_on="taken_on", by_left="id", by_right="goal",
+                                 strategy="backward")
+    # progress_of: the distance the last check-in covered from baseline to target, 0-100.
+    span = pl.col("target") - pl.col("baseline")
+    progress = (pl.when(pl.col("value").is_null() | pl.col("baseline").is_null() | pl.col("target").is_null() | (span == 0))
+                .then(0.0).otherwise(((pl.col("value") - pl.col("baseline")) / span * 100.0).clip(0.0, 100.0)))
+    # expected_progress: even progress from start to deadline.
+    length = (pl.col("deadline") - pl.col("starts_on")).dt.total_days()
+    elapsed = (pl.col("on") - pl.col("starts_on")).dt.total_days()
+    expected = (pl.when(pl.col("on") <= pl.col("starts_on")).then(0.0)
+                .when(pl.col("on") >= pl.col("deadline")).then(100.0)
+                .otherwise(elapsed / length * 100.0))
+    # A goal counts as agreed in a month until its deadline has passed (achieved and missed
+    # are decided then); is_at_risk only judges agreed goals.
+    agreed = (pl.col("status") == "agreed") | (pl.col("deadline") >= pl.col("on"))
+    at_risk = agreed & (((expected - progress) > AT_RISK_MARGIN) | pl.col("confidence").is_in(["at_risk", "off_track"]))
+    gm = gm.with_columns(progress.alias("progress"), agreed.alias("agreed"), at_risk.fill_null(False).alias("at_risk"))
+    by_person = (gm.filter(pl.col("owner_department").is_null())
+                 .join(people.select("person", DEPT, MONTH), left_on=["owner_person", MONTH], right_on=["person", MONTH]))
+    by_department = gm.filter(pl.col("owner_department").is_not_null()).with_columns(pl.col("owner_department").alias(DEPT))
+    both = pl.concat([by_person.select(DEPT, MONTH, "progress", "agreed", "at_risk"),
+                      by_department.select(DEPT, MONTH, "progress", "agreed", "at_risk")])
+    return both.group_by(DEPT, MONTH).agg(pl.len().cast(pl.Int64).alias("g_n"), pl.col("progress").sum().alias("g_sum"),
+                                          pl.col("agreed").sum().cast(pl.Int64).alias("g_agreed"),
+                                          pl.col("at_risk").sum().cast(pl.Int64).alias("g_risk"))
+
+
+def _facts(r: dict[str, pl.DataFrame], w: _Window) -> tuple[list[pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Additive facts per (department_id, month), and the raw rows of medians and distinct counts."""
+    tz = w.tz
+    assignments = r["assignments"]
+    people = _people_months(assignments, w)
+    facts = [_count(people, "hc")]
+
+    sent = r["thanks_sent"].with_columns(_local_day("created_at", tz).alias("day"))
+    sent = _department_on(sent, assignments, "sender", "day").with_columns(_month_of(pl.col("day")).alias(MONTH))
+    facts.append(_count(_in_window(sent, w), "th_given"))
+    received = r["thanks_received"].select(pl.col("department").alias(DEPT),
+                                           _month_of(_local_day("created_at", tz)).alias(MONTH))
+    facts.append(_count(_in_window(received, w), "th_received"))
+
+    rewards = r["rewards"].select(pl.col("department").alias(DEPT), _month_of(_local_day("created_at", tz)).alias(MONTH),
+                                  (pl.col("preference_rank") <= 3).fill_null(False).alias("top"))
+    facts.append(_in_window(rewards, w).group_by(DEPT, MONTH).agg(pl.len().cast(pl.Int64).alias("rw_n"),
+                                                                 pl.col("top").sum().cast(pl.Int64).alias("rw_top")))
+    facts.append(_goal_facts(r, people, w))
+
+    grants = (r["grants"].join(w.month_ends(), how="cross")
+              .filter((pl.col("valid_from") <= pl.col("on")) & (pl.col("valid_until").is_null() | (pl.col("valid_until") >= pl.col("on")))
+                      & (pl.col("revoked_at").is_null() | (_local_day("revoked_at", tz) > pl.col("on"))))
+              .join(people.select("person", DEPT, MONTH), left_on=["grantee", MONTH], right_on=["person", MONTH]))
+    facts.append(_count(grants, "au_grants"))
+    uses = _department_on(r["uses"], assignments, "grantee", "used_on").with_columns(_month_of(pl.col("used_on")).alias(MONTH))
+    facts.append(uses.group_by(DEPT, MONTH).agg(
+        pl.len().cast(pl.Int64).alias("au_uses"),
+        pl.col("amount").filter(pl.col("kind") == "money").sum().cast(pl.Int64).alias("au_spend")))
+
+    scores = r["scores"].with_columns(_month_text()).drop("m").rename({"department": DEPT})
+    facts.append(scores.rename({c: f"cs_{c}" for c in scores.columns if c not in (DEPT, MONTH)}))
+    follow = r["follow_ups"].with_columns(_month_text()).drop("m").rename({"department": DEPT})
+    facts.append(follow.group_by(DEPT, MONTH).agg(pl.len().cast(pl.Int64).alias("fu_opened"),
+                                                  pl.col("closed").sum().cast(pl.Int64).alias("fu_closed")))
+    for name, prefix in (("qa", "qa"), ("mystery", "ms")):
+        q = r[name].with_columns(_month_text()).drop("m").rename({"department": DEPT})
+        facts.append(q.rename({"n": f"{prefix}_n", "total": f"{prefix}_total"}))
+
+    service = r["service"].with_columns(pl.col("month").alias(MONTH))
+    for side, column in (("rec", "rater_department"), ("giv", "provider_department")):
+        facts.append(service.group_by(pl.col(column).alias(DEPT), MONTH).agg(
+            pl.col("ratings").sum().alias(f"{side}_ratings"), pl.col("overall").sum().alias(f"{side}_overall")))
+    raw = {
+        "hours": follow.filter(pl.col("hours").is_not_null()).select(DEPT, MONTH, pl.col("hours").clip(lower_bound=0.0)),
+        "rec": service.select(pl.col("rater_department").alias(DEPT), MONTH, "people", "raters"),
+        "giv": service.select(pl.col("provider_department").alias(DEPT), MONTH, "people", "raters"),
+        "people": people,
+    }
+    return facts, raw
+
+
+# --- rolling facts up to targets ------------------------------------------------------------------------
+
+
+def _roll(facts: Iterable[pl.DataFrame], mapping: pl.DataFrame) -> pl.DataFrame:
+    """Every fact summed per (target, month) through ``mapping`` (department_id → target)."""
+    out = None
+    for fact in facts:
+        rolled = (fact.join(mapping, on=DEPT).group_by(TARGET, MONTH)
+                  .agg(pl.exclude(DEPT, TARGET, MONTH).sum()))
+        out = rolled if out is None else out.join(rolled, on=[TARGET, MONTH], how="full", coalesce=True)
+    return out
+
+
+def _distinct_shown(rows: pl.DataFrame, mapping: pl.DataFrame, k: int, name: str) -> pl.DataFrame:
+    """(target, month, name): whether at least ``k`` distinct raters stand behind the target's
+    ratings of the month. True when one summary row alone has ``k`` people; otherwise every row
+    is small and the union of their ``raters`` lists is exact (``internal_service.summary``)."""
+    joined = rows.join(mapping, on=DEPT)
+    top = joined.group_by(TARGET, MONTH).agg(pl.col("people").max().alias("top"))
+    small = top.filter(pl.col("top") < k).select(TARGET, MONTH)
+    union = (joined.join(small, on=[TARGET, MONTH])
+             .with_columns(pl.col("raters").str.split(",")).explode("raters").filter(pl.col("raters") != "")
+             .group_by(TARGET, MONTH).agg(pl.col("raters").n_unique().alias("union")))
+    return (top.join(union, on=[TARGET, MONTH], how="left")
+            .select(TARGET, MONTH, ((pl.col("top") >= k) | (pl.col("union").fill_null(0) >= k)).alias(name)))
+
+
+def _survey_rolled(survey: pl.DataFrame, mapping: pl.DataFrame, hidden: pl.DataFrame | None) -> pl.DataFrame:
+    per_pulse = (survey.join(mapping, on=DEPT).group_by("pulse", TARGET, MONTH, "k")
+                 .agg(pl.col(c).sum() for c in SURVEY_SUMS))
+    per_pulse = per_pulse.filter(pl.col("sv_n") >= pl.col("k"))
+    if hidden is not None:
+        per_pulse = per_pulse.join(hidden.rename({DEPT: TARGET}), on=["pulse", TARGET], how="anti")
+    return per_pulse.group_by(TARGET, MONTH).agg(pl.col(c).sum() for c in SURVEY_SUMS)
+
+
+def _median_hours(raw: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
+    return raw.join(mapping, on=DEPT).group_by(TARGET, MONTH).agg(pl.col("hours").median().alias("fu_hours"))
+
+
+def _assemble(grid: pl.DataFrame, parts: list[pl.DataFrame], company_activity: pl.DataFrame) -> pl.DataFrame:
+    out = grid
+    for part in parts:
+        out = out.join(part, on=[TARGET, MONTH], how="left")
+    out = out.join(company_activity, on=MONTH, how="left")
+    return _figures(out)
+
+
+def _safe_ratio(num: pl.Expr, den: pl.Expr, scale: float = 1.0) -> pl.Expr:
+    return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64) * scale).otherwise(None)
+
+
+def _figures(df: pl.DataFrame) -> pl.DataFrame:
+    """The metric columns from the summed facts. Per-head and count metrics are 0 where the
+    company had such events that month but the target had none, and null in months when
+    nobody had any (the module was not in use: absence of data is not zero)."""
+    def num(name: str, default=0) -> pl.Expr:
+        return pl.col(name).fill_null(default) if name in df.columns else pl.lit(default)
+
+    def to_100(total: str, count: str) -> pl.Expr:
+        return ((_safe_ratio(num(total), num(count)) - 1.0) / 4.0 * 100.0)
+
+    hc = num("hc")
+    per_head = lambda count, any_col: pl.when(pl.col(any_col) & (hc > 0)).then(num(count) / hc).otherwise(None)  # noqa: E731
+    columns = {
+        "headcount": hc.cast(pl.Int64),
+        "respondents": pl.when(num("sv_n") > 0).then(num("sv_n")).otherwise(None).cast(pl.Int64),
+        "engagement": to_100("sv_sum", "sv_cnt"),
+        "enps": _safe_ratio(num("sv_prom") - num("sv_detr"), num("sv_n"), 100.0),
+        **{f"trait_{t}": to_100(f"sv_sum_{t}", f"sv_cnt_{t}") for t in TRAIT_ORDER},
+        "service_received": pl.when(num("rec_shown", False)).then(_safe_ratio(num("rec_overall"), num("rec_ratings"))).otherwise(None),
+        "service_given": pl.when(num("giv_shown", False)).then(_safe_ratio(num("giv_overall"), num("giv_ratings"))).otherwise(None),
+        "thanks_given": per_head("th_given", "any_thanks"),
+        "thanks_received": per_head("th_received", "any_thanks"),
+        "reward_preference_match": _safe_ratio(num("rw_top"), num("rw_n"), 100.0),
+        "goal_progress": _safe_ratio(num("g_sum"), num("g_n")),
+        "goals_at_risk": _safe_ratio(num("g_risk"), num("g_agreed"), 100.0),
+        "authority_grants": per_head("au_grants", "any_grants"),
+        "authority_uses": pl.when(pl.col("any_uses") & (hc > 0)).then(num("au_uses").cast(pl.Float64))
+                            .when(num("au_uses") > 0).then(num("au_uses").cast(pl.Float64)).otherwise(None),
+        "authority_spend": pl.when(pl.col("any_uses") & (hc > 0)).then(num("au_spend") / 100.0)
+                             .when(num("au_uses") > 0).then(num("au_spend") / 100.0).otherwise(None),
+        "csat": _safe_ratio(num("cs_csat_sum"), num("cs_csat_n")),
+        "nps": _safe_ratio(num("cs_promoters") - num("cs_detractors"), num("cs_nps_n"), 100.0),
+        "qa_score": _safe_ratio(num("qa_total"), num("qa_n")),
+        "mystery_score": _safe_ratio(num("ms_total"), num("ms_n")),
+        "low_score_share": _safe_ratio(num("cs_low"), num("cs_n"), 100.0),
+        "follow_up_rate": _safe_ratio(num("fu_closed"), num("fu_opened"), 100.0),
+        "follow_up_hours": pl.col("fu_hours") if "fu_hours" in df.columns else pl.lit(None),
+    }
+    counts = {
+        "csat_n": num("cs_csat_n"), "nps_n": num("cs_nps_n"), "qa_score_n": num("qa_n"), "mystery_score_n": num("ms_n"),
+        "low_score_share_n": num("cs_n"), "follow_up_rate_n": num("fu_opened"), "follow_up_hours_n": num("fu_closed"),
+    }
+    assert set(counts) == {f"{k}_n" for k in CUSTOMER}
+    return df.select(
+        pl.col(TARGET).alias(DEPT).cast(pl.Int64), pl.col(MONTH),
+        columns["headcount"].alias("headcount"), columns["respondents"].alias("respondents"),
+        *(columns[k].cast(pl.Float64).alias(k) for k in METRIC_KEYS),
+        *(v.cast(pl.Int64).alias(k) for k, v in counts.items()),
+    ).sort(DEPT, MONTH)
+
+
+# --- units -------------------------------------------------------------------------------------------
+
+
+def _units(departments: pl.DataFrame, own_size: pl.DataFrame, months: list[date], k: int) -> dict[int, int]:
+    """Each department with people → the unit it falls in. ``own_size`` gives per (department,
+    month) the department's own size (respondents when there are pulses, else headcount).
+    Bottom-up: a department and what is still unplaced below it form a unit when their size
+    reaches ``k`` in at least half of the months with data; otherwise they go up to the
+    parent. What is left at a root joins the root's unit."""
+    sizes: dict[int, dict[date, int]] = {}
+    for d, m, n in own_size.iter_rows():
+        sizes.setdefault(d, {})[m] = sizes.get(d, {}).get(m, 0) + n
+    active_months = sorted({m for per in sizes.values() for m, n in per.items() if n})
+    need = (len(active_months) + 1) // 2
+    ids = departments["id"].to_list()
+    parents = dict(zip(ids, departments["parent"].to_list(), strict=True))
+    children: dict[int | None, list[int]] = {}
+    for d in ids:
+        children.setdefault(parents[d] if parents[d] in parents else None, []).append(d)
+    unit: dict[int, int] = {}
+
+    def meets(group: list[int]) -> bool:
+        if not active_months:
+            return False
+        hits = sum(1 for m in active_months if sum(sizes.get(d, {}).get(m, 0) for d in group) >= k)
+        return hits >= need
+
+    def walk(node: int) -> list[int]:
+        pending = [node] if node in sizes else []
+        for child in sorted(children.get(node, [])):
+            pending += walk(child)
+        if pending and meets(pending):
+            for d in pending:
+                unit[d] = node
+            return []
+        return pending
+
+    for root in sorted(children.get(None, [])):
+        for d in walk(root):
+            unit[d] = root
+    return unit
+
+
+# --- the panel -----------------------------------------------------------------------------------------
+
+
+async def build_panel(until: date, months: int = 24) -> Panel:
+    """The panel of the ``months`` calendar months ending with ``until``'s month. Reads committed
+    data only (its own connections); no permission check: callers decide who sees it."""
+    w = _window(until, months)
+    r = await _read(_queries(w))
+    settings = get_settings()
+    service_k = max(settings.min_group_size, int(r["service_k"]["k"][0] or 0) if len(r["service_k"]) else 0)
+    pulse_k = int(r["pulses"]["min_group_size"].max() or 0) if len(r["pulses"]) else 0
+    min_group = max(settings.min_group_size, pulse_k)
+
+    depts = r["departments"]
+    ancestors = (depts.select(pl.col("id").alias(DEPT), pl.col("path").str.strip_chars("/").str.split("/").alias(TARGET))
+                 .explode(TARGET).filter(pl.col(TARGET) != "").with_columns(pl.col(TARGET).cast(pl.Int64))
+                 .filter(pl.col(TARGET).is_in(depts["id"].implode())))
+    to_company = depts.select(pl.col("id").alias(DEPT), pl.lit(0, dtype=pl.Int64).alias(TARGET))
+
+    facts, raw = _facts(r, w)
+    survey = _survey_facts(r)
+    parents = dict(zip(depts["id"].to_list(), depts["parent"].to_list(), strict=True))
+    hidden = _survey_hidden(survey, parents)
+
+    # Units: own respondents per month when pulses exist, else own headcount.
+    if survey.is_empty():
+        own_size = facts[0].select(DEPT, MONTH, "hc")
+    else:
+        own_size = survey.group_by(DEPT, MONTH).agg(pl.col("sv_n").sum())
+    unit_of = _units(depts, own_size, w.months, min_group)
+    to_unit = pl.DataFrame({DEPT: list(unit_of), TARGET: list(unit_of.values())}, schema={DEPT: pl.Int64, TARGET: pl.Int64})
+
+    company_sums = _roll(facts, to_company)
+    activity = company_sums.select(
+        MONTH,
+        (pl.col("th_given").fill_null(0) + pl.col("th_received").fill_null(0) > 0).alias("any_thanks"),
+        (pl.col("au_grants").fill_null(0) > 0).alias("any_grants"),
+        (pl.col("au_uses").fill_null(0) > 0).alias("any_uses"),
+    )
+    activity = w.grid().join(activity, on=MONTH, how="left").fill_null(False)
+
+    def build(mapping: pl.DataFrame, targets: list[int], survey_hidden: pl.DataFrame | None) -> pl.DataFrame:
+        grid = pl.DataFrame({TARGET: targets}, schema={TARGET: pl.Int64}).join(w.grid(), how="cross")
+        parts = [_roll(facts, mapping), _survey_rolled(survey, mapping, survey_hidden), _median_hours(raw["hours"], mapping),
+                 _distinct_shown(raw["rec"], mapping, service_k, "rec_shown"),
+                 _distinct_shown(raw["giv"], mapping, service_k, "giv_shown")]
+        return _assemble(grid, parts, activity)
+
+    frame = build(ancestors, depts["id"].to_list(), hidden)
+    units = build(to_unit, sorted(set(unit_of.values())), None)
+    company = build(to_company, [0], None).drop(DEPT)
+
+    unit_ids = set(unit_of.values())
+    has_unit_below: set[int] = set()
+    for row in ancestors.filter(pl.col(DEPT).is_in(list(unit_ids))).iter_rows(named=True):
+        has_unit_below.add(row[TARGET])
+    department_unit: dict[int, int | None] = {}
+    by_depth = sorted(depts.iter_rows(named=True), key=lambda x: x["depth"])
+    for row in by_depth:
+        d = row["id"]
+        if d in unit_of:
+            department_unit[d] = unit_of[d]
+        elif d in has_unit_below:
+            department_unit[d] = None  # above units
+        else:
+            department_unit[d] = department_unit.get(row["parent"]) if row["parent"] is not None else None
+    child_parents = set(depts["parent"].drop_nulls().to_list())
+    departments = depts.select(
+        pl.col("id").alias(DEPT), pl.col("parent").alias("parent_id"), "name_en", "name_ru", "depth",
+        pl.col("id").is_in(list(child_parents)).not_().alias("is_leaf"),
+        pl.col("id").replace_strict(department_unit, default=None, return_dtype=pl.Int64).alias("unit_id"),
+    ).sort(DEPT)
+    return Panel(frame=frame, units=units, company=company, departments=departments, until=until, months=months,
+                 min_group=min_group)
