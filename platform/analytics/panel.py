@@ -69,13 +69,6 @@ class Panel:
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def _uri() -> str:
-    engine = db.engine()
-    if engine.engine_type == "postgres":
-        return engine.config["dsn"]
-    return "sqlite:///" + str(Path(engine.path).resolve())
-
-
 def _postgres() -> bool:
     return db.engine().engine_type == "postgres"
 
@@ -123,10 +116,25 @@ def _coerce(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return df.select(columns) if len(df) or df.width else pl.DataFrame(schema=schema)
 
 
+def _read_sqlite_sync(path: str, sqls: list[str]) -> list[pl.DataFrame]:
+    """Every query on one SQLite connection, inside one read transaction: one consistent
+    snapshot, and no connections racing each other for the file's locks."""
+    import adbc_driver_sqlite.dbapi
+
+    with adbc_driver_sqlite.dbapi.connect(path) as conn:
+        pl.read_database(f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_S * 1000}", conn)
+        return [pl.read_database(sql, conn) for sql in sqls]
+
+
 async def _read(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[str, pl.DataFrame]:
-    uri = _uri()
     names = list(queries)
-    frames = await asyncio.gather(*(asyncio.to_thread(_read_sync, uri, queries[n][0]) for n in names))
+    engine = db.engine()
+    if engine.engine_type == "postgres":
+        # One connection per query, in threads: PostgreSQL works on several at once.
+        uri = engine.config["dsn"]
+        frames = await asyncio.gather(*(asyncio.to_thread(_read_sync, uri, queries[n][0]) for n in names))
+    else:
+        frames = await asyncio.to_thread(_read_sqlite_sync, str(Path(engine.path).resolve()), [queries[n][0] for n in names])
     return {n: _coerce(f, queries[n][1]) for n, f in zip(names, frames, strict=True)}
 
 
@@ -210,7 +218,6 @@ def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
                     f" FROM internal_service_monthly WHERE month >= {first} AND month < {end}",
                     {"month": d, "rater_department": i64, "provider_department": i64, "ratings": i64, "overall": i64,
                      "people": i64, "raters": s}),
-        "service_k": ("SELECT MAX(min_group_size) AS k FROM internal_service_round", {"k": i64}),
         "thanks_sent": (f"SELECT sender, created_at FROM recognition WHERE created_at >= {ts_first} AND created_at < {ts_end}",
                         {"sender": i64, "created_at": ts}),
         "thanks_received": ("SELECT rr.department, r.created_at FROM recognition_recipient rr"
@@ -340,7 +347,7 @@ def _goal_facts(r: dict[str, pl.DataFrame], people: pl.DataFrame, w: _Window) ->
           .filter((pl.col("starts_on") <= pl.col("on")) & (pl.col("deadline") >= pl.col(MONTH))))
     checks = r["check_ins"].sort("taken_on")
     gm = gm.sort("on").join_asof(checks, left_on="on", right_on="taken_on", by_left="id", by_right="goal",
-                                 strategy="backward")
+                                 strategy="backward", check_sortedness=False)
     # progress_of: the distance the last check-in covered from baseline to target, 0-100.
     span = pl.col("target") - pl.col("baseline")
     progress = (pl.when(pl.col("value").is_null() | pl.col("baseline").is_null() | pl.col("target").is_null() | (span == 0))
@@ -443,6 +450,22 @@ def _distinct_shown(rows: pl.DataFrame, mapping: pl.DataFrame, k: int, name: str
              .group_by(TARGET, MONTH).agg(pl.col("raters").n_unique().alias("union")))
     return (top.join(union, on=[TARGET, MONTH], how="left")
             .select(TARGET, MONTH, ((pl.col("top") >= k) | (pl.col("union").fill_null(0) >= k)).alias(name)))
+
+
+async def _service_hidden(until: date) -> tuple[int, pl.DataFrame]:
+    """The minimum, and the (department, month, side) figures the internal service pages hide:
+    below the minimum of distinct raters, or as a complement so no subtraction gives a hidden
+    one back. Taken from ``internal_service.service.monthly_figures`` itself, so the panel never
+    shows a figure the matrix and scorecards withhold."""
+    from servicechain.internal_service import service as internal
+
+    k = await internal.min_group()
+    tree = await internal.Tree.load()
+    rows: list[tuple[int, date, str]] = []
+    for side in ("given", "received"):
+        monthly = await internal.monthly_figures(side, until, k, tree)
+        rows += [(d, first_of_month(m), side) for (d, m), f in monthly.figures.items() if f.hidden]
+    return k, pl.DataFrame(rows, schema={TARGET: pl.Int64, MONTH: pl.Date, "side": pl.String}, orient="row")
 
 
 def _survey_rolled(survey: pl.DataFrame, mapping: pl.DataFrame, hidden: pl.DataFrame | None) -> pl.DataFrame:
@@ -571,9 +594,9 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     """The panel of the ``months`` calendar months ending with ``until``'s month. Reads committed
     data only (its own connections); no permission check: callers decide who sees it."""
     w = _window(until, months)
-    r = await _read(_queries(w))
+    (service_k, service_hidden), r = await asyncio.gather(_service_hidden(min(w.end - timedelta(days=1), w.today)),
+                                                          _read(_queries(w)))
     settings = get_settings()
-    service_k = max(settings.min_group_size, int(r["service_k"]["k"][0] or 0) if len(r["service_k"]) else 0)
     pulse_k = int(r["pulses"]["min_group_size"].max() or 0) if len(r["pulses"]) else 0
     min_group = max(settings.min_group_size, pulse_k)
 
@@ -605,16 +628,24 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     )
     activity = w.grid().join(activity, on=MONTH, how="left").fill_null(False)
 
-    def build(mapping: pl.DataFrame, targets: list[int], survey_hidden: pl.DataFrame | None) -> pl.DataFrame:
+    def build(mapping: pl.DataFrame, targets: list[int], survey_hidden: pl.DataFrame | None,
+              service_withheld: pl.DataFrame | None) -> pl.DataFrame:
         grid = pl.DataFrame({TARGET: targets}, schema={TARGET: pl.Int64}).join(w.grid(), how="cross")
-        parts = [_roll(facts, mapping), _survey_rolled(survey, mapping, survey_hidden), _median_hours(raw["hours"], mapping),
-                 _distinct_shown(raw["rec"], mapping, service_k, "rec_shown"),
-                 _distinct_shown(raw["giv"], mapping, service_k, "giv_shown")]
+        shown = []
+        for side, name in (("rec", "received"), ("giv", "given")):
+            flags = _distinct_shown(raw[side], mapping, service_k, f"{side}_shown")
+            if service_withheld is not None:
+                withheld = service_withheld.filter(pl.col("side") == name).select(TARGET, MONTH, pl.lit(True).alias("off"))
+                flags = (flags.join(withheld, on=[TARGET, MONTH], how="left")
+                         .select(TARGET, MONTH, pl.col(f"{side}_shown") & pl.col("off").is_null()))
+            shown.append(flags)
+        parts = [_roll(facts, mapping), _survey_rolled(survey, mapping, survey_hidden),
+                 _median_hours(raw["hours"], mapping), *shown]
         return _assemble(grid, parts, activity)
 
-    frame = build(ancestors, depts["id"].to_list(), hidden)
-    units = build(to_unit, sorted(set(unit_of.values())), None)
-    company = build(to_company, [0], None).drop(DEPT)
+    frame = build(ancestors, depts["id"].to_list(), hidden, service_hidden)
+    units = build(to_unit, sorted(set(unit_of.values())), None, None)
+    company = build(to_company, [0], None, None).drop(DEPT)
 
     unit_ids = set(unit_of.values())
     has_unit_below: set[int] = set()
