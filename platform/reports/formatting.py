@@ -34,6 +34,14 @@ def number(value: float | None, decimals: int = 0, *, signed: bool = False) -> s
     return text
 
 
+def significant_decimals(scale: float | None, digits: int = 2) -> int:
+    """Decimals that show ``digits`` significant digits of ``scale`` (an interval's width, a
+    slope): 0.0123 gets 3, 1.5 gets 1, 250 gets 0."""
+    if _missing(scale) or scale == 0:
+        return 2
+    return max(0, min(4, digits - 1 - math.floor(math.log10(abs(float(scale))))))  # type: ignore[arg-type]
+
+
 def unit_suffix(unit: str) -> str:
     return {"percent": NBSP + "%", "rub": NBSP + "₽", "hours": NBSP + _("h")}.get(unit, "")
 

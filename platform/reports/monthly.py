@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from servicechain.platform import db
 from servicechain.platform.config import LANGUAGES, get_settings
-from servicechain.platform.i18n import format_date, format_datetime, gettext as _, use_language
+from servicechain.platform.i18n import format_date, format_datetime, gettext as _, lazy_gettext, use_language
 from servicechain.platform.lib.dates import month_key
 from servicechain.platform.reports import formatting as fmt
 from servicechain.platform.security import Actor
@@ -33,6 +33,18 @@ TEMPLATE = "reports/monthly.html"
 # The department table's columns: a few of each side, so it fits an A4 page across.
 TABLE_PEOPLE = ("engagement", "enps", "service_received", "thanks_received", "goal_progress")
 TABLE_CUSTOMER = ("csat", "nps", "qa_score", "follow_up_rate")
+# Column heads short enough for a narrow column; the method page names each in full.
+SHORT_LABELS = {
+    "engagement": lazy_gettext("Engagement"),
+    "enps": lazy_gettext("eNPS"),
+    "service_received": lazy_gettext("Service received"),
+    "thanks_received": lazy_gettext("Thanks per head"),
+    "goal_progress": lazy_gettext("Goal progress"),
+    "csat": lazy_gettext("CSAT"),
+    "nps": lazy_gettext("NPS"),
+    "qa_score": lazy_gettext("QA score"),
+    "follow_up_rate": lazy_gettext("Follow-ups closed"),
+}
 # Summary: the figures an executive reads first, people side then customer side.
 SUMMARY = ("engagement", "enps", "service_received", "service_given", "thanks_received", "reward_preference_match",
            "goal_progress", "goals_at_risk", "authority_uses", "authority_spend",
@@ -81,11 +93,11 @@ def shift_month(day: date, months: int) -> date:
 
 def month_title(day: date) -> str:
     """"October 2026" / "Октябрь 2026" (the stand-alone month name, as a title)."""
-    from babel.dates import format_skeleton
+    from babel.dates import format_date as babel_date
 
     from servicechain.platform.i18n import current_language
 
-    text = format_skeleton("yMMMM", day, locale=current_language())
+    text = babel_date(day, "LLLL yyyy", locale=current_language())
     return text[:1].upper() + text[1:]
 
 
@@ -211,7 +223,8 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
         for c in children[t]:
             rows.append(row_for(c, 1))
     return {
-        "columns": [{"key": k, "label": str(metric(k).label), "side": metric(k).side} for k in columns],
+        "columns": [{"key": k, "label": str(SHORT_LABELS.get(k, metric(k).label)), "full": str(metric(k).label),
+                     "side": metric(k).side} for k in columns],
         "people_count": sum(1 for k in columns if metric(k).side == "people"),
         "customer_count": sum(1 for k in columns if metric(k).side == "customer"),
         "rows": rows, "any_hidden": any_hidden, "min_group": panel.min_group,
@@ -294,9 +307,14 @@ def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
             item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=_fit(points),
                                                  width=320, height=240)
         e = elasticities.get((p.people, p.customer, p.lag))
-        item["elasticity"] = None if e is None else {
-            "slope": fmt.number(e.slope, 2, signed=True), "ci": _ci(e.ci, 2), "n": e.n, "departments": e.departments,
-        }
+        if e is None:
+            e = getattr(result, "all_elasticities", {}).get((p.people, p.customer, p.lag))
+        if e is not None:
+            places = fmt.significant_decimals(e.ci[1] - e.ci[0] if e.ci else e.slope)
+            item["elasticity"] = {"slope": fmt.number(e.slope, places, signed=True), "ci": _ci(e.ci, places),
+                                  "n": e.n, "departments": e.departments}
+        else:
+            item["elasticity"] = None
         followers = result.followers.get((p.people, p.customer), []) if result.followers else []
         item["followers"] = [{
             "name": names.get(f.department_id, str(f.department_id)),
@@ -503,8 +521,8 @@ def render_html(context: dict[str, Any]) -> str:
 
     with use_language(context["lang"]):
         return ENVIRONMENT.get_template(TEMPLATE).render(
-            **context, css=Markup(_stylesheet()), company_css=Markup(fmt.css_string(context["company"])),
-            header_css=Markup(fmt.css_string(context["header"])), page_counter=Markup(context["page_counter"]))
+            **{**context, "page_counter": Markup(context["page_counter"])}, css=Markup(_stylesheet()), company_css=Markup(fmt.css_string(context["company"])),
+            header_css=Markup(fmt.css_string(context["header"])),)
 
 
 def _stylesheet() -> str:
