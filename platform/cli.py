@@ -292,6 +292,11 @@ from servicechain.platform.reports.cli import report as _report  # noqa: E402
 
 main.add_command(_report)
 
+# The analytics snapshot behind the dashboards and the report: `servicechain analytics refresh`.
+from servicechain.platform.analytics.cli import analytics as _analytics  # noqa: E402
+
+main.add_command(_analytics)
+
 
 if __name__ == "__main__":
     main()

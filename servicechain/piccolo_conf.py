@@ -21,6 +21,7 @@ APP_REGISTRY = AppRegistry(
         "servicechain.platform.surveys.piccolo_app",
         "servicechain.platform.customers.piccolo_app",
         "servicechain.platform.customers.quality.piccolo_app",
+        "servicechain.platform.analytics.piccolo_app",
         "servicechain.platform.reports.piccolo_app",
     ]
 )

@@ -539,7 +539,9 @@ def _figures(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(
         pl.col(TARGET).alias(DEPT).cast(pl.Int64), pl.col(MONTH),
         columns["headcount"].alias("headcount"), columns["respondents"].alias("respondents"),
-        *(columns[k].cast(pl.Float64).alias(k) for k in METRIC_KEYS),
+        # Rounded far below any shown decimal: parallel float sums may differ in the last bit
+        # between runs, and the same data should store the same bytes.
+        *(columns[k].cast(pl.Float64).round(9).alias(k) for k in METRIC_KEYS),
         *(v.cast(pl.Int64).alias(k) for k, v in counts.items()),
     ).sort(DEPT, MONTH)
 

@@ -1,0 +1,148 @@
+"""Stored analytics snapshots: one month's panel, built once, read many times.
+
+The report for a month and the dashboards read the stored panel instead of rebuilding it, so
+the same month prints the same figures until someone refreshes it on purpose (the CLI, the
+nightly job). The payload is the panel's four frames as Parquet files inside an uncompressed
+zip with a small ``meta.json``: Parquet keeps polars' types exactly (dates, nulls, Int64) and
+compresses per column; zip is a container anyone can open. ``checksum`` is the sha256 of the
+stored bytes and is checked on every load, so a damaged row is refused, not misread.
+
+No permission checks here: the CLI, the report and the dashboards decide who asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import polars as pl
+
+from servicechain.platform import db
+from servicechain.platform.analytics.metrics import METRICS
+from servicechain.platform.analytics.panel import Panel, build_panel
+from servicechain.platform.security import utcnow
+
+MONTHS = 24
+FRAMES = ("frame", "units", "company", "departments")
+FORMAT = 1
+
+
+class SnapshotDamaged(RuntimeError):
+    """The stored bytes do not match their checksum, or cannot be read back."""
+
+
+@dataclass
+class Snapshot:
+    month: date
+    built_at: datetime
+    checksum: str
+    panel: Panel
+
+
+def month_start(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def encode(panel: Panel) -> bytes:
+    """The panel as bytes: a zip of one Parquet file per frame and meta.json."""
+    out = io.BytesIO()
+
+    def member(name: str) -> zipfile.ZipInfo:
+        # A fixed time: the same panel always gives the same bytes, hence the same checksum.
+        return zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        meta = {"format": FORMAT, "until": panel.until.isoformat(), "months": panel.months, "min_group": panel.min_group}
+        archive.writestr(member("meta.json"), json.dumps(meta))
+        for name in FRAMES:
+            buffer = io.BytesIO()
+            getattr(panel, name).write_parquet(buffer, compression="zstd", statistics=False)
+            archive.writestr(member(f"{name}.parquet"), buffer.getvalue())
+    return out.getvalue()
+
+
+def decode(payload: bytes) -> Panel:
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            meta = json.loads(archive.read("meta.json"))
+            frames = {name: pl.read_parquet(io.BytesIO(archive.read(f"{name}.parquet"))) for name in FRAMES}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise SnapshotDamaged(f"the stored analytics snapshot cannot be read: {exc}") from exc
+    return Panel(**frames, until=date.fromisoformat(meta["until"]), months=int(meta["months"]),
+                 min_group=int(meta["min_group"]))
+
+
+def checksum_of(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+async def refresh(month: date) -> Snapshot:
+    """Build the panel of the 24 months ending with ``month`` and store it, replacing that
+    month's snapshot in one statement (readers see the old one or the new one, never none)."""
+    return await store(await build_panel(month_start(month), MONTHS))
+
+
+async def store(panel: Panel) -> Snapshot:
+    """Store a built panel as the snapshot of its last month (``refresh`` without the build)."""
+    month = month_start(panel.until)
+    payload = encode(panel)
+    checksum = checksum_of(payload)
+    built_at = utcnow()
+    async with db.write():
+        await db.fetch(
+            "INSERT INTO analytics_snapshot (month, months, min_group, built_at, checksum, size, payload)"
+            " VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (month) DO UPDATE SET months = excluded.months,"
+            " min_group = excluded.min_group, built_at = excluded.built_at, checksum = excluded.checksum,"
+            " size = excluded.size, payload = excluded.payload",
+            month, panel.months, panel.min_group, built_at, checksum, len(payload), payload,
+        )
+    return Snapshot(month=month, built_at=built_at, checksum=checksum, panel=panel)
+
+
+def _when(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _day(value) -> date:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+async def _one(where: str, *args) -> Snapshot | None:
+    rows = await db.fetch(f"SELECT month, built_at, checksum, payload FROM analytics_snapshot {where}", *args)
+    if not rows:
+        return None
+    row = rows[0]
+    payload = bytes(row["payload"])
+    if checksum_of(payload) != row["checksum"]:
+        raise SnapshotDamaged(f"the analytics snapshot of {_day(row['month']):%Y-%m} does not match its checksum;"
+                              " run `servicechain analytics refresh` for that month")
+    return Snapshot(month=_day(row["month"]), built_at=_when(row["built_at"]), checksum=row["checksum"],
+                    panel=decode(payload))
+
+
+async def load(month: date) -> Snapshot | None:
+    """The stored snapshot of ``month``'s month, or None."""
+    return await _one("WHERE month = {}", month_start(month))
+
+
+async def latest() -> Snapshot | None:
+    """The snapshot of the latest month stored, or None when there is none."""
+    return await _one("ORDER BY month DESC LIMIT 1")
+
+
+async def months_stored() -> list[date]:
+    return [_day(r["month"]) for r in await db.fetch("SELECT month FROM analytics_snapshot ORDER BY month")]
+
+
+def has_data(panel: Panel, month: date) -> bool:
+    """Whether ``month`` holds any figure at all for the company (headcount alone is not data:
+    a report of a month without one score, answer or rating has nothing to say)."""
+    row = panel.company.filter(pl.col("month") == month_start(month))
+    if row.is_empty():
+        return False
+    keys = [m.key for m in METRICS if m.key in row.columns]
+    return bool(row.select(pl.any_horizontal(pl.col(k).is_not_null() for k in keys)).item())
