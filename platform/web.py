@@ -350,12 +350,22 @@ def _unique_violation(exc: BaseException) -> bool:
     return False
 
 
+def _nul_in_text(exc: BaseException) -> bool:
+    """PostgreSQL stores no NUL character in text (SQLite would); a request carrying one is
+    refused as invalid input rather than failing as a server error."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if error is not None and type(error).__name__ in ("CharacterNotInRepertoireError", "UntranslatableCharacterError"):
+            return True
+    return False
+
+
 def _db_unavailable(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     if isinstance(exc, (ConnectionError, OSError)):
         return True
     if isinstance(exc, sqlite3.OperationalError):
-        return any(s in str(exc) for s in ("unable to open", "disk I/O", "readonly database"))
+        # "locked": a writer held the file past the busy timeout (a restore, a stuck process).
+        return any(s in str(exc) for s in ("unable to open", "disk I/O", "readonly database", "database is locked"))
     return bool(names & {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError", "TooManyConnectionsError"})
 
 
@@ -379,6 +389,12 @@ def _error_response(request: Request, exc: Exception) -> Response:
         return _error_page(request, exc.status_code, exc.message)
     if isinstance(exc, HTTPException):
         status = exc.status_code
+        if status == 400 and _is_api(request):
+            # Litestar answers a body it cannot decode with 400 and an English developer message;
+            # the API documents 422 in its one error shape, in the caller's language.
+            sent_json = "json" in request.headers.get("content-type", "") or "JSON" in str(exc.detail)
+            return api_error(422, i18n.gettext("The body is not valid JSON.") if sent_json
+                             else i18n.gettext("The request is not valid."))
         if status == 401 and not _is_api(request):
             target = "/login?next=" + quote(request.url.path + (("?" + request.url.query) if request.url.query else ""))
             return redirect(request, target)
@@ -405,15 +421,47 @@ def _error_response(request: Request, exc: Exception) -> Response:
         if _is_api(request):
             return api_error(409, message)
         return _error_page(request, 409, message)
+    if _nul_in_text(exc):
+        message = i18n.gettext("The text contains an invisible NUL character, which cannot be saved. Remove it and try again.")
+        if _is_api(request):
+            return api_error(422, message)
+        return _error_page(request, 422, message)
     if _db_unavailable(exc):
         log.warning("database unavailable: %s", exc)
-        if _is_api(request):
-            return api_error(503, i18n.gettext("The service is temporarily unavailable. Try again in a minute."), headers={"Retry-After": "30"})
-        return _error_page(request, 503, i18n.gettext("The service is temporarily unavailable. Try again in a minute."))
+        return _unavailable(request)
     log.exception("unhandled error on %s", request.url.path)
     if _is_api(request):
         return api_error(500, i18n.gettext("Something went wrong on our side."))
     return _error_page(request, 500, i18n.gettext("Something went wrong on our side."))
+
+
+RETRY_AFTER_S = 30
+
+
+def _unavailable(request: Request) -> Response:
+    """The database is out of reach: 503 in the reader's language, asking to come back.
+
+    The account's language cannot be read now, so an unknown reader gets the language cookie
+    (set at sign-in) or the browser's. Nothing here touches the database, and the app keeps no
+    broken state: the next request after the database returns is served normally."""
+    if not getattr(request.scope.get("user"), "is_person", False):
+        language = _cookie(request.scope, LANGUAGE_COOKIE)
+        if language not in LANGUAGES:
+            language = i18n.negotiate(_header(request.scope, b"accept-language")) or get_settings().default_language
+        i18n.set_language(language)  # this request's context only: the error page is rendered after the middleware
+    message = i18n.gettext("The service is temporarily unavailable. Try again in a minute.")
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _is_api(request):
+        return api_error(503, message, headers=headers)
+    context = {"status": 503, "message": message, "actor": request.scope.get("user") or NOBODY,
+               "retry_after": RETRY_AFTER_S, "again": request.url.path if request.method == "GET" else "/"}
+    if getattr(request, "htmx", False):
+        return Template(template_name="errors/_message.html", context=context, status_code=503, headers=headers,
+                        media_type=MediaType.HTML)
+    # Refresh: the browser reloads the page by itself (no script under our CSP).
+    headers["Refresh"] = str(RETRY_AFTER_S) if request.method == "GET" else f"{RETRY_AFTER_S}; url=/"
+    return Template(template_name="errors/unavailable.html", context=context, status_code=503, headers=headers,
+                    media_type=MediaType.HTML)
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:

@@ -52,7 +52,8 @@ ITEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
     required=["external_id", "date", "channel"],
     properties={
-        "external_id": _string("Unique per source (the token): a replay with the same content is skipped", 200),
+        "external_id": _string("Unique per source (the token): a replay with the same content is skipped", 200,
+                               min_length=1, pattern=r"\S"),
         "date": _string("The day the customer gave the score", format="date"),  # type: ignore[arg-type]
         "channel": _string("phone, chat, email, courier or store", enum=["phone", "chat", "email", "courier", "store"]),
         "department": _string("Department code (or name, or path such as “Support / First line”); may be left out "
@@ -64,6 +65,7 @@ ITEM_SCHEMA = Schema(
         "case_ref": _string("The case, ticket or order the score is about", 200),
         "comment": _string("What the customer wrote", 4000),
     },
+    additional_properties=False,  # an unknown field is refused, naming the known ones
     description="One score; give `csat` (or `csat_good`) and/or `nps`. A CSAT of 3 or less, `csat_good: false` or "
                 "an NPS of 6 or less opens a follow-up for the team's manager.",
 )
@@ -102,6 +104,8 @@ def _item_values(index: int, item: Any, problems: list[dict[str, Any]]) -> dict[
         value = item.get(name)
         if value is None:
             continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 4.0 is the whole number 4
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append({"index": index, "field": name, "message": _("Give a whole number.")})
         else:
