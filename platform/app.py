@@ -34,6 +34,7 @@ from servicechain.recognition.controllers import RecognitionController, RewardCo
 from servicechain.platform.security import check_every_route_has_policy, policy_guard
 from servicechain.platform.surveys.controllers import PulseController
 from servicechain.platform.reports.controllers import ReportController
+from servicechain.platform.analytics.controllers import AnalyticsController
 from servicechain.platform.web import EXCEPTION_HANDLERS, request_context_middleware, template_engine
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -63,6 +64,7 @@ ROUTES = [
     CustomerScoresApi,
     QualityController,
     ReportController,
+    AnalyticsController,
 ]
 
 

@@ -92,6 +92,11 @@ def _with_unit(text: str, unit: str) -> str:
     return text + UNIT_SUFFIX.get(unit, ("\u00a0" + unit) if unit else "")
 
 
+def with_unit(value: float | None, unit: str, decimals: int | None = None) -> str:
+    """A figure with its unit's sign where it has one ("12.5 %", "3,200 ₽"); "—" for none."""
+    return _with_unit(format_value(value, decimals), unit)
+
+
 def nice_ticks(low: float, high: float, target: int = 5) -> tuple[list[float], int]:
     """Round tick values covering [low, high] at a 1, 2 or 5 step, and the decimals they need."""
     if not (math.isfinite(low) and math.isfinite(high)):
@@ -388,7 +393,8 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int
               signed: bool = False, title: str | None = None, decimals: int | None = None) -> Markup:
     """Horizontal bars, one row per label (department names stay readable at any length; a long
     one is shortened and kept whole in the tooltip). The value is written at the bar's end; a
-    None gets "—" and no bar. ``signed`` centres zero and colours falls and rises apart (movers).
+    None gets "—" and no bar. Negative values grow left from zero; ``signed`` colours falls and
+    rises apart (movers).
     The chart grows taller when the rows need it."""
     bars = list(bars)
     title = title or ", ".join(label for label, _v in bars[:3])
@@ -398,20 +404,15 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int
     height = max(float(height), top + bottom_pad + row * max(1, len(bars)) + 4)
     label_width = min(width * 0.38, max((_text_width(label) for label, _v in bars), default=40) + 12)
     value_room = max((_text_width(_with_unit(format_value(v, decimals), unit)) for v in values), default=20) + 10
-    plot_left = 8 + label_width
-    plot_right = width - 10.0
+    # Room for the written values: left of the zero line for falls, right of it for rises.
+    room_left = value_room if any(v < 0 for v in values) else 0.0
+    room_right = value_room if any(v >= 0 for v in values) or len(values) < len(bars) else 0.0
+    plot_left = 8 + label_width + room_left
+    plot_right = width - 10.0 - room_right
     bottom = height - bottom_pad
     row = (bottom - top) / max(1, len(bars))
-    if signed:
-        extent = max((abs(v) for v in values), default=1.0) or 1.0
-        ticks, tick_dec = nice_ticks(-extent, extent, 4)
-        low, high = ticks[0], ticks[-1]
-        plot_left += value_room
-        plot_right -= value_room
-    else:
-        ticks, tick_dec = nice_ticks(min(0.0, min(values, default=0.0)), max(values, default=1.0), 4)
-        low, high = ticks[0], ticks[-1]
-        plot_right -= value_room
+    ticks, tick_dec = nice_ticks(min(0.0, min(values, default=0.0)), max(0.0, max(values, default=1.0)), 4)
+    low, high = ticks[0], ticks[-1]
 
     def x_of(v: float) -> float:
         return plot_left + (v - low) / ((high - low) or 1) * (plot_right - plot_left)
@@ -427,7 +428,7 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int
         mid = y + row / 2 + 4
         body.append(f'<g class="bar" data-index="{i}"><title>{_text(label)}: '
                     f'{_text(_with_unit(format_value(value, decimals), unit))}</title>')
-        body.append(_label(plot_left - (value_room if signed else 0) - 6, mid, _shorten(label, label_width - 10),
+        body.append(_label(plot_left - room_left - 6, mid, _shorten(label, label_width - 10),
                            anchor="end", fill=INK))
         if value is None or not math.isfinite(value):
             body.append(_label(zero + 4, mid, "—", fill=MUTED))
