@@ -251,10 +251,19 @@ def trend_chart(by_month: dict[date, dict[str, Any]], month: date, months: int, 
                              title=str(m.label), decimals=m.decimals)
 
 
+def _has_figures(by_month: dict[date, dict[str, Any]], key: str) -> bool:
+    return any(_value(r, key) is not None for r in by_month.values())
+
+
 def trends(by_month: dict[date, dict[str, Any]], month: date, months: int,
            pairs: Sequence[tuple[str, str]] = TREND_PAIRS) -> list[dict[str, Any]]:
-    return [{"people": label(p), "customer": label(c), "people_chart": trend_chart(by_month, month, months, p),
-             "customer_chart": trend_chart(by_month, month, months, c)} for p, c in pairs]
+    """Trend charts in pairs; a metric with no figure in the whole window gets None (the page
+    says so instead of drawing an empty axis)."""
+    def chart(key: str) -> Markup | None:
+        return trend_chart(by_month, month, months, key) if _has_figures(by_month, key) else None
+
+    return [{"people": label(p), "customer": label(c), "people_chart": chart(p), "customer_chart": chart(c)}
+            for p, c in pairs]
 
 
 # --- the chain ------------------------------------------------------------------------------------
@@ -629,8 +638,8 @@ def _unit_note(ctx: Context, department_id: int) -> str | None:
     """Where the department stands in the chain: its own unit, or rolled into a parent's."""
     info = ctx.departments[department_id]
     unit = info.get("unit_id")
-    if unit is None or unit == department_id:
-        return None
+    if unit is None or unit == department_id or not info.get("is_leaf"):
+        return None  # a department above the units is read through the units below it
     name = ctx.departments.get(unit, {}).get("name")
     if name is None:
         return _("Too few people answered here for its own place in the chain: it counts with a department above it.")
