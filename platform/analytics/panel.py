@@ -79,8 +79,8 @@ def _month_sql(column: str) -> str:
 
 
 def _hours_sql(start: str, end: str) -> str:
-    if _postgres():
-        return f"EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0"
+    if _postgres():  # EXTRACT gives numeric, which ADBC hands over as an opaque extension type
+        return f"CAST(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0 AS DOUBLE PRECISION)"
     return f"(julianday({end}) - julianday({start})) * 24.0"
 
 
@@ -113,7 +113,10 @@ def _coerce(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         elif dtype == pl.Boolean and have != pl.Boolean:
             col = col.cast(pl.Int64) != 0
         columns.append(col.cast(dtype).alias(name))
-    return df.select(columns) if len(df) or df.width else pl.DataFrame(schema=schema)
+    if df.is_empty():
+        return pl.DataFrame(schema=schema)
+    # with_columns, not select: a frame of null literals alone would collapse to one row.
+    return df.with_columns(columns).select(list(schema))
 
 
 def _read_sqlite_sync(path: str, sqls: list[str]) -> list[pl.DataFrame]:
@@ -599,8 +602,9 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     (service_k, service_hidden), r = await asyncio.gather(_service_hidden(min(w.end - timedelta(days=1), w.today)),
                                                           _read(_queries(w)))
     settings = get_settings()
-    pulse_k = int(r["pulses"]["min_group_size"].max() or 0) if len(r["pulses"]) else 0
-    min_group = max(settings.min_group_size, pulse_k)
+    # The minimum the window's pulses were run with (each pulse keeps its own); today's setting
+    # only when there were none.
+    min_group = int(r["pulses"]["min_group_size"].max()) if len(r["pulses"]) else settings.min_group_size
 
     depts = r["departments"]
     ancestors = (depts.select(pl.col("id").alias(DEPT), pl.col("path").str.strip_chars("/").str.split("/").alias(TARGET))

@@ -1,0 +1,564 @@
+"""The department-month panel on a small company built by hand, July to September 2023:
+
+    A (no people of its own)
+    ├── B   (1 person: the head)
+    │   ├── B1 (2 people)   a team below the anonymity minimum of 3
+    │   └── B2 (4 people)
+    └── C   (3 people)
+
+Every figure is checked against a value worked out by hand below, and against the domain's
+own function for the same data where one exists. The data is committed to a private copy of
+the test database: the panel reads through its own (ADBC) connections, which cannot see an
+uncommitted transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sqlite3
+import subprocess
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from servicechain.platform import db
+from servicechain.platform.analytics import snapshot as snapshots
+from servicechain.platform.analytics.metrics import CUSTOMER, METRICS, PEOPLE, SURVEY, metric
+from servicechain.platform.analytics.panel import build_panel
+from servicechain.platform.config import get_settings
+from servicechain.platform.people.tables import Assignment, Department, Person
+from servicechain.platform.security import utcnow
+from servicechain.platform.surveys.figures import Stat, generalise
+
+JUL, AUG, SEP = date(2023, 7, 1), date(2023, 8, 1), date(2023, 9, 1)
+MSK = ZoneInfo(get_settings().timezone)
+K = 3
+# Pulse answers: (score of items 1-6, eNPS); reward items 7-8 get one point less (at least 1).
+ANSWERS = {
+    "B": [(4, 8)],
+    "B1": [(4, 9), (2, 3)],
+    "B2": [(5, 10), (4, 8), (3, 6), (4, 9)],
+    "C": [(3, 7), (5, 10), (4, 9)],
+}
+TRAITS = {1: "company", 2: "company", 3: "people", 4: "people", 5: "goals", 6: "goals", 7: "reward", 8: "reward"}
+
+
+def to_100(mean: float) -> float:
+    return (mean - 1) / 4 * 100
+
+
+# --- a private database ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def private_db(cast, tmp_path_factory):
+    """A copy of the test database every table points at while this module runs."""
+    from piccolo.conf.apps import Finder
+
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgres"):
+        base, source = url.rsplit("/", 1)
+        name = f"{source}_panel_{uuid.uuid4().hex[:8]}"
+        for _attempt in range(20):
+            done = subprocess.run(["psql", base + "/postgres", "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{source}"'],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(done.stderr)
+        engine = db.LoopLocalPostgresEngine(config={"dsn": f"{base}/{name}"})
+    else:
+        path = tmp_path_factory.mktemp("panel") / "panel.sqlite3"
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as source_db, sqlite3.connect(path) as target:
+            source_db.backup(target)
+        engine = db.TunedSQLiteEngine(path=str(path), timeout=db.SQLITE_BUSY_TIMEOUT_S)
+        db.prepare_sqlite_file(str(path))
+    conf = importlib.import_module(os.environ["PICCOLO_CONF"])
+    tables = Finder().get_table_classes()
+    saved = conf.DB, [t._meta.db for t in tables]
+    conf.DB = engine
+    for table in tables:
+        table._meta.db = engine
+    try:
+        yield
+    finally:
+        conf.DB = saved[0]
+        for table, old in zip(tables, saved[1], strict=True):
+            table._meta.db = old
+        if url.startswith("postgres"):
+            subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                           capture_output=True)
+
+
+async def _department(code: str, parent: dict | None) -> dict:
+    row = Department(code=f"panel.{code}", name_en=f"Panel {code}", name_ru=f"Панель {code}",
+                     parent=parent["id"] if parent else None, depth=parent["depth"] + 1 if parent else 0)
+    await row.save().run()
+    path = (parent["path"] if parent else "/") + f"{row.id}/"
+    await Department.update({Department.path: path}).where(Department.id == row.id).run()
+    return {"id": row.id, "path": path, "depth": row.depth, "parent": parent["id"] if parent else None}
+
+
+def _moscow(*args) -> datetime:
+    return datetime(*args, tzinfo=MSK)
+
+
+@pytest.fixture(scope="module")
+async def company(private_db) -> dict:
+    """The company above, with pulses, ratings, recognition, rewards, goals, authority, customer
+    scores and quality checks, committed."""
+    from servicechain.goals.authority.tables import AuthorityGrant, AuthorityScope, AuthorityUse
+    from servicechain.goals.tables import CheckIn, Cycle, Goal
+    from servicechain.internal_service import summary
+    from servicechain.platform.customers.quality.tables import Audit, Checklist, Scorecard, WeightSet
+    from servicechain.platform.customers.tables import CustomerScore, ScoreFollowUp
+    from servicechain.platform.surveys.tables import Pulse, PulseDepartment, PulseItem, PulseSummary
+    from servicechain.recognition.tables import Recognition, RecognitionRecipient, Reward
+
+    now = utcnow()
+    d: dict[str, dict] = {}
+    people: dict[str, list[int]] = {}
+    async with db.write():
+        d["A"] = await _department("A", None)
+        d["B"] = await _department("B", d["A"])
+        d["B1"] = await _department("B1", d["B"])
+        d["B2"] = await _department("B2", d["B"])
+        d["C"] = await _department("C", d["A"])
+        for code, count in (("B", 1), ("B1", 2), ("B2", 4), ("C", 3)):
+            people[code] = []
+            for i in range(count):
+                person = Person(full_name=f"Panel {code} {i}", employee_number=f"PANEL-{code}-{i}",
+                                department=d[code]["id"], created_at=now, updated_at=now)
+                await person.save().run()
+                await Assignment(person=person.id, department=d[code]["id"], valid_from=date(2023, 1, 1)).save().run()
+                people[code].append(person.id)
+
+        # Pulses. September: published as the close publishes them, generalised to the minimum
+        # (B1's two answers go to B, which has one of its own). August: B1's two answers stand
+        # under B1 itself, so only the hiding rules keep it unseen.
+        for closes_on, generalised in ((date(2023, 9, 20), True), (date(2023, 8, 20), False)):
+            pulse = Pulse(title=f"Panel {closes_on}", opens_on=closes_on - timedelta(days=10), closes_on=closes_on,
+                          min_group_size=K, status="closed", created_at=now, closed_at=now)
+            await pulse.save().run()
+            for position, trait in TRAITS.items():
+                await PulseItem(pulse=pulse.id, position=position, trait=trait, text_en="x", text_ru="x").save().run()
+            snap: dict[str, int] = {}
+            for code in ("A", "B", "B1", "B2", "C"):
+                parent = {"A": None, "B": "A", "C": "A", "B1": "B", "B2": "B"}[code]
+                row = PulseDepartment(pulse=pulse.id, source=d[code]["id"], parent=snap.get(parent) if parent else None,
+                                      name_en=code, name_ru=code, path="/", depth=d[code]["depth"])
+                await row.save().run()
+                snap[code] = row.id
+            parents = {snap[c]: (snap[p] if p else None) for c, p in
+                       {"A": None, "B": "A", "C": "A", "B1": "B", "B2": "B"}.items()}
+            counts = {snap[c]: len(a) for c, a in ANSWERS.items()}
+            tags = generalise(parents, counts, K) if generalised else {snap[c]: snap[c] for c in ANSWERS}
+            stats: dict[int, Stat] = {}
+            for code, answers in ANSWERS.items():
+                if code == "B" and not generalised:
+                    continue  # August: the head did not answer
+                for score, enps in answers:
+                    scores = {p: (score if p <= 6 else max(score - 1, 1)) for p in TRAITS}
+                    stats.setdefault(tags[snap[code]], Stat()).add_answer(scores, enps)
+            for snap_id, stat in stats.items():
+                n, items, enps = stat.to_row()
+                await PulseSummary(pulse=pulse.id, department=snap_id, n=n, items=items, enps=enps).save().run()
+
+        # Internal service, September, as its monthly summary holds it (the ratings' minimum is 5
+        # here): 6 people of B2 rate C, B1's 2 rate C, 5 people of C rate B2.
+        for rater, provider, ratings, overall, who in (("B2", "C", 6, 24, range(9001, 9007)), ("B1", "C", 2, 10, people["B1"]),
+                                                       ("C", "B2", 5, 15, range(9101, 9106))):
+            who = list(who)
+            await db.fetch(
+                f"INSERT INTO internal_service_monthly ({', '.join(summary.COLUMNS)}) VALUES ({db.placeholders(len(summary.COLUMNS))})",
+                SEP, d[rater]["id"], d[provider]["id"], 1, 0, ratings, overall, overall, overall, overall, overall,
+                len(who), summary.raters_text(who))
+
+        # Recognition: two thanks from B2 in September (one late on the 30th, Moscow time), one
+        # from C on 31 August at 22:30 Moscow (still August), one on 1 October at 01:00 Moscow.
+        for sender, when, recipient, dept in (
+            (people["B2"][0], _moscow(2023, 9, 10, 12, 0), people["C"][0], "C"),
+            (people["B2"][1], _moscow(2023, 9, 30, 23, 30), people["B1"][0], "B1"),
+            (people["C"][0], _moscow(2023, 8, 31, 22, 30), people["B2"][0], "B2"),
+            (people["C"][1], _moscow(2023, 10, 1, 1, 0), people["C"][2], "C"),
+        ):
+            rec = Recognition(sender=sender, message="Thank you", created_at=when)
+            await rec.save().run()
+            await RecognitionRecipient(recognition=rec.id, person=recipient, department=d[dept]["id"]).save().run()
+        # Rewards in September: B2 gets three (ranks 1, 4, none), C one (rank 2).
+        for recipient, dept, rank in ((people["B2"][0], "B2", 1), (people["B2"][1], "B2", 4), (people["B2"][2], "B2", None),
+                                      (people["C"][0], "C", 2)):
+            await Reward(giver=people["B"][0], recipient=recipient, kind="thanks_card", reason="r", preference_rank=rank,
+                         department=d[dept]["id"], created_at=_moscow(2023, 9, 12, 10, 0)).save().run()
+
+        # Goals: a person goal in B2 (0 → 100 over the quarter; 20 by 15 August, 90 by 10
+        # September) and a department goal of C (100 → 50 by December; 90 in July, "at risk").
+        cycle = Cycle(code="panel-2023-Q3", starts_on=date(2023, 7, 1), ends_on=date(2023, 9, 30))
+        await cycle.save().run()
+        g1 = Goal(cycle=cycle.id, level="person", owner_person=people["B2"][0], title="g1", status="agreed",
+                  starts_on=date(2023, 7, 1), deadline=date(2023, 9, 30), baseline=0.0, target=100.0, current_value=90.0,
+                  progress=90.0, created_at=now, updated_at=now)
+        g2 = Goal(cycle=cycle.id, level="department", owner_department=d["C"]["id"], title="g2", status="agreed",
+                  starts_on=date(2023, 7, 1), deadline=date(2023, 12, 31), baseline=100.0, target=50.0, current_value=90.0,
+                  progress=20.0, confidence="at_risk", created_at=now, updated_at=now)
+        await g1.save().run()
+        await g2.save().run()
+        for goal, day, value, confidence in ((g1, date(2023, 8, 15), 20.0, "on_track"), (g1, date(2023, 9, 10), 90.0, "on_track"),
+                                             (g2, date(2023, 7, 20), 90.0, "at_risk")):
+            await CheckIn(goal=goal.id, value=value, confidence=confidence, taken_on=day, created_at=now).save().run()
+
+        # Authority: C's first person holds a grant all year; B2's first person one from 15 August,
+        # revoked on 10 September. Uses: C 500 and 250 roubles in September and one count-kind
+        # use; B2 100 roubles in August.
+        money = AuthorityScope(code="panel.money", name_en="Money", name_ru="Деньги", kind="money")
+        count = AuthorityScope(code="panel.count", name_en="Calls", name_ru="Звонки", kind="count")
+        await money.save().run()
+        await count.save().run()
+        grant_c = AuthorityGrant(scope=money.id, grantee=people["C"][0], per_case_limit=100000, budget=1000000,
+                                 valid_from=date(2023, 1, 1), created_at=now)
+        grant_b2 = AuthorityGrant(scope=money.id, grantee=people["B2"][0], per_case_limit=100000, budget=1000000,
+                                  valid_from=date(2023, 8, 15), valid_until=date(2023, 12, 31),
+                                  revoked_at=datetime(2023, 9, 10, 9, 0, tzinfo=MSK), created_at=now)
+        await grant_c.save().run()
+        await grant_b2.save().run()
+        for grant, scope, grantee, amount, day in ((grant_c, money, people["C"][0], 50000, date(2023, 9, 5)),
+                                                   (grant_c, money, people["C"][0], 25000, date(2023, 9, 20)),
+                                                   (grant_c, count, people["C"][0], 1, date(2023, 9, 21)),
+                                                   (grant_b2, money, people["B2"][0], 10000, date(2023, 8, 20))):
+            await AuthorityUse(grant_id=grant.id, scope=scope.id, grantee=grantee, case_ref=f"panel-{amount}-{day}",
+                               amount=amount, used_on=day, created_at=now).save().run()
+
+        # Customer scores in September, and the follow-ups the low ones opened.
+        for i, (dept, csat, csat_good, nps) in enumerate((("B2", 5, None, 10), ("B2", 4, None, 9), ("B2", 2, None, 3),
+                                                          ("B2", None, True, 7), ("C", 3, None, 6), ("C", 5, None, 9))):
+            low = (csat is not None and csat <= 3) or (nps is not None and nps <= 6)
+            score = CustomerScore(source="panel", external_id=f"s{i}", given_on=date(2023, 9, 4), channel="phone",
+                                  department=d[dept]["id"], csat=csat, csat_good=csat_good, nps=nps, low=low, created_at=now)
+            await score.save().run()
+            if low:
+                opened = datetime(2023, 9, 5 + i % 3, 10, 0, tzinfo=ZoneInfo("UTC"))
+                closed = opened + timedelta(hours=18) if dept == "B2" else None
+                await ScoreFollowUp(score=score.id, department=d[dept]["id"], due_at=opened + timedelta(days=2),
+                                    status="closed" if closed else "open", closed_at=closed, created_at=opened).save().run()
+
+        # Quality: two QA scorecards in B2 in September (80 and 60), one in C in August (90);
+        # one mystery-shopper audit of C in September (75).
+        weights = WeightSet(created_at=now)
+        await weights.save().run()
+        for dept, person, day, value in (("B2", people["B2"][0], date(2023, 9, 6), 80.0), ("B2", people["B2"][1], date(2023, 9, 7), 60.0),
+                                         ("C", people["C"][0], date(2023, 8, 8), 90.0)):
+            await Scorecard(employee=person, department=d[dept]["id"], weight_set=weights.id, channel="phone",
+                            contact_on=day, score=value, created_at=now).save().run()
+        checklist = Checklist(name_en="Visit", name_ru="Визит", channel="store", created_at=now, updated_at=now)
+        await checklist.save().run()
+        await Audit(checklist=checklist.id, channel="store", department=d["C"]["id"], visited_on=date(2023, 9, 14),
+                    shopper="S", score=75.0, created_at=now).save().run()
+    return {"d": d, "ids": {code: row["id"] for code, row in d.items()}, "people": people}
+
+
+@pytest.fixture(scope="module")
+async def panel(company):
+    return await build_panel(date(2023, 9, 15), months=3)
+
+
+def cell(panel, code_or_id, month: date, column: str, company=None):
+    department = company["ids"][code_or_id] if company else code_or_id
+    rows = panel.frame.filter((pl.col("department_id") == department) & (pl.col("month") == month))
+    assert rows.height == 1, f"one row per department and month, got {rows.height}"
+    return rows[column][0]
+
+
+def near(value, expected, tol=1e-6) -> bool:
+    return value is not None and abs(value - expected) <= tol
+
+
+# --- the catalogue ----------------------------------------------------------------------------------
+
+
+def test_the_catalogue_names_every_metric_the_contract_lists():
+    assert PEOPLE[:2] == ("engagement", "enps")
+    assert {"trait_company", "trait_people", "trait_goals", "trait_reward"} <= set(PEOPLE)
+    assert CUSTOMER == ("csat", "nps", "qa_score", "mystery_score", "low_score_share", "follow_up_rate", "follow_up_hours")
+    assert set(SURVEY) == {"engagement", "enps", "trait_company", "trait_people", "trait_goals", "trait_reward"}
+    assert metric("authority_spend").unit == "rub" and not metric("goals_at_risk").higher_is_better
+    assert len({m.key for m in METRICS}) == len(METRICS)
+    with pytest.raises(KeyError, match="no metric"):
+        metric("happiness")
+
+
+# --- the shape ----------------------------------------------------------------------------------------
+
+
+async def test_every_department_has_a_row_for_every_month_with_the_contract_columns(company, panel):
+    frame = panel.frame
+    assert frame.schema["department_id"] == pl.Int64 and frame.schema["month"] == pl.Date
+    assert frame.schema["headcount"] == pl.Int64 and frame.schema["respondents"] == pl.Int64
+    for m in METRICS:
+        assert frame.schema[m.key] == pl.Float64
+    for key in CUSTOMER:
+        assert frame.schema[f"{key}_n"] == pl.Int64
+    assert sorted(frame["month"].unique().to_list()) == [JUL, AUG, SEP]
+    assert frame.height == panel.departments.height * 3
+    assert frame.select("department_id", "month").is_duplicated().sum() == 0
+    assert panel.company.height == 3 and panel.months == 3 and panel.min_group >= K
+    assert set(panel.company.columns) == set(frame.columns) - {"department_id"}
+
+
+async def test_headcount_covers_the_whole_subtree(company, panel):
+    assert [cell(panel, c, SEP, "headcount", company) for c in ("A", "B", "B1", "B2", "C")] == [10, 7, 2, 4, 3]
+
+
+# --- surveys and anonymity ---------------------------------------------------------------------------
+
+
+async def test_a_team_below_the_minimum_is_null_and_counted_in_its_parent(company, panel):
+    # September: B1's 2 answers were published under B with B's own one; B stands for 7 with B2.
+    assert cell(panel, "B1", SEP, "engagement", company) is None
+    assert cell(panel, "B1", SEP, "respondents", company) is None
+    assert cell(panel, "B", SEP, "respondents", company) == 7
+    # Items 1-6 of the 7 answers sum to 4+4+2+5+4+3+4 = 26 each, items 7-8 to 3+3+1+4+3+2+3 = 19.
+    assert near(cell(panel, "B", SEP, "engagement", company), to_100((6 * 26 + 2 * 19) / 56))
+    assert near(cell(panel, "B", SEP, "trait_company", company), to_100(26 / 7))
+    assert near(cell(panel, "B", SEP, "trait_reward", company), to_100(19 / 7))
+    # eNPS 8, 9, 3, 10, 8, 6, 9: promoters 9, 10, 9; detractors 3, 6.
+    assert near(cell(panel, "B", SEP, "enps", company), 100 * (3 - 2) / 7)
+    assert near(cell(panel, "C", SEP, "engagement", company), to_100((6 * 12 + 2 * 9) / 24))
+    assert near(cell(panel, "A", SEP, "engagement", company), to_100((6 * 38 + 2 * 28) / 80))
+    assert near(cell(panel, "A", SEP, "enps", company), 100 * (5 - 2) / 10)
+
+
+async def test_a_small_team_published_under_itself_is_hidden_with_its_complement(company, panel):
+    # August: B1's 2 answers stand under B1. Hidden (2 < 3); B = B1 + B2 would give it back by
+    # subtraction, so B2 is hidden too, as on the pulse's results page. B shows all 6.
+    assert cell(panel, "B1", AUG, "engagement", company) is None
+    assert cell(panel, "B2", AUG, "engagement", company) is None
+    assert cell(panel, "B", AUG, "respondents", company) == 6
+    assert near(cell(panel, "B", AUG, "engagement", company), to_100((6 * 22 + 2 * 16) / 48))
+    assert near(cell(panel, "C", AUG, "engagement", company), 68.75)
+
+
+async def test_survey_figures_equal_the_pulse_results(company, panel):
+    from servicechain.platform.surveys.service import department_month_engagement
+
+    mine = set(company["ids"].values())
+    rows = [r for r in await department_month_engagement(JUL, date(2023, 9, 30)) if r["source_department"] in mine]
+    assert len(rows) == 10  # two pulses, five departments
+    for r in rows:
+        month = date(int(r["month"][:4]), int(r["month"][5:7]), 1)
+        for key, theirs in (("engagement", r["engagement"]), ("enps", r["enps"]),
+                            *((f"trait_{t}", v) for t, v in r["traits"].items())):
+            ours = cell(panel, r["source_department"], month, key)
+            assert (ours is None) == (theirs is None), (r, key)
+            if ours is not None:
+                assert abs(ours - theirs) <= 0.05 + 1e-9  # the pulse pages round to one decimal
+
+
+async def test_a_month_without_a_pulse_has_no_survey_figures(company, panel):
+    for code in ("A", "B", "C"):
+        assert cell(panel, code, JUL, "engagement", company) is None
+        assert cell(panel, code, JUL, "respondents", company) is None
+
+
+async def test_units_roll_small_teams_into_their_parent_and_never_overlap(company, panel):
+    ids = company["ids"]
+    unit_of = dict(zip(panel.departments["department_id"].to_list(), panel.departments["unit_id"].to_list(), strict=True))
+    assert unit_of[ids["B1"]] == ids["B"] and unit_of[ids["B"]] == ids["B"]
+    assert unit_of[ids["B2"]] == ids["B2"] and unit_of[ids["C"]] == ids["C"]
+    assert unit_of[ids["A"]] is None  # above units
+    units = panel.units.filter(pl.col("department_id").is_in(list(ids.values())))
+    assert sorted(units["department_id"].unique().to_list()) == sorted([ids["B"], ids["B2"], ids["C"]])
+    # Unit B stands for B's own people and B1: 3 people; its September answers are the 3 published under B.
+    b = units.filter((pl.col("department_id") == ids["B"]) & (pl.col("month") == SEP)).row(0, named=True)
+    assert b["headcount"] == 3 and b["respondents"] == 3
+    assert near(b["engagement"], to_100((6 * 10 + 2 * 7) / 24))
+    # In August unit B had only B1's 2 answers: below the minimum, so no figure.
+    b_aug = units.filter((pl.col("department_id") == ids["B"]) & (pl.col("month") == AUG)).row(0, named=True)
+    assert b_aug["engagement"] is None and b_aug["respondents"] is None
+    # Units add up to the subtree: headcounts of B, B2 and C units are A's.
+    assert units.filter(pl.col("month") == SEP)["headcount"].sum() == 10
+    row = panel.departments.filter(pl.col("department_id") == ids["B1"]).row(0, named=True)
+    assert row["is_leaf"] and row["parent_id"] == ids["B"] and row["name_ru"] == "Панель B1" and row["depth"] == 2
+
+
+# --- internal service ---------------------------------------------------------------------------------
+
+
+async def test_internal_service_is_hidden_where_the_matrix_hides_it(company, panel):
+    from servicechain.internal_service.service import service_index
+
+    from servicechain.internal_service.service import min_group
+
+    assert await min_group() <= 5
+    # Given: C was rated by B2 (24 over 6 ratings) and B1 (10 over 2): 8 people behind it.
+    assert near(cell(panel, "C", SEP, "service_given", company), 34 / 8)
+    assert near(cell(panel, "B2", SEP, "service_given", company), 15 / 5)
+    # Received: B1's 2 raters are too few; B2 is hidden with it (B = B1 + B2); B shows both.
+    assert cell(panel, "B1", SEP, "service_received", company) is None
+    assert cell(panel, "B2", SEP, "service_received", company) is None
+    assert near(cell(panel, "B", SEP, "service_received", company), 34 / 8)
+    assert near(cell(panel, "C", SEP, "service_received", company), 3.0)
+    index = await service_index(list(company["ids"].values()), on=date(2023, 9, 30))
+    for department, entry in index.items():
+        months = {m["month"]: m for m in entry["months"]}
+        for month in (AUG, SEP):
+            for side, key in (("given", "service_given"), ("received", "service_received")):
+                theirs = months[f"{month:%Y-%m}"][side]["index"]
+                ours = cell(panel, department, month, key)
+                assert (None if ours is None else round(to_100(ours))) == theirs, (department, month, side)
+
+
+# --- recognition and rewards ----------------------------------------------------------------------------
+
+
+async def test_thanks_per_head_count_in_the_company_time_zone(company, panel):
+    assert near(cell(panel, "B2", SEP, "thanks_given", company), 2 / 4)  # the 30th at 23:30 Moscow is September
+    assert near(cell(panel, "B", SEP, "thanks_given", company), 2 / 7)
+    assert cell(panel, "C", SEP, "thanks_given", company) == 0.0  # others thanked that month; C did not
+    assert near(cell(panel, "C", AUG, "thanks_given", company), 1 / 3)  # 31 August 22:30 Moscow
+    assert near(cell(panel, "C", SEP, "thanks_received", company), 1 / 3)  # 1 October 01:00 is outside
+    assert near(cell(panel, "B1", SEP, "thanks_received", company), 1 / 2)
+    assert near(cell(panel, "A", SEP, "thanks_received", company), 2 / 10)
+    # Nobody in the company thanked anyone in July: no figure rather than a zero.
+    assert cell(panel, "A", JUL, "thanks_given", company) is None
+
+
+async def test_rewards_matching_preferences_equal_the_recognition_share(company, panel):
+    from servicechain.recognition.service import top_three_share
+
+    assert near(cell(panel, "B2", SEP, "reward_preference_match", company), 100 / 3)
+    assert near(cell(panel, "A", SEP, "reward_preference_match", company), 50.0)
+    for code in ("A", "B", "B2", "C"):
+        share = await top_three_share(department_id=company["ids"][code], since=SEP, until=date(2023, 9, 30))
+        assert near(cell(panel, code, SEP, "reward_preference_match", company), 100 * share["share"])
+    assert cell(panel, "B2", AUG, "reward_preference_match", company) is None
+
+
+# --- goals and authority -------------------------------------------------------------------------------
+
+
+async def test_goal_progress_and_risk_follow_the_goals_rule_month_by_month(company, panel):
+    from servicechain.goals.service import is_at_risk
+
+    ends = {JUL: date(2023, 7, 31), AUG: date(2023, 8, 31), SEP: date(2023, 9, 30)}
+    g1 = {"status": "agreed", "starts_on": date(2023, 7, 1), "deadline": date(2023, 9, 30)}
+    for month, progress, confidence in ((JUL, 0.0, ""), (AUG, 20.0, "on_track"), (SEP, 90.0, "on_track")):
+        assert near(cell(panel, "B2", month, "goal_progress", company), progress)
+        at_risk = is_at_risk({**g1, "progress": progress, "confidence": confidence}, ends[month])
+        assert cell(panel, "B2", month, "goals_at_risk", company) == (100.0 if at_risk else 0.0)
+    assert [cell(panel, "B2", m, "goals_at_risk", company) for m in (JUL, AUG, SEP)] == [100.0, 100.0, 0.0]
+    # C's department goal went from 100 to 90 of a way down to 50: 20 %, and its check-in said "at risk".
+    assert near(cell(panel, "C", SEP, "goal_progress", company), 20.0)
+    assert cell(panel, "C", SEP, "goals_at_risk", company) == 100.0
+    assert near(cell(panel, "A", SEP, "goal_progress", company), (90 + 20) / 2)
+    assert near(cell(panel, "A", SEP, "goals_at_risk", company), 50.0)
+    assert cell(panel, "B1", SEP, "goal_progress", company) is None  # no goals: no figure
+
+
+async def test_authority_grants_uses_and_spend(company, panel):
+    assert near(cell(panel, "C", SEP, "authority_grants", company), 1 / 3)
+    assert near(cell(panel, "B2", AUG, "authority_grants", company), 1 / 4)
+    assert cell(panel, "B2", SEP, "authority_grants", company) == 0.0  # revoked on 10 September
+    assert cell(panel, "C", SEP, "authority_uses", company) == 3.0
+    assert cell(panel, "C", SEP, "authority_spend", company) == 750.0  # roubles; the count-kind use costs nothing
+    assert cell(panel, "B2", AUG, "authority_spend", company) == 100.0
+    assert cell(panel, "A", SEP, "authority_uses", company) == 3.0
+    assert cell(panel, "B2", SEP, "authority_uses", company) == 0.0
+    assert cell(panel, "C", JUL, "authority_uses", company) is None  # nobody used any in July
+
+
+# --- customers --------------------------------------------------------------------------------------------
+
+
+async def test_customer_figures_by_hand(company, panel):
+    assert near(cell(panel, "B2", SEP, "csat", company), (5 + 4 + 2) / 3)
+    assert cell(panel, "B2", SEP, "csat_n", company) == 3  # the good/bad score has no 1-5 value
+    assert near(cell(panel, "B2", SEP, "nps", company), 100 * (2 - 1) / 4)
+    assert near(cell(panel, "B2", SEP, "low_score_share", company), 25.0)
+    assert cell(panel, "B2", SEP, "follow_up_rate", company) == 100.0
+    assert near(cell(panel, "B2", SEP, "follow_up_hours", company), 18.0)
+    assert cell(panel, "C", SEP, "follow_up_rate", company) == 0.0
+    assert cell(panel, "C", SEP, "follow_up_hours", company) is None
+    assert near(cell(panel, "A", SEP, "csat", company), (5 + 4 + 2 + 3 + 5) / 5)
+    assert near(cell(panel, "A", SEP, "nps", company), 100 * (3 - 2) / 6)
+    assert cell(panel, "A", SEP, "nps_n", company) == 6
+    assert cell(panel, "A", SEP, "follow_up_rate", company) == 50.0
+    for key in ("csat", "nps", "low_score_share", "follow_up_rate"):
+        assert cell(panel, "A", AUG, key, company) is None
+        assert cell(panel, "A", AUG, f"{key}_n", company) == 0
+
+
+async def test_customer_figures_equal_the_customers_domain(company, panel):
+    from servicechain.platform.customers.metrics import department_months, totals
+
+    for code in ("A", "B", "B2", "C"):
+        rows = await department_months(SEP, date(2023, 9, 30), paths=[company["d"][code]["path"]])
+        t = totals(rows)
+        assert near(cell(panel, code, SEP, "nps", company), t["nps"], 0.05)
+        assert near(cell(panel, code, SEP, "low_score_share", company), 100 * t["low_share"], 0.01)
+        assert near(cell(panel, code, SEP, "follow_up_rate", company), 100 * t["closed_loop_rate"], 0.01)
+        hours = cell(panel, code, SEP, "follow_up_hours", company)
+        assert (hours is None) == (t["median_close_hours"] is None)
+        if hours is not None:
+            assert near(hours, t["median_close_hours"], 0.05)
+
+
+async def test_quality_scores_equal_the_quality_domain(company, panel):
+    from servicechain.platform.customers.quality.service import monthly_by_department
+
+    assert near(cell(panel, "B2", SEP, "qa_score", company), 70.0)
+    assert cell(panel, "B2", SEP, "qa_score_n", company) == 2
+    assert near(cell(panel, "C", AUG, "qa_score", company), 90.0)
+    assert near(cell(panel, "C", SEP, "mystery_score", company), 75.0)
+    assert cell(panel, "C", AUG, "mystery_score", company) is None
+    found = await monthly_by_department(JUL, date(2023, 9, 30), list(company["ids"].values()))
+    for department, months in found.items():
+        for key, figure in months.items():
+            month = date(int(key[:4]), int(key[5:7]), 1)
+            for ours, theirs in (("qa_score", figure["qa"]["score"]), ("mystery_score", figure["ms"]["score"])):
+                value = cell(panel, department, month, ours)
+                assert (value is None) == (theirs is None) and (value is None or abs(value - theirs) <= 0.05)
+
+
+# --- the snapshot -----------------------------------------------------------------------------------------
+
+
+async def test_a_refreshed_snapshot_loads_back_equal_and_replaces_the_old_one(company):
+    first = await snapshots.refresh(date(2023, 9, 20))
+    assert first.month == SEP and len(first.checksum) == 64
+    loaded = await snapshots.load(date(2023, 9, 1))
+    assert loaded is not None and loaded.checksum == first.checksum
+    for name in ("frame", "units", "company", "departments"):
+        assert getattr(loaded.panel, name).equals(getattr(first.panel, name)), name
+    assert loaded.panel.min_group == first.panel.min_group and loaded.panel.until == SEP
+    again = await snapshots.refresh(SEP)
+    assert again.checksum == first.checksum  # the same data stores the same bytes
+    rows = await db.fetch("SELECT COUNT(*) AS n FROM analytics_snapshot WHERE month = {}", SEP)
+    assert rows[0]["n"] == 1
+    assert (await snapshots.latest()).month >= SEP
+    assert await snapshots.load(date(2023, 6, 1)) is None
+    assert snapshots.has_data(loaded.panel, SEP)
+    assert not snapshots.has_data(loaded.panel, date(2022, 6, 1))  # in the 24 months, before any data
+    assert not snapshots.has_data(loaded.panel, date(2021, 6, 1))  # before the 24 months
+
+
+async def test_a_damaged_snapshot_is_refused(company):
+    await snapshots.refresh(AUG)
+    async with db.write():
+        await db.fetch("UPDATE analytics_snapshot SET checksum = {} WHERE month = {}", "0" * 64, AUG)
+    with pytest.raises(snapshots.SnapshotDamaged, match="checksum"):
+        await snapshots.load(AUG)
+    await snapshots.refresh(AUG)  # a refresh repairs it
+    assert (await snapshots.load(AUG)).month == AUG
+
+
+async def test_a_month_without_any_data_has_none(company):
+    panel = await build_panel(date(2019, 3, 1), months=2)
+    assert not snapshots.has_data(panel, date(2019, 3, 1))
+    assert panel.frame.height == panel.departments.height * 2
+    assert panel.frame.select(pl.col(m.key).is_not_null().sum() for m in METRICS).sum_horizontal().item() == 0
