@@ -280,10 +280,12 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                 message["headers"] = headers
             await send(message)
 
-        try:
-            await app(scope, receive, send_with_headers)
-        finally:
-            i18n._current_language.reset(token)
+        # On an error the language stays set: Litestar's exception middleware renders the error
+        # page (a refused CSRF token, say) outside this one, in the same context, and the page
+        # must speak the person's language. Each request runs in a task of its own, so nothing
+        # leaks into the next.
+        await app(scope, receive, send_with_headers)
+        i18n._current_language.reset(token)
 
     return middleware
 

@@ -142,7 +142,11 @@ async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str, r
     if errors:
         raise FormInvalid(errors)
 
-    account_key, address_key = "account:" + fold(identifier), "ip:" + ip
+    # The account is counted by who it is, not by how it was spelled: failures by email and by
+    # employee number add up (otherwise each spelling would get its own allowance).
+    person = await find_person_by_identifier(identifier)
+    account_key = "account:" + fold(person["email"] or person["employee_number"] if person else identifier)
+    address_key = "ip:" + ip
     # Count and record the attempt in one transaction, before the password is checked, so
     # parallel guesses cannot all slip under the limit; a success removes the record again.
     async with db.write():
@@ -153,7 +157,6 @@ async def sign_in(identifier: str, password: str, *, ip: str, user_agent: str, r
         now = utcnow()
         recorded = await LoginAttempt.insert(LoginAttempt(key=account_key, at=now), LoginAttempt(key=address_key, at=now)).run()
 
-    person = await find_person_by_identifier(identifier)
     ok = await passwords.verify_password(person["password_hash"] if person else None, password)
     if not ok or person is None or not person["active"]:
         raise FormInvalid({"password": [_("The email, employee number or password is wrong.")]})

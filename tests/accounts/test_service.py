@@ -77,9 +77,11 @@ async def test_five_failures_lock_the_account_even_for_the_right_password(cast):
         await sign_in(person["email"])
     assert caught.value.status_code == 429
     assert "Too many failed attempts" in caught.value.message
-    # The account key folds case, and the employee number is a different key.
+    # The account is counted by who it is: any case of the email, or the employee number.
     with pytest.raises(service.Throttled):
         await sign_in(person["email"].upper())
+    with pytest.raises(service.Throttled):
+        await sign_in(person["number"])
 
 
 async def test_failures_expire_after_the_window(cast):

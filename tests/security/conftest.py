@@ -100,3 +100,27 @@ def routes(app) -> list[Route]:
     found = sorted(set(app_routes(app)), key=lambda r: (r.path, r.method))
     assert len(found) > 50, "the app's routes could not be read"
     return found
+
+
+async def make_person(cast, key: str, *, role: str = "employee", language: str = "en", department: str = "support.line1",
+                      full_name: str | None = None) -> dict:
+    """One more signed-in-able person (the cast's password), for tests on a private copy."""
+    from servicechain.platform.lib.passwords import hash_password_sync
+    from servicechain.platform.lib.text import person_search_text
+    from servicechain.platform.people.tables import Assignment, Person
+    from servicechain.platform.security import utcnow
+    from tests.cast import CAST_HIRED_ON, PASSWORD
+
+    email = f"{key}@security.test"
+    number = f"SEC-{uuid.uuid4().hex[:6].upper()}"
+    name = full_name or f"Security {key}"
+    now = utcnow()
+    async with db.write():
+        person = Person(full_name=name, employee_number=number, email=email, position="Tester",
+                        department=cast.departments[department], role=role, language=language,
+                        search_name=person_search_text(name, number, email), password_hash=hash_password_sync(PASSWORD),
+                        created_at=now, updated_at=now)
+        await person.save().run()
+        await Assignment.insert(Assignment(person=person.id, department=cast.departments[department],
+                                           valid_from=CAST_HIRED_ON)).run()
+    return {"id": person.id, "email": email, "employee_number": number, "full_name": name}
