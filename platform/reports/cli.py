@@ -54,6 +54,12 @@ def check_output(out: Path) -> None:
         fail(f"cannot write to the folder {str(folder)!r}; choose another --out", EXIT_DATA)
     if out.exists() and not os.access(out, os.W_OK):
         fail(f"cannot overwrite {str(out)!r}; choose another --out", EXIT_DATA)
+    try:  # the real test: permissions, read-only mounts, quotas (os.access says yes to root)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        fail(f"cannot write to the folder {str(folder)!r}: {exc.strerror or exc}; choose another --out", EXIT_DATA)
 
 
 def write_atomically(out: Path, data: bytes) -> None:

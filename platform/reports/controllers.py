@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from servicechain.platform.reports import monthly, service
@@ -18,7 +18,7 @@ class ReportController(Controller):
     path = "/reports"
 
     @get("/", name="reports:archive", opt={"policy": "reports.read"})
-    async def archive(self, request: Request, made: str = "", kept: str = "") -> Template:
+    async def archive(self, request: Request, made: FromQuery[str] = "", kept: FromQuery[str] = "") -> Template:
         return await self._page(request, {}, {}, made=made, kept=kept)
 
     @post("/generate", name="reports:generate", opt={"policy": "reports.generate"})

@@ -369,10 +369,15 @@ async def _service_matrix(month: date) -> dict[str, Any]:
 
 
 async def _authority(panel: Any, month: date) -> dict[str, Any]:
-    from servicechain.platform.analytics import cases, charts
+    from servicechain.platform.analytics import charts
 
     since = shift_month(month, -11)
-    comparison = await cases.authority_outcomes(since, month_end(month))
+    try:
+        from servicechain.platform.analytics import cases
+    except ImportError:  # the case comparison ships with the chain; the rest of the page stands
+        comparison = None
+    else:
+        comparison = await cases.authority_outcomes(since, month_end(month))
     series = [(r["month"], _value(r, "authority_uses")) for r in _rows(panel.company.sort("month"))
               if since <= r["month"] <= month]
     spend = [(r["month"], _value(r, "authority_spend")) for r in _rows(panel.company.sort("month"))
@@ -386,7 +391,7 @@ async def _authority(panel: Any, month: date) -> dict[str, Any]:
         "chart": charts.bar_chart([(format_date(d, "MMM yyyy"), v) for d, v in series], unit="", width=680, height=200,
                                   title=_("Authority uses by month")),
         "spend_by_month": spend,
-        "comparison": _comparison(comparison),
+        "comparison": _comparison(comparison) if comparison is not None else None,
     }
 
 

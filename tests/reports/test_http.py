@@ -1,0 +1,77 @@
+"""/reports/: who may list, generate and download; generating only on request; downloads carry
+the file name and are checked against the stored checksum."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from servicechain.platform.lib.dates import month_key
+from tests.conftest import post_form
+
+
+@pytest.mark.parametrize("who", ["employee", "manager"])
+async def test_employees_and_managers_can_neither_list_nor_download(as_user, seeded, who):
+    client = await as_user(who)
+    assert (await client.get("/reports/")).status_code == 403
+    report_id = seeded["reports"]["en"].id
+    assert (await client.get(f"/reports/{report_id}/download")).status_code == 403
+    response = await post_form(client, "/reports/generate", {"month": month_key(seeded["month"]), "lang": "en"})
+    assert response.status_code == 403
+
+
+async def test_hr_reads_the_archive_but_cannot_generate(as_user, seeded):
+    client = await as_user("hr")
+    page = await client.get("/reports/")
+    assert page.status_code == 200
+    assert seeded["reports"]["ru"].sha256[:16] in page.text
+    assert 'action="/reports/generate"' not in page.text
+    response = await post_form(client, "/reports/generate", {"month": month_key(seeded["month"]), "lang": "en"})
+    assert response.status_code == 403
+
+
+async def test_an_executive_downloads_the_stored_pdf_with_its_name_and_checksum(as_user, seeded):
+    client = await as_user("ceo")
+    page = await client.get("/reports/")
+    assert page.status_code == 200 and "/reports/generate" in page.text
+    made = seeded["reports"]["ru"]
+    response = await client.get(f"/reports/{made.id}/download")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert f'filename="servicechain-report-{month_key(seeded["month"])}-ru.pdf"' in response.headers["content-disposition"]
+    assert response.headers["content-disposition"].startswith("attachment")
+    assert hashlib.sha256(response.content).hexdigest() == made.sha256 == response.headers["x-content-sha256"]
+
+
+async def test_generating_a_report_already_archived_keeps_it_unless_asked(as_user, seeded):
+    from servicechain.platform.reports import monthly
+
+    client = await as_user("ceo")
+    month = month_key(seeded["month"])
+    before = await monthly.archived(seeded["month"], "ru")
+    kept = await post_form(client, "/reports/generate", {"month": month, "lang": "ru"})
+    assert kept.status_code == 303 and "kept=" in kept.headers["location"]
+    assert (await monthly.archived(seeded["month"], "ru"))["generated_at"] == before["generated_at"]
+
+    again = await post_form(client, "/reports/generate", {"month": month, "lang": "ru", "regenerate": "1"})
+    assert again.status_code == 303 and "made=" in again.headers["location"]
+    after = await monthly.archived(seeded["month"], "ru")
+    assert after["id"] == before["id"] and after["generated_at"] > before["generated_at"]  # replaced, not added
+    page = await client.get(again.headers["location"])
+    assert "ready and stored" in page.text
+
+
+async def test_a_month_without_data_or_a_bad_language_is_explained_on_the_page(as_user, database):
+    client = await as_user("ceo")
+    response = await post_form(client, "/reports/generate", {"month": "2019-03", "lang": "en"})
+    assert response.status_code == 422 and "no data for 2019-03" in response.text
+    response = await post_form(client, "/reports/generate", {"month": "2026-10", "lang": "de"})
+    assert response.status_code == 422 and "Choose a language" in response.text
+
+
+async def test_generating_needs_the_csrf_token(as_user, seeded):
+    client = await as_user("ceo")
+    response = await client.post("/reports/generate", data={"month": month_key(seeded["month"]), "lang": "en"},
+                                 follow_redirects=False)
+    assert response.status_code == 403
