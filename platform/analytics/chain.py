@@ -560,6 +560,14 @@ def _followers(grid: _Grid, i: int, j: int, lag: int, r: float) -> list[Follower
     return [Follower(int(grid.ids[k]), float(dx[k]), float(dy[k]), lag) for k in idx]
 
 
+def find_followers(units: pl.DataFrame, people: str, customer: str, lag: int, *, direction: int = 1) -> list[Follower]:
+    """Followers of any one pair and lag (``ChainResult.followers`` holds those of the pairs that
+    matter only): ``direction`` +1 when the customer metric should move the same way as the
+    people metric, -1 the opposite way (use the sign of the pair's r)."""
+    grid = _grid(units, (people,), (customer,))
+    return _followers(grid, 0, 0, lag, float(direction))
+
+
 # --- charts and method -------------------------------------------------------------------------
 
 
@@ -649,5 +657,6 @@ def method_summary(result: ChainResult) -> dict:
         "min_effective_n_within": MIN_EFFECTIVE_N,
         "follower_people_sd": FOLLOW_PEOPLE_SD,
         "follower_customer_sd": FOLLOW_CUSTOMER_SD,
+        "follower_window": "first_and_last_quarter",
         "causal_claim": False,
     }

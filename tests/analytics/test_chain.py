@@ -340,3 +340,6 @@ def test_followers_are_units_whose_customer_side_followed_their_people_side():
     for f in followers:
         assert f.lag == lag and f.people_change == pytest.approx(8, abs=0.5)
         assert f.customer_change == pytest.approx(0.5, abs=0.05)
+    # the same for any pair and lag on request, and none the other way round
+    assert chain.find_followers(frame(data, n_months), "engagement", "csat", lag) == followers
+    assert chain.find_followers(frame(data, n_months), "engagement", "csat", lag, direction=-1) == []
