@@ -409,6 +409,8 @@ def analyse(
     people, customer, lags = tuple(people), tuple(customer), tuple(int(x) for x in lags)
     if any(x < 0 for x in lags):
         raise ValueError("lags are months of delay, 0 or more")
+    if not 0 < alpha < 1:
+        raise ValueError("alpha is a probability between 0 and 1")
     grid = _grid(units, people, customer)
     px, cy = _centre(grid.people), _centre(grid.customer)
     centred = _Grid(grid.ids, grid.months, px, cy)
@@ -582,6 +584,10 @@ def scatter_points(
     the metric's units and the least-squares line (``fit_line``) is exactly the elasticity.
     Only units that take part in the pair (MIN_UNIT_MONTHS paired months) appear.
     """
+    if view not in VIEWS:
+        raise ValueError(f"view is one of {', '.join(VIEWS)}, not {view!r}")
+    if lag < 0:
+        raise ValueError("lag is months of delay, 0 or more")
     schema = {"x": pl.Float64, "y": pl.Float64, "department_id": pl.Int64, "month": pl.Date}
     grid = _grid(units, (people,), (customer,))
     x, y = _lagged(grid, lag)

@@ -343,3 +343,16 @@ def test_followers_are_units_whose_customer_side_followed_their_people_side():
     # the same for any pair and lag on request, and none the other way round
     assert chain.find_followers(frame(data, n_months), "engagement", "csat", lag) == followers
     assert chain.find_followers(frame(data, n_months), "engagement", "csat", lag, direction=-1) == []
+
+
+def test_nonsense_arguments_are_refused_with_a_reason():
+    units = planted(units=12)
+    with pytest.raises(ValueError, match="lags"):
+        chain.analyse(units, ["engagement"], ["csat"], lags=(-1,))
+    with pytest.raises(ValueError, match="alpha"):
+        chain.analyse(units, ["engagement"], ["csat"], alpha=5)
+    with pytest.raises(ValueError, match="view"):
+        chain.scatter_points(units, "engagement", "csat", 0, "sideways")
+    # a lag longer than the window is no error: nothing pairs, so everything is too small
+    result = chain.analyse(units, ["engagement"], ["csat"], lags=(30,))
+    assert all(p.too_small for p in result.pairs) and result.tested == 0
