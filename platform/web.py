@@ -405,6 +405,7 @@ def _error_response(request: Request, exc: Exception) -> Response:
             403: i18n.gettext("You do not have permission to do this."),
             404: i18n.gettext("This page does not exist, or you may not see it."),
             405: i18n.gettext("This action is not allowed here."),
+            413: i18n.gettext("What you sent is larger than the server accepts. Split the file into smaller ones and try again."),
             429: i18n.gettext("Too many attempts. Please wait and try again."),
         }.get(status, exc.detail if isinstance(exc.detail, str) else "")
         headers = dict(getattr(exc, "headers", None) or {})

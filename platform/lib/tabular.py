@@ -158,15 +158,55 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
     return count
 
 
+# An XLSX file is a zip of XML. What it unpacks to is checked before anything reads it: a few
+# kilobytes can declare gigabytes (a "zip bomb"), and the worksheet's own claim of its size
+# (its <dimension>) is not believed, since openpyxl would pad every row out to it.
+MAX_XLSX_UNPACKED = 300 * 1024 * 1024  # a full 18 MB upload of real data unpacks to ~10x
+MAX_XLSX_RATIO = 100  # real sheets compress 5-30x; deflate bombs ~1000x
+MAX_XLSX_ENTRIES = 10_000
+
+
+def check_xlsx_archive(data: bytes) -> None:
+    """Refuse a workbook whose archive would unpack to far more than a spreadsheet holds.
+
+    Uses the sizes the archive declares; Python's zipfile never inflates an entry past its
+    declared size, so a lie there only truncates the entry (and openpyxl then fails cleanly)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise ImportFileError(_("This is not a readable XLSX workbook.")) from None
+    unpacked = sum(entry.file_size for entry in entries)
+    suspicious = any(entry.file_size > 1024 * 1024 and entry.file_size > MAX_XLSX_RATIO * max(entry.compress_size, 1)
+                     for entry in entries)
+    if len(entries) > MAX_XLSX_ENTRIES or unpacked > MAX_XLSX_UNPACKED or suspicious:
+        raise ImportFileError(_("This workbook unpacks to far more data than a spreadsheet of its size holds, so it "
+                                "was not opened. Save the sheet as CSV and upload that."))
+
+
+def _trimmed(row: tuple) -> list[str]:
+    end = len(row)
+    while end and row[end - 1] is None:
+        end -= 1
+    return [cell_text(v) for v in row[:end]]
+
+
 def read_xlsx(data: bytes, sheet: str | None) -> list[list[str]]:
     import zipfile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
+    from xml.etree.ElementTree import ParseError
 
+    check_xlsx_archive(data)
+    # A malformed or hostile sheet fails while its rows are read, not only when it opens: XML
+    # errors (expat refusing entity expansion, say) are the file's fault, not a server error.
+    unreadable = (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, ParseError)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+    except unreadable:
         raise ImportFileError(_("This is not a readable XLSX workbook.")) from None
     try:
         if sheet:
@@ -176,7 +216,10 @@ def read_xlsx(data: bytes, sheet: str | None) -> list[list[str]]:
             worksheet = workbook[sheet]
         else:
             worksheet = workbook.worksheets[0]
-        return [[cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
+        worksheet.reset_dimensions()  # rows as the sheet has them, not padded to a claimed A1:XFD1048576
+        return [_trimmed(row) for row in worksheet.iter_rows(values_only=True)]
+    except unreadable:
+        raise ImportFileError(_("This is not a readable XLSX workbook.")) from None
     finally:
         workbook.close()
 
