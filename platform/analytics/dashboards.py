@@ -195,11 +195,13 @@ async def load_context(actor: Actor, snapshot: Any = None) -> Context | None:
         return None
     panel = snapshot.panel
     rows = {r["department_id"]: r for r in panel.departments.to_dicts()}
-    paths = _tree_paths(rows, await _paths())
+    current = await _paths()
+    paths = _tree_paths(rows, current)
     visible = {d: r for d, r in rows.items() if scope.company or scope.covers(paths.get(d))}
     for r in visible.values():
         r["name"] = _name(r)
         r["path"] = paths.get(r["department_id"], "")
+        r["linked"] = r["department_id"] in current  # a department since removed has no page
     roots = sorted((d for d, r in visible.items() if r.get("parent_id") not in visible),
                    key=lambda d: (visible[d].get("depth") or 0, visible[d]["path"], d))
     month = date(snapshot.month.year, snapshot.month.month, 1)
@@ -368,7 +370,7 @@ def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair
     names = {d: r["name"] for d, r in ctx.departments.items()}
     rows = points.to_dicts()
     tips = [names.get(r["department_id"], str(r["department_id"])) + (
-        ", " + i18n.format_date(r["month"], "LLLL yyyy") if r["month"] else "") for r in rows]
+        ", " + charts.month_label(r["month"]) if r["month"] else "") for r in rows]
     fit = chain.fit_line(points) if not pair.too_small else None
     y_label = f"{label(pair.customer)}, {when(pair.lag)}"
     chart = charts.scatter_chart([(r["x"], r["y"]) for r in rows], x_label=label(pair.people), y_label=y_label,
@@ -377,6 +379,7 @@ def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair
     elasticity = chain.elasticity_for(result, pair.people, pair.customer, pair.lag)
     followers = [
         {"department_id": f.department_id, "name": names.get(f.department_id, str(f.department_id)),
+         "linked": ctx.departments[f.department_id]["linked"],
          "people_change": charts.format_value(f.people_change, metric(pair.people).decimals),
          "customer_change": charts.format_value(f.customer_change, metric(pair.customer).decimals)}
         for f in result.followers.get((pair.people, pair.customer), []) if f.lag == pair.lag
@@ -458,7 +461,7 @@ def department_rows(ctx: Context, ids: Sequence[int], params: Params, *, base_de
         history = by_department.get(d, {})
         now = history.get(ctx.month)
         out.append({
-            "id": d, "name": info["name"], "depth": max(0, (info.get("depth") or 0) - base_depth),
+            "id": d, "name": info["name"], "linked": info["linked"], "depth": max(0, (info.get("depth") or 0) - base_depth),
             "path": info["path"], "headcount": (now or {}).get("headcount"),
             "people": [figure(now, k, ctx.month in ctx.surveyed) for k in TABLE_PEOPLE],
             "customer": [figure(now, k, ctx.month in ctx.surveyed) for k in TABLE_CUSTOMER],
@@ -531,8 +534,10 @@ def movers(ctx: Context, ids: Sequence[int], key: str) -> dict[str, Any]:
                                 width=420, height=24 * len(items) + 30, title=str(m.label), decimals=m.decimals)
 
     return {"key": key, "label": str(m.label), "better": bars(up), "worse": bars(down),
-            "better_list": [{"id": d, "name": n, "change": charts.format_value(v, m.decimals)} for v, n, d in up],
-            "worse_list": [{"id": d, "name": n, "change": charts.format_value(v, m.decimals)} for v, n, d in down],
+            "better_list": [{"id": d, "name": n, "linked": ctx.departments[d]["linked"],
+                             "change": charts.format_value(v, m.decimals)} for v, n, d in up],
+            "worse_list": [{"id": d, "name": n, "linked": ctx.departments[d]["linked"],
+                            "change": charts.format_value(v, m.decimals)} for v, n, d in down],
             "options": [(k.key, str(k.label)) for k in METRICS]}
 
 

@@ -19,7 +19,6 @@ from servicechain.platform.analytics.panel import Panel
 from servicechain.platform.lib.dates import first_of_month, months_back
 
 MONTH = date(2026, 10, 1)
-MONTHS = [first_of_month(k) for k in months_back(MONTH, 24)]
 MIN_GROUP = 5
 EVIL = "<script>alert(1)</script> Склад №2"
 HIDDEN_TEAM = 910_006  # its survey figures are always under the minimum
@@ -38,8 +37,10 @@ def team_ids(parent: str) -> list[int]:
     return [base + i for i in range(1, 7)]
 
 
-def build(cast_departments: dict[str, int], seed: int = 3) -> FakeSnapshot:
+def build(cast_departments: dict[str, int], seed: int = 3, month: date = MONTH) -> FakeSnapshot:
+    """The snapshot of the 24 months ending with ``month``."""
     rng = random.Random(seed)
+    window = [first_of_month(k) for k in months_back(month, 24)]
     company, support, warehouse = (cast_departments[k] for k in ("company", "support", "warehouse"))
     line1 = cast_departments["support.line1"]
     teams = {t: support for t in team_ids("support")} | {t: warehouse for t in team_ids("warehouse")}
@@ -55,7 +56,7 @@ def build(cast_departments: dict[str, int], seed: int = 3) -> FakeSnapshot:
         dip_start = rng.randint(2, 14) if rng.random() < 0.6 else None
         level = rng.uniform(60, 80)
         rows = []
-        for k, month in enumerate(MONTHS):
+        for k, day in enumerate(window):
             def dip(offset: int) -> float:
                 if dip_start is None:
                     return 0.0
@@ -64,7 +65,7 @@ def build(cast_departments: dict[str, int], seed: int = 3) -> FakeSnapshot:
             engagement = level + 15 * dip(0) + rng.gauss(0, 1.5)
             row = {key: None for key in keys}
             row.update({
-                "department_id": team, "month": month, "headcount": 20, "respondents": 15,
+                "department_id": team, "month": day, "headcount": 20, "respondents": 15,
                 "engagement": engagement, "enps": (engagement - 60) * 2 + rng.gauss(0, 3),
                 "csat": 4.2 + 0.5 * dip(2) + rng.gauss(0, 0.05), "nps": 30 + 20 * dip(2) + rng.gauss(0, 2),
                 "qa_score": 80 + rng.gauss(0, 3), "follow_up_rate": 90 + rng.gauss(0, 2),
@@ -91,9 +92,9 @@ def build(cast_departments: dict[str, int], seed: int = 3) -> FakeSnapshot:
 
     for department, ids in ((support, team_ids("support")), (warehouse, team_ids("warehouse")),
                             (company, list(teams))):
-        frame_rows += [mean_of(ids, m, department) for m in MONTHS]
+        frame_rows += [mean_of(ids, m, department) for m in window]
     # First line: too few answers all along; customer figures only.
-    for m in MONTHS:
+    for m in window:
         frame_rows.append({**{key: None for key in keys}, "department_id": line1, "month": m, "headcount": 2,
                            "respondents": None, "csat": 4.0, "nps": 20.0})
 
@@ -113,6 +114,6 @@ def build(cast_departments: dict[str, int], seed: int = 3) -> FakeSnapshot:
     all_frame = frame(frame_rows)
     panel = Panel(frame=all_frame, units=frame(unit_rows),
                   company=all_frame.filter(pl.col("department_id") == company).drop("department_id"),
-                  departments=departments, until=MONTH, months=24, min_group=MIN_GROUP)
-    return FakeSnapshot(month=MONTH, built_at=datetime(2026, 11, 2, 6, 0, tzinfo=UTC), checksum=f"test-{seed}",
+                  departments=departments, until=month, months=24, min_group=MIN_GROUP)
+    return FakeSnapshot(month=month, built_at=datetime(2026, 11, 2, 6, 0, tzinfo=UTC), checksum=f"test-{seed}",
                         panel=panel)

@@ -241,3 +241,17 @@ def test_sparkline_keeps_gaps_and_marks_the_last_value():
     assert float(last.get("cy")) == pytest.approx(2.5, abs=0.01)  # the highest value at the top
     parse(charts.sparkline([None, None]))
     parse(charts.sparkline([]))
+
+
+def test_numbers_read_as_the_rest_of_the_app_writes_them():
+    rng = random.Random(11)
+    for language in ("en", "ru"):
+        with i18n.use_language(language):
+            for _ in range(400):
+                value, decimals = rng.uniform(-2e6, 2e6) / 10 ** rng.randint(0, 5), rng.randint(0, 3)
+                expected = i18n.format_number(round(value, decimals) + 0.0, decimals).replace("-", "\u2212")
+                if not expected.strip("\u22120.,"):
+                    expected = expected.lstrip("\u2212")
+                assert charts.format_value(value, decimals) == expected
+    with i18n.use_language("ru"):
+        assert charts.format_value(-1234.5, 1) == "\u22121\u00a0234,5" and charts.format_value(-0.001, 1) == "0,0"

@@ -45,6 +45,8 @@ async def test_executives_see_the_company_with_changes_and_the_planted_chain(cas
     company_row = snapshot.panel.company.filter(snapshot.panel.company["month"] == data.MONTH).to_dicts()[0]
     assert engagement["value"] == pytest.approx(company_row["engagement"])
     assert table_ids(page) >= {cast.departments["warehouse"], *data.team_ids("warehouse"), *data.team_ids("support")}
+    linked = {r["id"]: r["linked"] for r in page["table"]["rows"]}
+    assert linked[cast.departments["warehouse"]] and not linked[data.team_ids("warehouse")[0]]  # removed since: no page
     # engagement moves CSAT two months later in the made-up data; the chain finds it
     pairs = [(c["pair"].people, c["pair"].customer, c["pair"].lag) for c in page["chain"]["cards"]]
     assert ("engagement", "csat", 2) in pairs
