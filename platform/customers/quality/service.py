@@ -35,7 +35,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlparse
 
+from markupsafe import Markup
+
 from servicechain.platform import audit, db, outbox
+from servicechain.platform.analytics import charts
 from servicechain.platform.customers.channels import CHANNELS
 from servicechain.platform.customers.quality.tables import (
     CRITERIA,
@@ -955,24 +958,13 @@ async def period_by_department(since: date, until: date, department_ids: Iterabl
     return {d: {"qa": _figure(roll_qa.get((d, None))), "ms": _figure(roll_ms.get((d, None)))} for d in wanted}
 
 
-def trend_chart(series: list[tuple[str, str, list[tuple[str, float | None]]]], width: int = 640, height: int = 200) -> dict[str, Any]:
-    """Coordinates for a server-drawn SVG with one line per series on 0-100 (``series``: name,
-    css class, [(month, value or None)]); a line runs through the months that have a figure."""
-    left, right, top, bottom = 34, 8, 8, 24
-    months = [m for m, _v in series[0][2]] if series else []
-    step = (width - left - right) / max(1, len(months) - 1)
-
-    def y(v: float) -> float:
-        return round(top + (100 - v) / 100 * (height - top - bottom), 1)
-
-    lines = []
-    for name, css, points in series:
-        coords = [(round(left + i * step, 1), y(v), m, v) for i, (m, v) in enumerate(points) if v is not None]
-        lines.append({"name": name, "css": css, "path": " ".join(f"{x},{yy}" for x, yy, _m, _v in coords),
-                      "dots": [{"x": x, "y": yy, "label": f"{name}, {m}: {v:.1f}"} for x, yy, m, v in coords]})
-    labels = [{"x": round(left + i * step, 1), "text": m[2:]} for i, m in enumerate(months) if i % 3 == 0]
-    return {"width": width, "height": height, "lines": lines, "labels": labels,
-            "grid": [{"y": y(v), "text": str(v)} for v in (0, 25, 50, 75, 100)], "left": left, "right": width - right}
+def trend_chart(series: list[tuple[str, list[tuple[str, float | None]]]], width: int = 640, height: int = 220) -> Markup:
+    """One line per series on 0-100 (``series``: name, [(month "YYYY-MM", value or None)]), gaps
+    where a month has no figure; drawn by the analytics charts, the one chart code of the pages
+    and the monthly PDF."""
+    return charts.line_chart([(name, [(first_of_month(m), v) for m, v in points]) for name, points in series],
+                             y_label="", y_range=(0, 100), width=width, height=height, decimals=1,
+                             title=_("QA and mystery-shopper scores by month"))
 
 
 async def department_page(actor: Actor, department_id: int, *, on: date | None = None) -> dict[str, Any]:
@@ -996,8 +988,8 @@ async def department_page(actor: Actor, department_id: int, *, on: date | None =
     trend = [{"month": m, "qa": _figure(roll_qa.get((department_id, m))), "ms": _figure(roll_ms.get((department_id, m)))}
              for m in months]
     chart = trend_chart([
-        (_("QA score"), "qa", [(t["month"], t["qa"]["score"]) for t in trend]),
-        (_("Mystery shopper"), "ms", [(t["month"], t["ms"]["score"]) for t in trend]),
+        (_("QA score"), [(t["month"], t["qa"]["score"]) for t in trend]),
+        (_("Mystery shopper"), [(t["month"], t["ms"]["score"]) for t in trend]),
     ])
     children = await Department.select(Department.id, Department.name_en, Department.name_ru).where(
         (Department.parent == department_id) & (Department.active == True)).order_by(Department.name_en).run()  # noqa: E712
