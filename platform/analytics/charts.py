@@ -190,7 +190,7 @@ def _legend(items: list[tuple[str, str, str | None, str]], x0: float, y0: float,
     parts: list[str] = []
     x, y, row_height = x0, y0, 16
     for label, colour, dash, marker in items:
-        text = _shorten(label, width - 40)
+        text = _shorten(label, width - 44)
         item_width = 30 + _text_width(text) + 14
         if x > x0 and x + item_width > x0 + width:
             x, y = x0, y + row_height
@@ -240,7 +240,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[date, float | None]]]]
         body += parts
         top += used + 2
     if y_label:
-        body.append(_label(8, top + 10, y_label, fill=MUTED))
+        body.append(_label(8, top + 10, _shorten(y_label, width - 16), fill=MUTED))
         top += 16
     if y_range is not None:
         ticks, tick_decimals = _ticks_within(float(y_range[0]), float(y_range[1]))
@@ -518,7 +518,7 @@ def heat_matrix(rows: Sequence[str], cols: Sequence[str], cells: dict[tuple[int,
     longest = max((_text_width(c) for c in cols), default=0)
     header = min(130.0, longest * 0.72 + 14) if slant else 20.0
     top = 8 + header
-    legend_h = 34.0
+    legend_h = 44.0
     height = top + cell_h * max(1, len(rows)) + legend_h
     body: list[str] = []
     for j, name in enumerate(cols):

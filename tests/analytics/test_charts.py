@@ -255,3 +255,30 @@ def test_numbers_read_as_the_rest_of_the_app_writes_them():
                 assert charts.format_value(value, decimals) == expected
     with i18n.use_language("ru"):
         assert charts.format_value(-1234.5, 1) == "\u22121\u00a0234,5" and charts.format_value(-0.001, 1) == "0,0"
+
+
+def test_no_text_falls_outside_the_chart():
+    """Every label fits inside the viewBox (estimated with DejaVu's width): nothing is clipped in
+    the PDF, where an SVG does not overflow its box."""
+    long = "Очень длинное название подразделения по обслуживанию клиентов"
+    svgs = [
+        charts.line_chart([(long, [(m, float(i)) for i, m in enumerate(MONTHS)]), ("B", [(m, 5.0) for m in MONTHS])],
+                          y_label=long, width=320, height=180),
+        charts.scatter_chart([(1.0, 2.0), (3.0, 5.0), (10.0, 1.0)], x_label=long, y_label=long, fit=(-0.3, 4.1)),
+        charts.bar_chart([(long, -1234.5), ("IT", 20.0), ("Склад", None)], unit="rub", width=420),
+        charts.heat_matrix([long, "Склад"], ["Продажи", long, "ИТ"], {(0, 0): 1.0, (1, 1): None, (0, 2): 4.5},
+                           suppressed_label="меньше 5 ответов"),
+        charts.sparkline([1.0, None, 3.0]),
+    ]
+    for svg in svgs:
+        root = parse(svg)
+        width, height = float(root.get("width")), float(root.get("height"))
+        for t in root.iter(NS + "text"):
+            if t.get("transform"):
+                continue  # slanted column heads are shortened to the room they have
+            x, y = float(t.get("x")), float(t.get("y"))
+            size = float(t.get("font-size") or charts.FONT_SIZE)
+            w = charts._text_width(t.text or "", size)  # its own text, not a tooltip inside it
+            left = {"start": x, "middle": x - w / 2, "end": x - w}[t.get("text-anchor", "start")]
+            assert y - size * 0.8 >= -0.5 and y + size * 0.25 <= height + 0.5, (t.text, y, height)
+            assert left >= -2 and left + w <= width + 2, (t.text, left, w, width)

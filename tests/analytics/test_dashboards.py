@@ -217,7 +217,8 @@ async def test_the_page_in_russian(client, as_user, stored):
         page = await client.get("/analytics/")
         text = text_of(page.text)
         assert page.status_code == 200
-        assert "Аналитика" in text and "Команда поддержки 1" in text and "окт. 2026" not in text or True
-        assert "Служба поддержки" in text
+        assert "Аналитика: Вся компания" in text and "Команда поддержки 1" in text and "Служба поддержки" in text
+        assert "Цепочка «сервис — прибыль»" in text and "Это связи, а не доказательство" in text
+        assert "к прошлому месяцу" in text and "октябрь 2026" in text and "через 2 месяца" in text
     finally:
         await post_form(client, "/language", {"language": "en", "next": "/"})
