@@ -70,8 +70,10 @@ def main() -> None:
           f"max {max(walls) * 1000:.0f}); CPU median {statistics.median(cpus) * 1000:.0f} ms "
           f"over {args.runs} runs; load average {os.getloadavg()[0]:.1f}")
     print(f"scatter_points within (p00, c0, lag 2): {points.height} points in {scatter_s * 1000:.0f} ms")
-    target = 1.0
-    print(f"target well under 1-2 s: {'met' if statistics.median(walls) < target else 'NOT met'}")
+    target = 1.0  # "well under a second or two"
+    cpu, wall = statistics.median(cpus), statistics.median(walls)
+    print(f"target well under 1-2 s: CPU {'met' if cpu < target else 'NOT met'}; "
+          f"wall {'met' if wall < target else 'NOT met'} at this load (the machine is shared: wall > CPU means waiting)")
     sys.exit(0)
 
 
