@@ -35,10 +35,13 @@ scores (``csat_n`` of them; good/bad-only scores have none); QA and mystery-shop
 from __future__ import annotations
 
 import asyncio
+import io
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -84,6 +87,11 @@ def _hours_sql(start: str, end: str) -> str:
     return f"(julianday({end}) - julianday({start})) * 24.0"
 
 
+def _concat_sql(column: str) -> str:
+    """The column's non-null values of a group as one comma-separated text."""
+    return f"string_agg(CAST({column} AS TEXT), ',')" if _postgres() else f"group_concat({column}, ',')"
+
+
 def _read_sync(uri: str, sql: str) -> pl.DataFrame:
     return pl.read_database_uri(sql, uri, engine="adbc")
 
@@ -119,14 +127,25 @@ def _coerce(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return df.with_columns(columns).select(list(schema))
 
 
-def _read_sqlite_sync(path: str, sqls: list[str]) -> list[pl.DataFrame]:
-    """Every query on one SQLite connection, inside one read transaction: one consistent
-    snapshot, and no connections racing each other for the file's locks."""
-    import adbc_driver_sqlite.dbapi
-
-    with adbc_driver_sqlite.dbapi.connect(path) as conn:
-        pl.read_database(f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_S * 1000}", conn)
-        return [pl.read_database(sql, conn) for sql in sqls]
+def _read_sqlite_sync(path: str, queries: list[tuple[str, dict[str, pl.DataType]]]) -> list[pl.DataFrame]:
+    """Every query on one connection of Python's own sqlite3, inside one read transaction (one
+    consistent snapshot). Not ADBC here: its driver carries a second copy of the SQLite library,
+    and two copies in one process release each other's file locks (sqlite.org/howtocorrupt.html,
+    "multiple copies of SQLite"); it also read a stale snapshot in our tests. The queries return
+    few rows (grouped in SQL), so converting them costs little."""
+    conn = sqlite3.connect(path, timeout=db.SQLITE_BUSY_TIMEOUT_S)
+    try:
+        conn.execute("BEGIN")
+        frames = []
+        for sql, schema in queries:
+            # Text for dates and timestamps (SQLite stores them so), integers for booleans.
+            text = {k: (pl.String if v == pl.Date or isinstance(v, pl.Datetime) else pl.Int64 if v == pl.Boolean else v)
+                    for k, v in schema.items()}
+            frames.append(pl.read_database(sql, conn, schema_overrides=text))
+        conn.rollback()
+        return frames
+    finally:
+        conn.close()
 
 
 async def _read(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[str, pl.DataFrame]:
@@ -137,7 +156,7 @@ async def _read(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[
         uri = engine.config["dsn"]
         frames = await asyncio.gather(*(asyncio.to_thread(_read_sync, uri, queries[n][0]) for n in names))
     else:
-        frames = await asyncio.to_thread(_read_sqlite_sync, str(Path(engine.path).resolve()), [queries[n][0] for n in names])
+        frames = await asyncio.to_thread(_read_sqlite_sync, str(Path(engine.path).resolve()), [queries[n] for n in names])
     return {n: _coerce(f, queries[n][1]) for n, f in zip(names, frames, strict=True)}
 
 
@@ -248,21 +267,16 @@ def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
         "uses": ("SELECT u.grantee, u.used_on, u.amount, sc.kind FROM authority_use u"
                  f" JOIN authority_scope sc ON sc.id = u.scope WHERE u.used_on >= {first} AND u.used_on < {end}",
                  {"grantee": i64, "used_on": d, "amount": i64, "kind": s}),
-        "scores": (f"SELECT s.department, {score_month} AS m, COUNT(*) AS n, SUM(s.csat) AS csat_sum,"
-                   " COUNT(s.csat) AS csat_n, COUNT(s.nps) AS nps_n,"
-                   " SUM(CASE WHEN s.nps >= 9 THEN 1 ELSE 0 END) AS promoters,"
-                   " SUM(CASE WHEN s.nps <= 6 THEN 1 ELSE 0 END) AS detractors,"
-                   " SUM(CASE WHEN s.low THEN 1 ELSE 0 END) AS low FROM customer_score s"
-                   f" WHERE s.given_on >= {first} AND s.given_on < {end} GROUP BY s.department, {score_month}",
-                   {"department": i64, "m": s, "n": i64, "csat_sum": f64, "csat_n": i64, "nps_n": i64,
-                    "promoters": i64, "detractors": i64, "low": i64}),
-        "follow_ups": (f"SELECT s.department, {score_month} AS m,"
+        # One row per department and month: opened, closed, and the hours each closed one took
+        # as a list (a million follow-ups would otherwise cross the driver row by row).
+        "follow_ups": (f"SELECT department, m, COUNT(*) AS opened, SUM(closed) AS closed, {_concat_sql('hours')} AS hours"
+                       f" FROM (SELECT s.department, {score_month} AS m,"
                        " CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL THEN 1 ELSE 0 END AS closed,"
                        f" CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL"
                        f" THEN {_hours_sql('f.created_at', 'f.closed_at')} END AS hours"
-                       " FROM customer_follow_up f JOIN customer_score s ON s.id = f.score"
-                       f" WHERE s.given_on >= {first} AND s.given_on < {end}",
-                       {"department": i64, "m": s, "closed": i64, "hours": f64}),
+                       f" FROM customer_follow_up f {'JOIN' if _postgres() else 'CROSS JOIN'} customer_score s ON s.id = f.score"
+                       f" WHERE s.given_on >= {first} AND s.given_on < {end}) x GROUP BY department, m",
+                       {"department": i64, "m": s, "opened": i64, "closed": i64, "hours": s}),
         "qa": (f"SELECT department, {_month_sql('contact_on')} AS m, COUNT(*) AS n, SUM(score) AS total"
                f" FROM quality_scorecard WHERE department IS NOT NULL AND contact_on >= {first} AND contact_on < {end}"
                f" GROUP BY department, {_month_sql('contact_on')}",
@@ -272,6 +286,81 @@ def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
                     f" GROUP BY department, {_month_sql('visited_on')}",
                     {"department": i64, "m": s, "n": i64, "total": f64}),
     }
+
+
+# --- customer scores: cached sums ---------------------------------------------------------------------
+
+SCORES_CACHE = "customer_score_months"
+SCORE_SCHEMA = {"department": pl.Int64, "m": pl.String, "n": pl.Int64, "csat_sum": pl.Float64, "csat_n": pl.Int64,
+                "nps_n": pl.Int64, "promoters": pl.Int64, "detractors": pl.Int64, "low": pl.Int64}
+
+
+def _scores_sql(since: date | None = None, end: date | None = None) -> str:
+    """Sums of customer scores per department and month: of every score (one sequential pass),
+    or of the months from ``since`` to before ``end`` (each department's range of its
+    (department, given_on) index, which SQLite would otherwise not use for a date range)."""
+    month = _month_sql("s.given_on")
+    source, where = "customer_score s", ""
+    if since is None:
+        source += "" if _postgres() else " NOT INDEXED"  # in index order every row is a random read
+    else:
+        where = f" WHERE s.department IN (SELECT id FROM department) AND s.given_on >= {_lit(since)} AND s.given_on < {_lit(end)}"
+    return (f"SELECT s.department, {month} AS m, COUNT(*) AS n, SUM(s.csat) AS csat_sum, COUNT(s.csat) AS csat_n,"
+            " COUNT(s.nps) AS nps_n, SUM(CASE WHEN s.nps >= 9 THEN 1 ELSE 0 END) AS promoters,"
+            " SUM(CASE WHEN s.nps <= 6 THEN 1 ELSE 0 END) AS detractors, SUM(CASE WHEN s.low THEN 1 ELSE 0 END) AS low"
+            f" FROM {source}{where} GROUP BY s.department, {month}")
+
+
+async def _read_scores(since: date | None = None, end: date | None = None) -> pl.DataFrame:
+    frame = (await _read({"scores": (_scores_sql(since, end), SCORE_SCHEMA)}))["scores"]
+    return frame.with_columns(_month_text()).drop("m")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+async def _score_months() -> pl.DataFrame:
+    """(department, month) sums of all customer scores. Scores are only ever added, so the sums
+    of a build are kept (``analytics_cache``) with the row count and highest id they were made
+    from: unchanged, they are reused; when every new row lies above that id, only the months the
+    new rows fall in are read again; anything else (a count that does not add up) reads all.
+    Re-reading 6.7 million scores costs seconds; the usual night adds one month's worth."""
+    stats = (await db.fetch("SELECT COUNT(*) AS n, MAX(id) AS top FROM customer_score"))[0]
+    count, top = int(stats["n"] or 0), int(stats["top"] or 0)
+    fingerprint = f"v1:{count}:{top}"
+    cached = None
+    rows = await db.fetch("SELECT fingerprint, payload FROM analytics_cache WHERE name = {}", SCORES_CACHE)
+    if rows:
+        try:
+            version, old_count, old_top = rows[0]["fingerprint"].split(":")
+            cached = pl.read_parquet(io.BytesIO(bytes(rows[0]["payload"]))) if version == "v1" else None
+        except (ValueError, OSError, pl.exceptions.PolarsError):
+            cached = None
+    frame = None
+    if cached is not None:
+        if (int(old_count), int(old_top)) == (count, top):
+            return cached
+        added = (await db.fetch("SELECT COUNT(*) AS n, MIN(given_on) AS first, MAX(given_on) AS last FROM customer_score"
+                                " WHERE id > {}", int(old_top)))[0]
+        if int(old_count) + int(added["n"] or 0) == count and added["first"] is not None:
+            first, last = _as_date(added["first"]), _as_date(added["last"])
+            since = date(first.year, first.month, 1)
+            end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+            fresh = await _read_scores(since, end)
+            frame = pl.concat([cached.filter((pl.col(MONTH) < since) | (pl.col(MONTH) >= end)), fresh])
+    if frame is None:
+        frame = await _read_scores()
+    frame = frame.sort("department", MONTH)
+    if not db.in_transaction():  # a caller's read transaction cannot take the write lock
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        async with db.write():
+            await db.fetch(
+                "INSERT INTO analytics_cache (name, fingerprint, built_at, payload) VALUES ({}, {}, {}, {})"
+                " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, built_at = excluded.built_at,"
+                " payload = excluded.payload", SCORES_CACHE, fingerprint, datetime.now(ZoneInfo("UTC")), buffer.getvalue())
+    return frame
 
 
 # --- own-level facts ---------------------------------------------------------------------------------
@@ -406,11 +495,13 @@ def _facts(r: dict[str, pl.DataFrame], w: _Window) -> tuple[list[pl.DataFrame], 
         pl.len().cast(pl.Int64).alias("au_uses"),
         pl.col("amount").filter(pl.col("kind") == "money").sum().cast(pl.Int64).alias("au_spend")))
 
-    scores = r["scores"].with_columns(_month_text()).drop("m").rename({"department": DEPT})
+    scores = _in_window(r["scores"].rename({"department": DEPT}), w)
     facts.append(scores.rename({c: f"cs_{c}" for c in scores.columns if c not in (DEPT, MONTH)}))
     follow = r["follow_ups"].with_columns(_month_text()).drop("m").rename({"department": DEPT})
-    facts.append(follow.group_by(DEPT, MONTH).agg(pl.len().cast(pl.Int64).alias("fu_opened"),
-                                                  pl.col("closed").sum().cast(pl.Int64).alias("fu_closed")))
+    facts.append(follow.select(DEPT, MONTH, pl.col("opened").alias("fu_opened"), pl.col("closed").fill_null(0).alias("fu_closed")))
+    hours = (follow.select(DEPT, MONTH, pl.col("hours").str.split(",")).explode("hours")
+             .filter(pl.col("hours").is_not_null() & (pl.col("hours") != ""))
+             .select(DEPT, MONTH, pl.col("hours").cast(pl.Float64).clip(lower_bound=0.0)))
     for name, prefix in (("qa", "qa"), ("mystery", "ms")):
         q = r[name].with_columns(_month_text()).drop("m").rename({"department": DEPT})
         facts.append(q.rename({"n": f"{prefix}_n", "total": f"{prefix}_total"}))
@@ -420,7 +511,7 @@ def _facts(r: dict[str, pl.DataFrame], w: _Window) -> tuple[list[pl.DataFrame], 
         facts.append(service.group_by(pl.col(column).alias(DEPT), MONTH).agg(
             pl.col("ratings").sum().alias(f"{side}_ratings"), pl.col("overall").sum().alias(f"{side}_overall")))
     raw = {
-        "hours": follow.filter(pl.col("hours").is_not_null()).select(DEPT, MONTH, pl.col("hours").clip(lower_bound=0.0)),
+        "hours": hours,
         "rec": service.select(pl.col("rater_department").alias(DEPT), MONTH, "people", "raters"),
         "giv": service.select(pl.col("provider_department").alias(DEPT), MONTH, "people", "raters"),
         "people": people,
@@ -599,8 +690,9 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     """The panel of the ``months`` calendar months ending with ``until``'s month. Reads committed
     data only (its own connections); no permission check: callers decide who sees it."""
     w = _window(until, months)
-    (service_k, service_hidden), r = await asyncio.gather(_service_hidden(min(w.end - timedelta(days=1), w.today)),
-                                                          _read(_queries(w)))
+    (service_k, service_hidden), r, scores = await asyncio.gather(
+        _service_hidden(min(w.end - timedelta(days=1), w.today)), _read(_queries(w)), _score_months())
+    r["scores"] = scores
     settings = get_settings()
     # The minimum the window's pulses were run with (each pulse keeps its own); today's setting
     # only when there were none.

@@ -17,3 +17,15 @@ class AnalyticsSnapshot(Table, tablename="analytics_snapshot"):
     checksum = Varchar(length=64)
     size = Integer(default=0)  # bytes in payload
     payload = Bytea()
+
+
+class AnalyticsCache(Table, tablename="analytics_cache"):
+    """Sums the panel keeps between builds where reading them again would mean scanning millions
+    of rows (customer scores per department and month). ``fingerprint`` says what the sums were
+    made from (row count and highest id), so a build reuses them only while that still holds
+    and re-reads just the months new rows fell in; anything else rebuilds them whole."""
+
+    name = Varchar(length=64, unique=True)
+    fingerprint = Varchar(length=200)
+    built_at = Timestamptz()
+    payload = Bytea()

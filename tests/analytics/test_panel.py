@@ -525,6 +525,27 @@ async def test_quality_scores_equal_the_quality_domain(company, panel):
                 assert (value is None) == (theirs is None) and (value is None or abs(value - theirs) <= 0.05)
 
 
+async def test_score_sums_kept_between_builds_follow_new_and_removed_scores(company, panel):
+    from servicechain.platform.analytics import panel as panels
+    from servicechain.platform.customers.tables import CustomerScore
+
+    await build_panel(date(2023, 9, 15), months=3)  # the sums are stored
+    async with db.write():
+        extra = CustomerScore(source="panel", external_id="late", given_on=date(2023, 9, 25), channel="phone",
+                              department=company["ids"]["C"], csat=1, nps=0, low=True, created_at=utcnow())
+        await extra.save().run()
+    after = await build_panel(date(2023, 9, 15), months=3)
+    assert near(cell(after, "C", SEP, "csat", company), (3 + 5 + 1) / 3)
+    assert cell(after, "C", SEP, "nps_n", company) == 3
+    kept = await panels._score_months()
+    assert kept.sort("department", "month").equals((await panels._read_scores()).sort("department", "month"))
+    async with db.write():
+        await CustomerScore.delete().where(CustomerScore.id == extra.id).run()
+    back = await build_panel(date(2023, 9, 15), months=3)  # a count that no longer adds up: read all again
+    assert near(cell(back, "C", SEP, "csat", company), 4.0)
+    assert cell(back, "C", SEP, "nps_n", company) == 2
+
+
 # --- the snapshot -----------------------------------------------------------------------------------------
 
 
