@@ -107,10 +107,6 @@ def _value(row: Mapping[str, Any] | None, key: str) -> float | None:
     return None if value is None or value != value else float(value)  # NaN counts as missing
 
 
-def _decimals(m: Metric) -> int:
-    return m.decimals
-
-
 def figure(row: Mapping[str, Any] | None, key: str, surveyed: bool) -> dict[str, Any]:
     """One cell: the value as text in the reader's language, and why it is empty when it is:
     ``hidden`` (a survey figure missing in a month the company has one: fewer answers than the

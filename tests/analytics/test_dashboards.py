@@ -222,3 +222,22 @@ async def test_the_page_in_russian(client, as_user, stored):
         assert "к прошлому месяцу" in text and "октябрь 2026" in text and "через 2 месяца" in text
     finally:
         await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_the_page_reads_a_snapshot_stored_in_the_database(client, as_user, cast):
+    """Through the real store and load (Parquet in the database and back), not a snapshot in memory."""
+    from datetime import date
+
+    from servicechain.platform import db
+    from servicechain.platform.analytics import snapshot as snapshots
+
+    month = date(2031, 5, 1)  # a month no other test stores; removed again below
+    await snapshots.store(data.build(cast.departments, month=month).panel)
+    try:
+        await as_user("manager")
+        page = await client.get("/analytics/?all=1")
+        assert page.status_code == 200 and "May 2031" in page.text and "Support team 3" in page.text
+        assert "Warehouse team" not in page.text
+    finally:
+        async with db.write():
+            await db.fetch("DELETE FROM analytics_snapshot WHERE month = {}", month)
