@@ -11,7 +11,7 @@ Two views of each pair and lag:
 * "across" (between units): each unit's mean of the people metric over the months it has a pair
   for, against its mean of the customer metric L months later; Pearson and Spearman across units.
 * "within" (department fixed effects): both series demeaned per unit over the paired months, the
-  pooled demeaned values correlated; the degrees of freedom lose one per unit. Spearman here is the
+  pooled demeaned values correlated; the sample loses one per unit. Spearman here is the
   pooled correlation of within-unit ranks (each metric ranked over the unit's months in the
   window, then demeaned over the paired months like the values): an average within-unit rank
   correlation. Ranks are not recomputed per pair, so where two metrics miss different months it
@@ -35,7 +35,9 @@ A pair whose values do not vary has figures None but is not too small.
 The elasticity is the slope of the fixed-effects regression of the customer metric (t+L) on the
 people metric (t): one point more of the people metric goes with ``slope`` points of the customer
 metric within a unit. Its interval is cluster-robust by unit (CR1: G/(G-1)·(N-1)/(N-2), t with
-G-1 degrees of freedom), which is unreliable with few units; the panel always has many.
+G-1 degrees of freedom) — the same t as the within p, so a within pair is significant before
+correction exactly when this interval leaves out zero. Simulated with 3 to 200 units, independent
+or drifting months, the test keeps 5-6 % false positives at 5 %.
 
 Everything is computed for all pairs at once with numpy on a unit × month × metric grid: per unit
 sums come from batched matrix products, so 1,400 units × 24 months × 18 × 7 metrics × 4 lags take
