@@ -373,3 +373,15 @@ def test_nonsense_arguments_are_refused_with_a_reason():
     # a lag longer than the window is no error: nothing pairs, so everything is too small
     result = chain.analyse(units, ["engagement"], ["csat"], lags=(30,))
     assert all(p.too_small for p in result.pairs) and result.tested == 0
+
+
+def test_within_p_and_the_elasticity_interval_tell_the_same_story(planted_result):
+    checked = 0
+    for pair in planted_result.pairs:
+        if pair.view != "within" or pair.p is None:
+            continue
+        e = chain.elasticity_for(planted_result, pair.people, pair.customer, pair.lag)
+        assert (pair.p < 0.05) == (not e.ci[0] <= 0 <= e.ci[1])
+        assert (e.slope > 0) == (pair.pearson > 0)
+        checked += 1
+    assert checked == 2 * 2 * 4
