@@ -40,9 +40,10 @@ MAGIC = b"SERVICECHAIN-BACKUP 1\n"
 MAX_HEADER_BYTES = 1024 * 1024
 CHUNK = 1024 * 1024
 MIGRATION_TABLE = "migration"
-# Rows the migrations themselves write (the default pulse template): a freshly migrated
-# database holding only these is still empty.
-SEEDED_BY_MIGRATIONS = ("survey_template", "survey_item")
+# A database is in use once it holds people, departments or audit entries: everything a
+# company does hangs off those, and migrations never write them (they do seed other tables,
+# such as the default pulse template), so a freshly migrated database still counts as empty.
+IN_USE_TABLES = ("person", "department", "audit_entry")
 
 Progress = Callable[[str], None]
 
@@ -162,7 +163,9 @@ def _describe_rows(counts: dict[str, int]) -> str:
 
 
 def _in_use(counts: dict[str, int]) -> dict[str, int]:
-    return {t: n for t, n in counts.items() if n and t != MIGRATION_TABLE and t not in SEEDED_BY_MIGRATIONS}
+    if not any(counts.get(t) for t in IN_USE_TABLES):
+        return {}
+    return {t: n for t, n in counts.items() if n and t != MIGRATION_TABLE}
 
 
 # --- SQLite -----------------------------------------------------------------------------------

@@ -41,6 +41,24 @@ def new_database(hint: str) -> str:
     return f"sqlite:///{folder / 'servicechain.sqlite3'}"
 
 
+def clone_database(url: str, hint: str) -> str:
+    """A copy of the database at `url` (no server may be connected to it meanwhile)."""
+    if not url.startswith("postgres"):
+        copy = new_database(hint)
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as src, \
+                contextlib.closing(sqlite3.connect(copy.removeprefix("sqlite:///"))) as dst:
+            src.backup(dst)
+        return copy
+    name = f"ops_{hint}_{uuid.uuid4().hex[:8]}"
+    for _ in range(50):  # a connection closing a moment ago may still hold the template
+        done = subprocess.run(["psql", _admin_url(), "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1]}"'],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return url.rsplit("/", 1)[0] + "/" + name
+        time.sleep(0.2)
+    raise AssertionError(done.stderr)
+
+
 def drop_database(url: str) -> None:
     if url.startswith("postgres"):
         name = url.rsplit("/", 1)[1]
@@ -168,7 +186,7 @@ class Server:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(15)
+                self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from servicechain.platform.backup import MAGIC, read_header
-from tests.ops.helpers import cli, drop_database, dump_tables, is_postgres, new_database, python, sql
+from tests.ops.helpers import clone_database, cli, drop_database, dump_tables, is_postgres, new_database, python, sql
 
 # After the small demo a few tables are still empty (tokens, sessions, uploads, mail, jobs, ...):
 # give each one row, made from the table's own column defaults, so the round trip compares
@@ -44,17 +44,15 @@ asyncio.run(main())
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """A demo company with a row in every table, and its backup."""
-    url = new_database("src")
-    cli(url, "migrate")
-    cli(url, "demo", "--employees", "50", "--months", "3")
+def source(company, tmp_path_factory):
+    """A copy of the demo company with a row in every table, its backup, and every row it held then."""
+    url = clone_database(company[0], "source")
     left_empty = python(url, FILL_EMPTY_TABLES).strip()
     assert left_empty == "", f"tables still empty: {left_empty}"
     backup = tmp_path_factory.mktemp("backups") / "company.scbackup"
     done = cli(url, "backup", str(backup))
     assert "Backup written" in done.stderr
-    yield url, backup
+    yield url, backup, dump_tables(url)
     drop_database(url)
 
 
@@ -86,8 +84,8 @@ def in_use():
 
 
 def test_round_trip_restores_every_row_of_every_table(source, fresh):
-    url, backup = source
-    expected = dump_tables(url)
+    url, backup, rows_then = source
+    expected = rows_then
     assert all(expected.values()), [t for t, rows in expected.items() if not rows]
     target = fresh(migrated=False)  # a database nobody has touched
     done = cli(target, "restore", str(backup))
@@ -107,7 +105,7 @@ def test_round_trip_restores_every_row_of_every_table(source, fresh):
     ("header", "header"),
 ])
 def test_a_damaged_backup_is_refused_and_the_target_untouched(source, in_use, tmp_path, damage, message):
-    _, backup = source
+    _, backup, _ = source
     data = backup.read_bytes()
     damaged = tmp_path / "damaged.scbackup"
     if damage == "truncate":
@@ -128,7 +126,7 @@ def test_a_damaged_backup_is_refused_and_the_target_untouched(source, in_use, tm
 
 
 def test_a_backup_from_newer_code_is_refused(source, in_use, tmp_path):
-    _, backup = source
+    _, backup, _ = source
     header, offset = read_header(backup)
     header.migrations.append(["goals", "2099-01-01T00:00:00:000000"])
     newer = tmp_path / "newer.scbackup"
@@ -140,7 +138,7 @@ def test_a_backup_from_newer_code_is_refused(source, in_use, tmp_path):
 
 
 def test_a_backup_restores_into_the_same_engine_only(source, tmp_path):
-    _, backup = source
+    _, backup, _ = source
     other = f"sqlite:///{tmp_path / 'other.sqlite3'}" if is_postgres() else "postgresql://postgres@127.0.0.1:1/nowhere"
     done = cli(other, "restore", str(backup), check=False)
     assert done.returncode == 1
@@ -149,7 +147,7 @@ def test_a_backup_restores_into_the_same_engine_only(source, tmp_path):
 
 
 def test_backup_never_overwrites_a_file(source):
-    url, backup = source
+    url, backup, rows_then = source
     before = backup.read_bytes()
     done = cli(url, "backup", str(backup), check=False)
     assert done.returncode == 1 and "exists already" in done.stderr
@@ -175,12 +173,12 @@ def test_an_older_backup_is_migrated_forward_after_restoring(fresh, tmp_path):
 
 def test_restore_over_a_database_in_use_refuses_without_force_and_changes_nothing(source, in_use):
     """Last: --force replaces the shared database in use."""
-    url, backup = source
+    url, backup, rows_then = source
     target, before = in_use
     done = cli(target, "restore", str(backup), check=False)
     assert done.returncode == 1
     assert "already holds data" in done.stderr and "--force" in done.stderr
     assert dump_tables(target) == before
     cli(target, "restore", str(backup), "--force")
-    assert dump_tables(target)["person"] == dump_tables(url)["person"]
+    assert dump_tables(target)["person"] == rows_then["person"]
     assert not sql(target, "SELECT id FROM person WHERE email = 'keeper@example.com'")
