@@ -414,11 +414,12 @@ def _clip_line(slope: float, intercept: float, x0: float, x1: float, y0: float, 
 
 
 def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int = 640, height: int = 220,
-              signed: bool = False, title: str | None = None, decimals: int | None = None) -> Markup:
+              signed: bool = False, title: str | None = None, decimals: int | None = None,
+              colour: str | None = None) -> Markup:
     """Horizontal bars, one row per label (department names stay readable at any length; a long
     one is shortened and kept whole in the tooltip). The value is written at the bar's end; a
     None gets "—" and no bar. Negative values grow left from zero; ``signed`` colours falls and
-    rises apart (movers).
+    rises apart, ``colour`` paints every bar one colour (e.g. "better" and "worse" lists).
     The chart grows taller when the rows need it."""
     bars = list(bars)
     title = title or ", ".join(label for label, _v in bars[:3])
@@ -458,10 +459,10 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int
             body.append(_label(zero + 4, mid, "—", fill=MUTED))
         else:
             x = x_of(value)
-            colour = (NEGATIVE if value < 0 else POSITIVE) if signed else PALETTE[0]
+            fill = colour or ((NEGATIVE if value < 0 else POSITIVE) if signed else PALETTE[0])
             bar_x, bar_w = min(x, zero), abs(x - zero)
             body.append(f'<rect x="{_n(bar_x)}" y="{_n(y + row * 0.18)}" width="{_n(bar_w)}" height="{_n(row * 0.64)}" '
-                        f'fill="{colour}"/>')
+                        f'fill="{fill}"/>')
             text = _with_unit(format_value(value, decimals), unit)
             if value < 0:
                 body.append(_label(bar_x - 4, mid, text, anchor="end", fill=INK))

@@ -523,13 +523,14 @@ def movers(ctx: Context, ids: Sequence[int], key: str) -> dict[str, Any]:
     up = [c for c in good_first if (c[0] > 0) == m.higher_is_better][:MOVERS]
     down = [c for c in reversed(good_first) if (c[0] > 0) != m.higher_is_better][:MOVERS]
 
-    def bars(items):
+    def bars(items, colour: str):
         if not items:
             return None
-        return charts.bar_chart([(name, delta) for delta, name, _d in items], unit=m.unit, signed=True,
+        return charts.bar_chart([(name, delta) for delta, name, _d in items], unit=m.unit, colour=colour,
                                 width=420, height=24 * len(items) + 30, title=str(m.label), decimals=m.decimals)
 
-    return {"key": key, "label": str(m.label), "better": bars(up), "worse": bars(down),
+    # Coloured by better and worse, not by sign: fewer goals at risk is a gain drawn leftwards.
+    return {"key": key, "label": str(m.label), "better": bars(up, charts.POSITIVE), "worse": bars(down, charts.NEGATIVE),
             "better_list": [{"id": d, "name": n, "linked": ctx.departments[d]["linked"],
                              "change": charts.format_value(v, m.decimals)} for v, n, d in up],
             "worse_list": [{"id": d, "name": n, "linked": ctx.departments[d]["linked"],
@@ -618,6 +619,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
         trail.insert(0, {"id": parent, "name": ctx.departments[parent]["name"]})
         parent = ctx.departments[parent].get("parent_id")
     children = [d for d, r in ctx.departments.items() if r.get("parent_id") == department_id]
+    chain_here = chain_for_department(ctx, info)
     hidden_note = any(figure(now, k, ctx.month in ctx.surveyed)["why"] == "hidden" for k in PEOPLE if metric(k).anonymous)
     all_trends = [{"side": side, "charts": [{"label": label(k), "chart": trend_chart(by_month, ctx.month, months, k)}
                                              for k in keys if any(_value(r, k) is not None for r in rows)]}
@@ -627,12 +629,33 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
         "respondents": (now or {}).get("respondents"), "hidden_note": hidden_note,
         "headline": headline(by_month, ctx.month, ctx.surveyed),
         "trends": all_trends,
-        "unit_note": _unit_note(ctx, department_id),
+        "unit_note": _unit_note(ctx, department_id), "chain_here": chain_here,
         "table": {"rows": department_rows(ctx, children, params, base_depth=(info.get("depth") or 0) + 1),
                   "columns": table_columns(params), "sorted": bool(params.sort), "all": True, "hidden": 0},
         "movers": movers(ctx, children, params.movers) if children else None,
         "params": params,
     }
+
+
+def chain_for_department(ctx: Context, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chain's pairs that matter in which this department, or a department below it, is
+    among those whose people side moved and whose customer side followed."""
+    units = _units_in_scope(ctx)
+    result = chain_result(ctx, units)
+    inside = {d for d, r in ctx.departments.items() if r["path"].startswith(info["path"])}
+    out = []
+    for p in varied_pairs(chain.pairs_that_matter(result, None)):
+        followers = [f for f in result.followers.get((p.people, p.customer), [])
+                     if f.lag == p.lag and f.department_id in inside]
+        if followers:
+            out.append({"people": label(p.people), "customer": label(p.customer), "when": when(p.lag),
+                        "followers": [{"id": f.department_id, "name": ctx.departments[f.department_id]["name"],
+                                       "linked": ctx.departments[f.department_id]["linked"],
+                                       "people_change": charts.format_value(f.people_change, metric(p.people).decimals),
+                                       "customer_change": charts.format_value(f.customer_change,
+                                                                              metric(p.customer).decimals)}
+                                      for f in followers[:8]]})
+    return out
 
 
 def _unit_note(ctx: Context, department_id: int) -> str | None:

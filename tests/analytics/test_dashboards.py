@@ -241,3 +241,11 @@ async def test_the_page_reads_a_snapshot_stored_in_the_database(client, as_user,
     finally:
         async with db.write():
             await db.fetch("DELETE FROM analytics_snapshot WHERE month = {}", month)
+
+
+async def test_the_department_page_names_who_followed_in_the_chain(cast, snapshot):
+    page = await dashboards.department_page(cast.actor("hr"), cast.departments["support"], {}, snapshot=snapshot)
+    named = {f["id"] for c in page["chain_here"] for f in c["followers"]}
+    assert named and named <= set(data.team_ids("support"))  # only departments below this one
+    warehouse = await dashboards.department_page(cast.actor("hr"), cast.departments["warehouse"], {}, snapshot=snapshot)
+    assert not {f["id"] for c in warehouse["chain_here"] for f in c["followers"]} & set(data.team_ids("support"))
