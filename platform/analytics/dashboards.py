@@ -125,10 +125,12 @@ def _change(now: float | None, before: float | None, m: Metric) -> dict[str, Any
         return None
     delta = now - before
     step = 10 ** -m.decimals
+    # A share moves in percentage points, not per cent of itself: say so.
+    points = "\u00a0" + _("pp") if m.unit == "percent" else ""
     if abs(delta) < step / 2:
-        return {"delta": 0.0, "text": charts.format_value(0.0, m.decimals), "good": None, "direction": "same"}
+        return {"delta": 0.0, "text": charts.format_value(0.0, m.decimals) + points, "good": None, "direction": "same"}
     sign = "+" if delta > 0 else ""
-    return {"delta": delta, "text": sign + charts.format_value(delta, m.decimals),
+    return {"delta": delta, "text": sign + charts.format_value(delta, m.decimals) + points,
             "good": (delta > 0) == m.higher_is_better, "direction": "up" if delta > 0 else "down"}
 
 
