@@ -8,12 +8,14 @@ from typing import Any
 from litestar.params import FromPath, FromQuery
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
+from piccolo.columns.combination import WhereRaw
 
 from servicechain.platform import db
 from servicechain.platform.config import get_settings
 from servicechain.platform.accounts import service as accounts
 from servicechain.platform.lib.dates import BadDate, parse_date
 from servicechain.platform.lib.ids import MAX_ID
+from servicechain.platform.lib.text import escape_like
 from servicechain.platform.people.service import managed_people_count
 from servicechain.platform.security import PUBLIC, SCOPES, actor_of
 from servicechain.platform.tables import AuditEntry, Notification
@@ -61,12 +63,14 @@ class AuditController(Controller):
         errors: dict[str, list[str]] = {}
         query = AuditEntry.select()
         conditions = []
+        # What people type is matched literally: "%" or "_" in a filter is not a wildcard.
+        like = "ILIKE" if db.engine().engine_type == "postgres" else "LIKE"
         if action:
-            conditions.append(AuditEntry.action.like(action.strip() + "%"))
+            conditions.append(WhereRaw("action LIKE {} ESCAPE '\\'", escape_like(action.strip()) + "%"))
         if object_type:
             conditions.append(AuditEntry.object_type == object_type.strip())
         if actor:
-            conditions.append(AuditEntry.actor_label.ilike("%" + actor.strip() + "%"))
+            conditions.append(WhereRaw(f"actor_label {like} {{}} ESCAPE '\\'", "%" + escape_like(actor.strip()) + "%"))
         from servicechain.platform.i18n import gettext as _
 
         for name, raw in (("since", since), ("until", until)):

@@ -231,6 +231,10 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         path = scope["path"]
+        if b"%00" in scope.get("query_string", b""):
+            # A NUL in a query parameter is never meant (PostgreSQL refuses it in any text):
+            # a search for "abc%00" is a search for "abc".
+            scope["query_string"] = scope["query_string"].replace(b"%00", b"")
         # GETs run in one read snapshot: on SQLite, one connection for the whole request
         # (sign-in check included) instead of one per query. /healthz asks the database
         # itself, so a failing snapshot must not turn it into an error page.

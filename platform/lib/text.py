@@ -8,10 +8,15 @@ import re
 _SPACES = re.compile(r"\s+")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
 def fold(text: str | None) -> str:
+    """Control characters (a NUL pasted into a search box) are dropped: no name holds one, and
+    PostgreSQL refuses a NUL in any text."""
     if not text:
         return ""
-    return _SPACES.sub(" ", text.casefold().replace("ё", "е")).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", text.casefold().replace("ё", "е"))).strip()
 
 
 def person_search_text(full_name: str, employee_number: str = "", email: str | None = "") -> str:
