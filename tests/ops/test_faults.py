@@ -8,8 +8,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
-import shutil
 import sqlite3
+import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -20,20 +20,10 @@ import httpx
 import pytest
 
 from servicechain.goals.authority.service import chain_ids, period_start, today
-from tests.ops.helpers import Server, TcpProxy, cli, drop_database, is_postgres, new_database, sql
+from tests.conftest import ROOT
+from tests.ops.helpers import SERVICECHAIN, Server, TcpProxy, cli, env_for, free_port, is_postgres, sql
 
 PASSWORD = "servicechain-demo"
-
-
-@pytest.fixture(scope="module")
-def company():
-    """The small demo company and an integration token that may push scores and record uses."""
-    url = new_database("faults")
-    cli(url, "migrate")
-    cli(url, "demo", "--employees", "50", "--months", "3")
-    token = cli(url, "token", "create", "faults", "--scopes", "scores:write,authority:read,authority:use").stdout.strip()
-    yield url, token
-    drop_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +203,7 @@ def outage(company):
     url, _ = company
     if is_postgres():
         port = int(url.rsplit(":", 1)[1].split("/")[0])
-        proxy = TcpProxy(port).resume()
+        proxy = TcpProxy(port, free_port()).resume()
         via = url.replace(f":{port}/", f":{proxy.port}/")
         server = Server(via).start()
         yield server, proxy.cut, proxy.resume
@@ -272,3 +262,69 @@ def test_while_the_database_is_away_pages_say_so_and_the_app_recovers_by_itself(
     assert httpx.get(server.base + "/api/v1/authority", params={"employee": "employee@example.com"},
                      headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
     assert server.process.pid == pid and server.process.poll() is None
+
+
+# --- a report generation ----------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_busy(pid: int, seconds_of_cpu: float, deadline_s: float = 120) -> None:
+    """Return once the process has worked `seconds_of_cpu` more: it is mid-way through the
+    report (snapshot, charts, PDF), whatever the machine's load."""
+    start, deadline = cpu_seconds(pid), time.monotonic() + deadline_s
+    while cpu_seconds(pid) - start < seconds_of_cpu:
+        if time.monotonic() > deadline:
+            raise AssertionError("the report generation never got going")
+        time.sleep(0.02)
+
+
+def archive_whole(url: str) -> int:
+    """Every archived report's bytes match its recorded size and checksum; returns how many."""
+    import hashlib
+
+    rows = sql(url, "SELECT id, size, sha256, pdf FROM report_archive")
+    for report_id, size, digest, pdf in rows:
+        assert len(bytes(pdf)) == size and hashlib.sha256(bytes(pdf)).hexdigest() == digest, f"report {report_id}"
+    return len(rows)
+
+
+def test_a_report_generation_killed_midway_leaves_no_half_report(company, server, tmp_path):
+    from servicechain.platform.lib.dates import month_key
+    from servicechain.platform.reports.service import last_complete_month
+
+    url, _ = company
+    month = month_key(last_complete_month())
+    before = archive_whole(url)
+    person = sign_in(server.base, "ceo@example.com")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        posted = pool.submit(person.post, "/reports/generate", data={"month": month, "lang": "ru", "regenerate": "1"},
+                             headers={"x-csrftoken": person.cookies["sc_csrf"]}, timeout=300)
+        wait_until_busy(server.process.pid, 0.5)
+        server.kill()
+        with pytest.raises(httpx.TransportError):
+            posted.result()
+    assert archive_whole(url) in (before, before + 1)
+    server.start()
+    audit_intact(url)
+
+    # The timer's command killed the same way writes no file, half or whole.
+    out = tmp_path / "report.pdf"
+    process = subprocess.Popen([SERVICECHAIN, "report", "monthly", "--month", month, "--lang", "ru", "--out", str(out)],
+                               cwd=ROOT, env=env_for(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until_busy(process.pid, 1.0)
+    process.kill()
+    process.wait(10)
+    assert not out.exists()
+    archive_whole(url)
+
+    person = sign_in(server.base, "ceo@example.com")  # after the restart both work again
+    made = person.post("/reports/generate", data={"month": month, "lang": "ru", "regenerate": "1"},
+                       headers={"x-csrftoken": person.cookies["sc_csrf"]}, timeout=300)
+    assert made.status_code == 303, made.text
+    report_id = int(made.headers["location"].rsplit("=", 1)[1])
+    assert person.get(f"/reports/{report_id}/download").content.startswith(b"%PDF")
+    archive_whole(url)
