@@ -370,6 +370,7 @@ async def _service_matrix(month: date) -> dict[str, Any]:
 
 async def _authority(panel: Any, month: date) -> dict[str, Any]:
     from servicechain.platform.analytics import charts
+    from servicechain.platform.analytics.metrics import metric
 
     since = shift_month(month, -11)
     try:
@@ -384,30 +385,32 @@ async def _authority(panel: Any, month: date) -> dict[str, Any]:
              if since <= r["month"] <= month]
     now = _company_rows(panel, month).get(month)
     return {
-        "since": month_title(since), "until": month_title(month),
+        "since": format_date(since, "long"), "until": format_date(month_end(month), "long"),
         "uses": fmt.figure("authority_uses", _value(now, "authority_uses")),
         "spend": fmt.figure("authority_spend", _value(now, "authority_spend")),
         "grants": fmt.figure("authority_grants", _value(now, "authority_grants")),
-        "chart": charts.bar_chart([(format_date(d, "MMM yyyy"), v) for d, v in series], unit="", width=680, height=200,
+        "chart": charts.bar_chart([(format_date(d, "LLL yyyy"), v) for d, v in series], unit="", width=680, height=200,
                                   title=_("Authority uses by month")),
         "spend_by_month": spend,
-        "comparison": _comparison(comparison) if comparison is not None else None,
+        "comparison": _comparison(comparison, metric) if comparison is not None else None,
     }
 
 
-def _comparison(c: Any) -> dict[str, Any]:
-    """The case comparison as printed; attribute names follow analytics.cases.CaseComparison."""
-    get = lambda name, default=None: getattr(c, name, default)  # noqa: E731
-    diff = get("difference")
-    return {
-        "too_small": bool(get("too_small", True)),
-        "with_n": get("with_n") if get("with_n") is not None else get("n_with"),
-        "without_n": get("without_n") if get("without_n") is not None else get("n_without"),
-        "with_mean": fmt.number(get("with_mean") if get("with_mean") is not None else get("mean_with"), 2),
-        "without_mean": fmt.number(get("without_mean") if get("without_mean") is not None else get("mean_without"), 2),
-        "difference": fmt.number(diff, 2, signed=True),
-        "ci": _ci(get("ci"), 2),
-    }
+def _comparison(c: Any, metric: Any) -> dict[str, Any]:
+    """The case comparison as printed (analytics.cases.CaseComparison): CSAT and the low-score
+    share after a use of authority against similar cases without one."""
+
+    def outcome(d: Any, key: str, decimals: int) -> dict[str, Any]:
+        return {"too_small": d.too_small, "with_n": fmt.number(d.with_use_n, 0), "without_n": fmt.number(d.without_n, 0),
+                "with_mean": fmt.figure(key, d.with_use_mean), "without_mean": fmt.figure(key, d.without_mean),
+                "difference": fmt.change(key, d.difference), "ci": _ci(d.ci, decimals),
+                "before_mean": fmt.figure(key, d.before_mean), "before_n": fmt.number(d.before_n, 0),
+                "class": fmt.trend(key, d.difference)}
+
+    return {"cases": fmt.number(c.cases, 0), "matched": fmt.number(c.matched_cases, 0), "strata": fmt.number(c.strata, 0),
+            "min_cases": c.min_cases, "too_small": c.csat.too_small and c.low_score_share.too_small,
+            "rows": [{"label": str(metric("csat").label), **outcome(c.csat, "csat", 2)},
+                     {"label": str(metric("low_score_share").label), **outcome(c.low_score_share, "low_score_share", 1)}]}
 
 
 async def _recognition(month: date, lang: str) -> dict[str, Any]:
