@@ -213,6 +213,7 @@ JOB_MODULES = [
     "servicechain.platform.people.jobs",
     "servicechain.platform.customers.jobs",
     "servicechain.platform.surveys.jobs",
+    "servicechain.platform.analytics.jobs",
 ]
 
 

@@ -583,3 +583,31 @@ async def test_a_month_without_any_data_has_none(company):
     assert not snapshots.has_data(panel, date(2019, 3, 1))
     assert panel.frame.height == panel.departments.height * 2
     assert panel.frame.select(pl.col(m.key).is_not_null().sum() for m in METRICS).sum_horizontal().item() == 0
+
+
+# --- the daily job -------------------------------------------------------------------------------------------
+
+
+def test_the_daily_job_refreshes_the_running_month_and_in_the_first_week_the_one_before():
+    from servicechain.platform.analytics.jobs import months_to_refresh
+
+    assert months_to_refresh(date(2026, 11, 24)) == [date(2026, 11, 1)]
+    assert months_to_refresh(date(2026, 1, 3)) == [date(2025, 12, 1), date(2026, 1, 1)]
+    assert months_to_refresh(date(2026, 1, 8)) == [date(2026, 1, 1)]
+
+
+async def test_the_worker_runs_the_daily_refresh(company, monkeypatch):
+    from servicechain.platform import outbox
+    from servicechain.platform.analytics import jobs
+    from servicechain.platform.people import service as people
+
+    outbox.load_job_modules()
+    assert outbox.JOB_HANDLERS["analytics.refresh"] is jobs.refresh_daily
+    assert outbox.PERIODIC["analytics.refresh"] == timedelta(hours=24)
+    async with db.write():
+        await db.fetch("DELETE FROM analytics_snapshot WHERE month >= {}", AUG)
+    monkeypatch.setattr(people, "today", lambda: date(2023, 10, 3))
+    await jobs.refresh_daily({})
+    assert (await snapshots.load(SEP)).panel.until == SEP
+    assert (await snapshots.load(date(2023, 10, 1))) is not None
+    assert await snapshots.load(AUG) is None  # not the job's to refresh

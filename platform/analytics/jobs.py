@@ -1,0 +1,37 @@
+"""Scheduled work for analytics: keep the stored snapshots current.
+
+Once a day the worker refreshes the running month (the dashboards read the latest snapshot)
+and, in the first week of a month, the month just ended too, so scores and ratings that arrive
+late still reach its snapshot before the monthly report is printed. A month with no data at all
+stores nothing. The customer score sums kept between builds make a nightly build re-read only
+the month new scores fell in."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+from servicechain.platform.outbox import job
+
+log = logging.getLogger("servicechain.analytics")
+LATE_DAYS = 7
+
+
+def months_to_refresh(today: date) -> list[date]:
+    current = date(today.year, today.month, 1)
+    previous = (current - timedelta(days=1)).replace(day=1)
+    return [previous, current] if today.day <= LATE_DAYS else [current]
+
+
+@job("analytics.refresh", every=timedelta(hours=24))
+async def refresh_daily(_: dict[str, Any]) -> None:
+    from servicechain.platform.analytics import snapshot
+    from servicechain.platform.analytics.panel import build_panel
+    from servicechain.platform.people.service import today
+
+    for month in months_to_refresh(today()):
+        panel = await build_panel(month, snapshot.MONTHS)
+        if snapshot.has_data(panel, month):
+            stored = await snapshot.store(panel)
+            log.info("analytics snapshot of %s refreshed (sha256 %s)", f"{month:%Y-%m}", stored.checksum[:12])
