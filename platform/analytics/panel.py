@@ -148,6 +148,14 @@ def _read_sqlite_sync(path: str, queries: list[tuple[str, dict[str, pl.DataType]
         conn.close()
 
 
+async def read_frames(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[str, pl.DataFrame]:
+    """Run ``{name: (sql, {column: dtype})}`` against the database the Piccolo engine points at
+    and return polars frames with exactly those types: PostgreSQL through ADBC, one connection
+    per query in threads; SQLite through Python's sqlite3 in one read transaction (see
+    ``_read_sqlite_sync`` for why not ADBC there). For other analytics modules too (cases)."""
+    return await _read(queries)
+
+
 async def _read(queries: dict[str, tuple[str, dict[str, pl.DataType]]]) -> dict[str, pl.DataFrame]:
     names = list(queries)
     engine = db.engine()
