@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import polars as pl
 from markupsafe import Markup
@@ -63,6 +64,17 @@ class Params:
     lag: int | None = None
     view: str | None = None
     movers: str = "engagement"
+
+
+    def carry(self, *leave: str) -> list[tuple[str, str]]:
+        """The choices that differ from the defaults, as query pairs, for forms and links that
+        change one thing and keep the rest (``leave`` names what they change)."""
+        default = Params()
+        pairs = [("sort", self.sort), ("order", self.order if self.sort else None),
+                 ("all", "1" if self.all_departments else None), ("people", self.people),
+                 ("customer", self.customer), ("lag", self.lag), ("view", self.view),
+                 ("movers", self.movers if self.movers != default.movers else None)]
+        return [(k, str(v)) for k, v in pairs if v is not None and k not in leave]
 
 
 def parse_params(query: Mapping[str, str]) -> Params:
@@ -489,15 +501,19 @@ def department_rows(ctx: Context, ids: Sequence[int], params: Params, *, base_de
     return out
 
 
-def table_columns(params: Params, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Column headers with their sort links (the next click flips the order)."""
+def query_string(pairs: Sequence[tuple[str, str]]) -> str:
+    return "?" + urlencode(list(pairs))
+
+
+def table_columns(params: Params) -> dict[str, Any]:
+    """Column headers with their sort links (the next click flips the order; the other choices
+    on the page stay as they are)."""
 
     def column(key: str, text: str) -> dict[str, Any]:
         active = params.sort == key
         order = ("asc" if params.order == "desc" else "desc") if active else ("asc" if key == "name" else "desc")
-        query = {"sort": key, "order": order, **(extra or {})}
         return {"key": key, "label": text, "active": active, "order": params.order if active else None,
-                "href": "?" + "&".join(f"{k}={v}" for k, v in query.items())}
+                "href": query_string([("sort", key), ("order", order), *params.carry("sort", "order")])}
 
     return {
         "name": column("name", _("Department")), "headcount": column("headcount", _("People")),
@@ -581,7 +597,6 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
     by_month = _by_month(focus_rows)
     ids = _visible_ids(ctx, params)
     base_depth = min((ctx.departments[r].get("depth") or 0) for r in ctx.roots) if ctx.roots else 0
-    extra = {"all": "1"} if params.all_departments else {}
     return {
         "empty": False, "nothing_headed": False, "company": ctx.scope.company, "facts": _snapshot_facts(ctx),
         "focus_name": focus_name, "roots": [{"id": r, "name": ctx.departments[r]["name"]} for r in ctx.roots],
@@ -589,7 +604,9 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
         "trends": trends(by_month, ctx.month, months),
         "chain": chain_section(ctx, params),
         "movers": movers(ctx, [d for d in ctx.departments if d not in ctx.roots], params.movers),
-        "table": {"rows": department_rows(ctx, ids, params, base_depth=base_depth), "columns": table_columns(params, extra),
+        "table": {"rows": department_rows(ctx, ids, params, base_depth=base_depth), "columns": table_columns(params),
+                  "all_href": query_string([("all", "1"), *params.carry("all")]),
+                  "tree_href": query_string(params.carry("sort", "order")),
                   "sorted": bool(params.sort), "all": params.all_departments or bool(params.sort),
                   "hidden": len(ctx.departments) - len(ids)},
         "params": params,
@@ -633,7 +650,8 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
         "trends": all_trends,
         "unit_note": _unit_note(ctx, department_id), "chain_here": chain_here,
         "table": {"rows": department_rows(ctx, children, params, base_depth=(info.get("depth") or 0) + 1),
-                  "columns": table_columns(params), "sorted": bool(params.sort), "all": True, "hidden": 0},
+                  "columns": table_columns(params), "sorted": bool(params.sort), "all": True, "hidden": 0,
+                  "all_href": "", "tree_href": query_string(params.carry("sort", "order"))},
         "movers": movers(ctx, children, params.movers) if children else None,
         "params": params,
     }

@@ -249,3 +249,11 @@ async def test_the_department_page_names_who_followed_in_the_chain(cast, snapsho
     assert named and named <= set(data.team_ids("support"))  # only departments below this one
     warehouse = await dashboards.department_page(cast.actor("hr"), cast.departments["warehouse"], {}, snapshot=snapshot)
     assert not {f["id"] for c in warehouse["chain_here"] for f in c["followers"]} & set(data.team_ids("support"))
+
+
+def test_links_and_forms_keep_the_other_choices():
+    params = dashboards.parse_params({"people": "enps", "lag": "1", "sort": "csat", "order": "asc", "movers": "nps"})
+    column = next(c for c in dashboards.table_columns(params)["customer"] if c["key"] == "csat")
+    assert column["href"] == "?sort=csat&order=desc&people=enps&lag=1&movers=nps"
+    assert params.carry("movers") == [("sort", "csat"), ("order", "asc"), ("people", "enps"), ("lag", "1")]
+    assert dashboards.parse_params({}).carry() == []  # defaults are not repeated in the address
