@@ -521,24 +521,39 @@ def _pair(pk, ck, lag, view, v: _ViewStats, inf, i, j, alpha) -> PairResult:
 
 
 def pairs_that_matter(
-    result: ChainResult, limit: int | None = 6, *, only_significant: bool = False
+    result: ChainResult, limit: int | None = 6, *, only_significant: bool = False, per_metric: int | None = None
 ) -> list[PairResult]:
     """The pairs to chart: significant first, then by |r|; one entry per (people, customer) —
-    its strongest lag and view — so six charts show six different relationships."""
+    its strongest lag and view — so six charts show six different relationships.
+
+    ``per_metric``: at most that many entries for any one metric on either side (the four pulse
+    traits move with engagement, which they make up, and would otherwise fill every slot against
+    the same customer score); slots left empty are filled from the rest in the same order."""
     usable = [p for p in result.pairs if not p.too_small and p.pearson is not None]
     if only_significant:
         usable = [p for p in usable if p.significant]
     usable.sort(key=lambda p: (not p.significant, -abs(p.pearson), p.q if p.q is not None else 1.0, p.lag))
     seen: set[tuple[str, str]] = set()
-    out: list[PairResult] = []
+    ranked: list[PairResult] = []
     for p in usable:
-        if (p.people, p.customer) in seen:
-            continue
-        seen.add((p.people, p.customer))
-        out.append(p)
-        if limit is not None and len(out) >= limit:
-            break
-    return out
+        if (p.people, p.customer) not in seen:
+            seen.add((p.people, p.customer))
+            ranked.append(p)
+    if per_metric is None:
+        return ranked if limit is None else ranked[:limit]
+    chosen: list[PairResult] = []
+    uses: dict[str, int] = {}
+    for p in ranked:
+        if uses.get(p.people, 0) < per_metric and uses.get(p.customer, 0) < per_metric:
+            chosen.append(p)
+            uses[p.people] = uses.get(p.people, 0) + 1
+            uses[p.customer] = uses.get(p.customer, 0) + 1
+    if limit is None:
+        return chosen
+    chosen = chosen[:limit]
+    rest = [p for p in ranked if p not in chosen]
+    fill = rest[: limit - len(chosen)]
+    return sorted(chosen + fill, key=ranked.index)
 
 
 def elasticity_for(result: ChainResult, people: str, customer: str, lag: int | None = None) -> Elasticity | None:

@@ -385,3 +385,23 @@ def test_within_p_and_the_elasticity_interval_tell_the_same_story(planted_result
         assert (e.slope > 0) == (pair.pearson > 0)
         checked += 1
     assert checked == 2 * 2 * 4
+
+
+def test_pairs_that_matter_can_spread_over_metrics():
+    rng = np.random.default_rng(12)
+    base = rng.normal(0, 1, (30, 18))
+    data = {f"trait_{k}": base + 0.2 * rng.normal(0, 1, (30, 18)) for k in "abcd"}
+    data["enps"] = rng.normal(0, 1, (30, 18))
+    data["csat"] = 0.8 * base + 0.5 * rng.normal(0, 1, (30, 18))
+    data["nps"] = 0.5 * data["enps"] + rng.normal(0, 1, (30, 18))
+    people = [f"trait_{k}" for k in "abcd"] + ["enps"]
+    result = chain.analyse(frame(data, 18), people, ["csat", "nps"], lags=(0,))
+    plain = chain.pairs_that_matter(result, limit=3)
+    assert [p.customer for p in plain] == ["csat"] * 3  # four near-copies of one relationship lead
+    spread = chain.pairs_that_matter(result, limit=3, per_metric=2)
+    assert sum(p.customer == "csat" for p in spread) == 2
+    assert ("enps", "nps") in {(p.people, p.customer) for p in spread}
+    # the order stays strongest first, and a limit that cannot be spread is filled from the rest
+    assert [abs(p.pearson) for p in spread if p.significant] == sorted(
+        (abs(p.pearson) for p in spread if p.significant), reverse=True)
+    assert len(chain.pairs_that_matter(result, limit=8, per_metric=1)) == 8
