@@ -25,7 +25,9 @@ from markupsafe import Markup
 
 from servicechain.platform import i18n
 from servicechain.platform.analytics import chain, charts
+from servicechain.platform.analytics import snapshot as snapshots
 from servicechain.platform.analytics.metrics import CUSTOMER, METRICS, PEOPLE, Metric, metric
+from servicechain.platform.analytics.snapshot import SnapshotDamaged
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import ngettext
 from servicechain.platform.people.tables import Department
@@ -167,9 +169,7 @@ class Context:
 
 
 async def _latest() -> Any:
-    from servicechain.platform.analytics import snapshot as snapshots
-
-    return await snapshots.latest()
+    return await snapshots.latest()  # SnapshotDamaged when its bytes fail the checksum
 
 
 async def _paths() -> dict[int, str]:
@@ -565,7 +565,8 @@ def _snapshot_facts(ctx: Context) -> dict[str, Any]:
 
 
 def empty_page(actor: Actor) -> dict[str, Any]:
-    return {"empty": True, "may_refresh": can(actor, "analytics.company")}
+    """No snapshot to read (or, with ``damaged``, one that fails its checksum): what to run."""
+    return {"empty": True, "damaged": False, "may_refresh": can(actor, "analytics.company")}
 
 
 def _visible_ids(ctx: Context, params: Params) -> list[int]:
@@ -580,7 +581,10 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
     """/analytics/: the company (analytics.company) or the actor's subtree (analytics.subtree).
     403 for anyone else; an empty state when no snapshot has been built."""
     params = parse_params(query)
-    ctx = await load_context(actor, snapshot)
+    try:
+        ctx = await load_context(actor, snapshot)
+    except SnapshotDamaged:
+        return {**empty_page(actor), "damaged": True}
     if ctx is None:
         return empty_page(actor)
     panel = ctx.panel
@@ -619,9 +623,14 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
     department, 403 outside the actor's scope (a manager's own subtree only)."""
     department, _scope = await analytics_department_for(actor, department_id)
     params = parse_params(query)
-    ctx = await load_context(actor, snapshot)
+    try:
+        ctx = await load_context(actor, snapshot)
+    except SnapshotDamaged:
+        ctx, damaged = None, True
+    else:
+        damaged = False
     if ctx is None:
-        return {**empty_page(actor), "department": {"id": department_id, "name": _name(department)}}
+        return {**empty_page(actor), "damaged": damaged, "department": {"id": department_id, "name": _name(department)}}
     info = ctx.departments.get(department_id)
     base = {"empty": False, "facts": _snapshot_facts(ctx),
             "department": {"id": department_id, "name": info["name"] if info else _name(department)}}

@@ -257,3 +257,17 @@ def test_links_and_forms_keep_the_other_choices():
     assert column["href"] == "?sort=csat&order=desc&people=enps&lag=1&movers=nps"
     assert params.carry("movers") == [("sort", "csat"), ("order", "asc"), ("people", "enps"), ("lag", "1")]
     assert dashboards.parse_params({}).carry() == []  # defaults are not repeated in the address
+
+
+async def test_a_damaged_snapshot_is_a_message_not_an_error(client, as_user, monkeypatch, cast):
+    from servicechain.platform.analytics.snapshot import SnapshotDamaged
+
+    async def damaged():
+        raise SnapshotDamaged("the analytics snapshot of 2026-10 does not match its checksum")
+
+    monkeypatch.setattr(dashboards, "_latest", damaged)
+    await as_user("admin")
+    for url in ("/analytics/", f"/analytics/departments/{cast.departments['support']}"):
+        page = await client.get(url)
+        assert page.status_code == 200 and "does not match its checksum" in page.text
+        assert "servicechain analytics refresh" in page.text
