@@ -11,7 +11,7 @@ APT_APP := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 # What the tests need on top: PostgreSQL, chromium for browser tests, poppler for PDF checks.
 APT_TEST := postgresql chromium poppler-utils
 
-.PHONY: install demo serve test test-sqlite test-postgres test-browser bench messages compile-messages sysdeps sysdeps-test postgres clean
+.PHONY: install demo serve test test-sqlite test-postgres test-browser audit bench messages compile-messages sysdeps sysdeps-test postgres clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 2; }
@@ -76,6 +76,10 @@ test-postgres:
 
 test-browser:
 	SERVICECHAIN_ENV=test $(BIN)/pytest -q -m browser tests/browser
+
+## Known vulnerabilities in the pinned dependencies, minus security/pip-audit-allowlist.toml.
+audit: $(VENV)/.installed
+	$(PY) scripts/pip-audit
 
 bench: install sysdeps-test postgres
 	$(PY) bench/run_all.py
