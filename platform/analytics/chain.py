@@ -495,8 +495,11 @@ def analyse(
         units=len(grid.ids), months=grid.months, people=people, customer=customer, lags=lags,
         all_elasticities=table,
     )
-    matter = pairs_that_matter(result, limit=None, only_significant=True) or pairs_that_matter(result)
-    for pr in pairs_that_matter(result) + matter:
+    # the pairs any page or report is likely to show: the top six with and without spreading over
+    # metrics, and every significant relationship
+    matter = (pairs_that_matter(result) + pairs_that_matter(result, per_metric=2)
+              + pairs_that_matter(result, limit=None, only_significant=True))
+    for pr in matter:
         key = (pr.people, pr.customer, pr.lag)
         if key in table and table[key] not in result.elasticities:
             result.elasticities.append(table[key])
