@@ -4,7 +4,7 @@ Permissions: everyone reads the catalogue and rates services their department re
 their own department's); the head of the providing department (or of one above) and HR/admins
 keep the catalogue; HR launches rounds; the matrix and scorecards are for those who lead people
 and for the rated department's heads, and only ever show figures with at least the minimum group
-size of distinct raters behind them (see ``aggregation``). A follow-up goes to the rated
+size of distinct raters behind them, decided once per period for every page (see ``disclosure``). A follow-up goes to the rated
 department's heads and never names the rater.
 
 Side effects: catalogue changes, rounds and follow-up resolutions write an audit entry in the same
@@ -14,14 +14,15 @@ who rated whom; the rating row keeps its rater only so one person rates once.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from servicechain.internal_service import summary
-from servicechain.internal_service.aggregation import Figure, colour_class, combine, complement, cover, index_of, primary
+from servicechain.internal_service.aggregation import colour_class, index_of
+from servicechain.internal_service.disclosure import ALL, GIVEN, MATRIX, RECEIVED, ROUND, SERVICE, SERVICE_QUARTER, Atom, Cell, Universe
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
@@ -46,7 +47,6 @@ from servicechain.platform.web import FormInvalid
 
 LOW_SCORE = 2  # this or lower opens a follow-up
 WINDOW_MONTHS = 12  # the matrix and scorecards read the same period, so their totals agree
-FOLD_AT = 0.6  # the matrix reads the ratings instead when the summary has more rows than this share of them
 TREND_MONTHS = 24
 
 
@@ -559,6 +559,15 @@ class Tree:
             children.setdefault(r["parent"], []).append(r["id"])
         return cls(by_id, children)
 
+    @property
+    def parents(self) -> dict[int, int | None]:
+        return {d: r["parent"] for d, r in self.rows.items()}
+
+    @property
+    def fingerprint(self) -> int:
+        """Changes when a department is added, moved, closed or reopened: part of a decision's key."""
+        return hash(tuple((d, r["parent"], bool(r["active"])) for d, r in sorted(self.rows.items())))
+
     def shown(self, key: tuple) -> bool:
         """Open departments always have a row; closed ones, and a node's own people, only when
         they have figures."""
@@ -598,163 +607,75 @@ class Tree:
         return [{"id": i, "name": department_name(self.rows[i])} for i in self.rows[node]["ids"] if i in self.rows]
 
 
-@dataclass(frozen=True)
-class Period:
-    """Whole months from ``since`` to ``until``, all ratings or those of one round (``round``),
-    or all but one round's (``other_than``: what a round's figures leave of the months)."""
 
-    since: date
-    until: date
-    round: int | None = None
-    other_than: int | None = None
-    source: str = "summary"  # or "ratings": the same figures, counted from every rating
+# --- one decision per period ----------------------------------------------------------------------
 
-    def where(self) -> tuple[str, list[Any]]:
-        if self.source == "ratings":
-            sql, args = "x.rated_on >= {} AND x.rated_on < {}", [summary.month_of(self.since),
-                                                              summary.month_after(self.until)]
-            if self.round is not None:
-                sql, args = "x.round = {}", [self.round]
-            elif self.other_than is not None:
-                sql += " AND (x.round IS NULL OR x.round <> {})"
-                args.append(self.other_than)
-            return sql, args
-        sql, args = "x.month >= {} AND x.month <= {}", [summary.month_of(self.since), summary.month_of(self.until)]
-        if self.round is not None:
-            sql, args = "x.round = {}", [self.round]
-        elif self.other_than is not None:
-            sql += " AND x.round <> {}"
-            args.append(self.other_than)
-        return sql, args
-
-    def source_sql(self) -> tuple[str, str]:
-        """The table with its alias, and the columns the grouping reads from it."""
-        if self.source == "ratings":
-            # The covering index (rated_on first) reads a period and nothing else; left alone,
-            # SQLite walks a department index over every rating. It has no round column.
-            indexed = " INDEXED BY internal_service_rating_period" if db.is_sqlite() and self.round is None \
-                and self.other_than is None else ""
-            return f"internal_service_rating x{indexed}", "1 AS ratings, x.overall, x.rater"
-        return "internal_service_monthly x", "x.ratings, x.overall, x.people, x.raters"
+KEEP_DECISIONS = 6  # periods kept in memory per worker (the current window, a few rounds)
+_decisions: OrderedDict[tuple, Universe] = OrderedDict()
 
 
-def _period(since_or_period: date | Period, until: date | None = None) -> Period:
-    return since_or_period if isinstance(since_or_period, Period) else Period(since_or_period, until)  # type: ignore[arg-type]
+def _round_sets(rows: list[dict[str, Any]], first: date) -> tuple[list[int], date]:
+    """The rounds whose ratings reach into the universe's months, and the first month their
+    ratings may have (a round that began before the trend's first month)."""
+    inside = [r for r in rows if r["closes_on"] >= first]
+    start = min([first, *(summary.month_of(r["opens_on"]) for r in inside)])
+    return sorted(r["id"] for r in inside), start
 
 
-async def _grouped(since: date | Period, until: date | None, k: int, rmap: dict[int, tuple] | None,
-                   pmap: dict[int, tuple] | None, rall: tuple = ("all",), pall: tuple = ("all",)) -> dict[tuple, Figure]:
-    """Figures of the period, grouped in SQL from the monthly summary: each rater department
-    goes to its group in ``rmap`` (None: all raters are one group, ``rall``), each provider
-    department likewise. A figure's people are at least its largest summary row's; when that is
-    under the minimum, the rows' rater lists come back and their union is exact (see
-    ``summary``)."""
-    period = _period(since, until)
-    codes: dict[tuple, int] = {}
-
-    def code(key: tuple) -> int:
-        return codes.setdefault(key, len(codes) + 1)
-
-    if any(m is not None and not m for m in (rmap, pmap)):
-        return {}
-    async with db.read():  # SQLite: the temporary mapping tables and the query on one connection
-        rows, rsel, psel = await _grouped_rows(period, k, rmap, pmap, code)
-    back = {v: key for key, v in codes.items()}
-    result: dict[tuple, Figure] = {}
-    for row in rows:
-        if not row["n"]:
-            continue
-        rk = rall if rmap is None else ("a", row["r"]) if rsel == "rater_department" else back[row["r"]]
-        pk = pall if pmap is None else ("a", row["p"]) if psel == "provider_department" else back[row["p"]]
-        result[(rk, pk)] = _figure((rk, pk), row, k)
-    return result
+async def _atoms(where: str, args: list[Any], k: int, tree: Tree) -> list[Atom]:
+    """The summary rows as atoms; rater lists only of rows under the minimum (a figure with a
+    row of ``k`` people has them, whatever its other rows)."""
+    rows = await db.fetch(
+        "SELECT rater_department AS r, provider_department AS p, service AS s, CAST(month AS TEXT) AS m, round AS n,"
+        " ratings, overall, speed, quality, courtesy, willingness, people,"
+        f" CASE WHEN people < {int(k)} THEN raters END AS raters FROM internal_service_monthly WHERE {where}"
+        " ORDER BY month, rater_department, provider_department, service, round", *args)
+    known = tree.rows
+    return [Atom(r["r"], r["p"], r["s"], str(r["m"])[:7], r["n"], r["ratings"],
+                 (r["overall"], r["speed"], r["quality"], r["courtesy"], r["willingness"]), r["people"], r["raters"] or "")
+            for r in rows if r["r"] in known and r["p"] in known and r["ratings"]]
 
 
-async def _grouped_rows(period: Period, k: int, rmap: dict[int, tuple] | None, pmap: dict[int, tuple] | None,
-                        code: Any) -> tuple[list[dict[str, Any]], str, str]:
-    where, args = period.where()
-    table, columns = period.source_sql()
-    if db.is_sqlite():
-        # SQLite: the mapping goes into a temporary table on this connection, joined by its
-        # primary key (a lookup per row). CASE … IN lists cost 2.5× as much; a join to a VALUES
-        # list is a scan per row.
-        rsel = psel = "0"
-        joins = []
-        for name, column, mapping in (("rm", "rater_department", rmap), ("pm", "provider_department", pmap)):
-            if mapping is None:
-                continue
-            if all(g == ("a", d) for d, g in mapping.items()):
-                if name == "rm":
-                    rsel = column
-                else:
-                    psel = column
-                continue
-            await _sqlite_mapping(f"is_map_{name}", {d: code(g) for d, g in mapping.items()})
-            joins.append(f"JOIN temp.is_map_{name} {name} ON {name}.dept = x.{column}")
-            if name == "rm":
-                rsel = "rm.g"
-            else:
-                psel = "pm.g"
-        inner = f"SELECT {rsel} AS r, {psel} AS p, {columns} FROM {table} {' '.join(joins)} WHERE {where}"
+async def decision(until: date, k: int, tree: Tree, round_id: int | None = None) -> Universe:
+    """The suppression decision for every figure of the period ending with ``until``'s month:
+    the 12-month window, the 24 months of the trend, the services' quarters, and the matrix of
+    every round with ratings in those months (``disclosure``). A round wholly before them gets a
+    decision of its own (``round_id``). Kept in memory per worker, keyed by the summary's
+    version (a row raised with every change), the tree and the minimum, so every worker reads
+    the same decision for the same data."""
+    months = months_back(until, TREND_MONTHS)
+    trend_first = first_of_month(months[0])
+    rounds = await db.fetch("SELECT id, opens_on, closes_on FROM internal_service_round WHERE opens_on <= {}", until)
+    in_rounds, first = _round_sets(rounds, trend_first)
+    alone = round_id is not None and round_id not in in_rounds
+    version = await summary.version()  # before the rows: a decision is never older than its key
+    key = ("round", round_id) if alone else ("period", months[-1], tuple(in_rounds))
+    key = (*key, k, version, tree.fingerprint)
+    found = _decisions.get(key)
+    if found is not None:
+        _decisions.move_to_end(key)
+        return found
+    if alone:
+        atoms = await _atoms("round = {}", [round_id], k, tree)
+        made = Universe(tree.parents, atoms, k, window=(), rounds=[round_id], kinds=(ROUND,))
     else:
-        # PostgreSQL: a hash join to the mapping.
-        ctes, joins = [], []
-        rsel = psel = "0"
-        for name, column, mapping in (("rm", "rater_department", rmap), ("pm", "provider_department", pmap)):
-            if mapping is None:
-                continue
-            ctes.append(f"{name}(dept, g) AS (VALUES " + ",".join(f"({int(d)},{code(g)})" for d, g in mapping.items()) + ")")
-            joins.append(f"JOIN {name} ON {name}.dept = x.{column}")
-            if name == "rm":
-                rsel = "rm.g"
-            else:
-                psel = "pm.g"
-        inner = (("WITH " + ", ".join(ctes) + " ") if ctes else "") + (
-            f"SELECT {rsel} AS r, {psel} AS p, {columns} FROM {table} {' '.join(joins)} WHERE {where}")
-    people = _people_sql(k) if period.source == "summary" else _distinct_people_sql(k)
-    sql = (f"SELECT r, p, SUM(ratings) AS n, SUM(overall) AS s, {people}"
-           f" FROM ({inner}) AS t WHERE r IS NOT NULL AND p IS NOT NULL GROUP BY r, p")
-    return await db.fetch(sql, *args), rsel, psel
+        rows = await _atoms("month >= {} AND month <= {}", [first, until], k, tree)
+        wanted = set(in_rounds)
+        atoms = [a for a in rows if a.month >= months[0] or a.round in wanted]
+        window = months[-WINDOW_MONTHS:]
+        made = Universe(tree.parents, atoms, k, window=window, trend=months, rounds=in_rounds,
+                        quarters={m: i // 3 for i, m in enumerate(window)})
+    _decisions[key] = made
+    while len(_decisions) > KEEP_DECISIONS:
+        _decisions.popitem(last=False)
+    return made
 
 
-async def _sqlite_mapping(name: str, mapping: dict[int, int]) -> None:
-    """A temporary (per connection) table department → group for the next query, which must run
-    on the same connection: callers hold ``db.read()`` or ``db.write()``."""
-    transaction = db.engine().current_transaction.get()
-    if transaction is None:
-        raise RuntimeError("a grouped query on SQLite runs inside db.read() or db.write()")
-    connection = transaction.connection
-    await connection.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (dept INTEGER PRIMARY KEY, g INTEGER NOT NULL)")
-    await connection.execute(f"DELETE FROM temp.{name}")
-    await connection.executemany(f"INSERT INTO temp.{name} (dept, g) VALUES (?, ?)", list(mapping.items()))
+def _group(tree: Tree, node: int | None) -> tuple:
+    return ("s", node) if node is not None else ALL
 
 
-def _people_sql(k: int) -> str:
-    """``most``: a lower bound of the distinct people behind a group of summary rows (its
-    largest row's); ``raters``: the rows' rater lists when that bound is under the minimum, to
-    count them exactly. (Counting the different people of one-person rows as a better bound
-    doubled the SQLite query's time on scattered ratings: the lists are cheaper.)"""
-    lists = "group_concat(raters, '')" if db.is_sqlite() else "string_agg(raters, '')"
-    return f"MAX(people) AS most, CASE WHEN MAX(people) < {int(k)} THEN {lists} END AS raters"
-
-
-def _distinct_people_sql(k: int) -> str:
-    """The same two columns as ``_people_sql`` counted from ratings: exact, with the people's
-    ids in the summary's ",12,40," form when they are fewer than the minimum."""
-    ids = "group_concat(DISTINCT rater)" if db.is_sqlite() else "string_agg(DISTINCT rater::text, ',')"
-    return (f"COUNT(DISTINCT rater) AS most, CASE WHEN COUNT(DISTINCT rater) < {int(k)} THEN ',' || {ids} || ',' END"
-            " AS raters")
-
-
-def _figure(key: tuple, row: dict[str, Any], k: int) -> Figure:
-    """A figure from a grouped summary query (``n``, ``s``, ``most``, ``raters``)."""
-    if row["most"] >= k:
-        return Figure(key, count=int(row["n"]), total=int(row["s"]), known_people=int(row["most"]))
-    people = summary.parse_raters(row["raters"])
-    return Figure(key, raters=people, count=int(row["n"]), total=int(row["s"]), known_people=len(people))
-
-
-def _cell(figure: Figure) -> dict[str, Any]:
+def _cell(figure: Cell) -> dict[str, Any]:
     if figure.hidden:
         return {"hidden": True, "mean": None, "count": None, "css": "is-hidden"}
     return {"hidden": False, "mean": figure.mean, "count": figure.count, "css": colour_class(figure.mean)}
@@ -773,17 +694,14 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     """Who rates whom, one level of the tree at a time: rows are the groups of raters under
     ``rater_node`` (its child departments with everything below them, and the node's own
     people), columns the same for providers under ``provider_node``; with row and column totals.
-    Every figure goes through primary and complementary suppression, including the equations
-    that tie this level's totals to the level above, so drilling down or up never gives back a
-    hidden figure by subtraction.
+    The period is the last 12 months, or one round's ratings (``round_id``).
 
-    The period is the last 12 months, or one round's ratings (``round_id``). A round's figure
-    and the 12-month figure differ by the other ratings of those months; where those stand for
-    fewer than the minimum people, the round's figure is hidden, so switching the filter never
-    gives back a hidden figure either."""
+    Nothing is decided here: every figure is read from the period's one decision
+    (:func:`decision`), which covers every level of both trees, the scorecards, the service
+    breakdowns, the index and the rounds' matrices together, so no combination of pages gives
+    a hidden figure back. Reads the monthly summary and the tree only."""
     require(actor, "internal_service.reports")
     since, until = window(on)
-    k = await min_group(since, until)
     tree = await Tree.load()
     roots = tree.children.get(None, [])
     if len(roots) == 1:  # one company at the top: its departments are the first level worth reading
@@ -792,32 +710,28 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     for node in (rater_node, provider_node):
         if node is not None and node not in tree.rows:
             raise NotFound()
+    k = await min_group(since, until)
     chosen_round = None
-    period = Period(since, until)
     if round_id is not None:
         chosen_round = await RatingRound.select().where((RatingRound.id == round_id)
                                                         & (RatingRound.opens_on <= (on or today()))).first().run()
         if chosen_round is None:
             raise NotFound()
-        period = Period(chosen_round["opens_on"], chosen_round["closes_on"], round=round_id)
-    counts = await summary.fold(since if chosen_round is None else min(since, period.since), max(until, period.until))
-    stale = counts["ratings"] != counts["summarised"]
-    # The summary when it folds the ratings; when it hardly does (ratings scattered over many
-    # services and months) or is behind them, the ratings themselves: the same figures.
-    source = "ratings" if stale or counts["rows"] > FOLD_AT * counts["ratings"] else "summary"
-    period = replace(period, source=source)
-    m = await _matrix_figures(period, k, tree, rater_node, provider_node)
-    if chosen_round is not None and chosen_round["closes_on"] >= since and chosen_round["opens_on"] <= until:
-        rest = await _matrix_figures(Period(since, until, other_than=round_id, source=source), k, tree, rater_node,
-                                     provider_node)
-        for key, figure in m["figures"].items():
-            other = rest["figures"].get(key)
-            if other is not None and 0 < other.people < k:
-                figure.hidden = True
-    fig, rows, cols, r_total, p_total = m["fig"], m["rows"], m["cols"], m["r_total"], m["p_total"]
+    u = await decision(until, k, tree, round_id)
+    if chosen_round is None:
+        def fig(r: tuple, c: tuple) -> Cell:
+            return u.cell(MATRIX, r, c)
+        period_since, period_until = since, until
+    else:
+        def fig(r: tuple, c: tuple) -> Cell:
+            return u.cell(ROUND, r, c, round_id=round_id)
+        period_since, period_until = chosen_round["opens_on"], chosen_round["closes_on"]
+    r_total, p_total = _group(tree, rater_node), _group(tree, provider_node)
+    rows = [g for g in tree.groups_at(rater_node) if tree.shown(g) or fig(g, p_total).count]
+    cols = [g for g in tree.groups_at(provider_node) if tree.shown(g) or fig(r_total, g).count]
     return {
-        "k": k, "since": period.since, "until": period.until, "rater_node": rater_node, "provider_node": provider_node,
-        "round": chosen_round, "stale": stale, "source": source,
+        "k": k, "since": period_since, "until": period_until, "rater_node": rater_node, "provider_node": provider_node,
+        "round": chosen_round, "stale": not await summary.is_current(since, until), "source": "summary",
         "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
         "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
                   "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],
@@ -827,157 +741,59 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     }
 
 
-async def _matrix_figures(period: Period, k: int, tree: Tree, rater_node: int | None,
-                          provider_node: int | None) -> dict[str, Any]:
-    """The figures of one level of the matrix for a period, after both suppressions."""
-    roots = tree.children.get(None, [])
-    r_up, p_up = tree.parent_of(rater_node), tree.parent_of(provider_node)
-    r_total = ("s", rater_node) if rater_node is not None else ("all",)
-    p_total = ("s", provider_node) if provider_node is not None else ("all",)
-    r_here, p_here = tree.keys_at(rater_node), tree.keys_at(provider_node)
-    # One query for the cells of this level; totals are sums of cells. The level above (when
-    # the node has siblings) adds the equations that tie this level's totals to it.
-    cells = await _grouped(period, None, k, r_here, p_here)
-    rows = [g for g in tree.groups_at(rater_node) if tree.shown(g) or any(key[0] == g for key in cells)]
-    cols = [g for g in tree.groups_at(provider_node) if tree.shown(g) or any(key[1] == g for key in cells)]
-    figures: dict[tuple, Figure] = dict(cells)
-
-    def fig(rk: tuple, pk: tuple) -> Figure:
-        key = (rk, pk)
-        f = figures.get(key)
-        if f is None:
-            f = figures[key] = Figure(key)
-        return f
-
-    for r in rows:
-        figures[(r, p_total)] = combine((r, p_total), [fig(r, c) for c in cols], k)
-    for c in [*cols, p_total]:
-        figures[(r_total, c)] = combine((r_total, c), [fig(r, c) for r in rows], k)
-    r_siblings: list[tuple] = []
-    p_siblings: list[tuple] = []
-    if rater_node is not None and (r_up is not None or len(roots) > 1):
-        above = await _grouped(period, None, k, tree.keys_at(r_up), p_here)
-        r_siblings = tree.groups_at(r_up) if r_up is not None else [("s", r) for r in roots]
-        for s_ in r_siblings:
-            if s_ == r_total:
-                continue
-            for c in cols:
-                figures[(s_, c)] = above.get((s_, c)) or Figure((s_, c))
-            figures[(s_, p_total)] = combine((s_, p_total), [fig(s_, c) for c in cols], k)
-    if provider_node is not None and (p_up is not None or len(roots) > 1):
-        above = await _grouped(period, None, k, r_here, tree.keys_at(p_up))
-        p_siblings = tree.groups_at(p_up) if p_up is not None else [("s", r) for r in roots]
-        for s_ in p_siblings:
-            if s_ == p_total:
-                continue
-            for r in rows:
-                figures[(r, s_)] = above.get((r, s_)) or Figure((r, s_))
-            figures[(r_total, s_)] = combine((r_total, s_), [fig(r, s_) for r in rows], k)
-    primary(figures.values(), k)
-    equations: list[list[Figure]] = []
-    for c in [*cols, p_total]:  # a column: its cells add up to the column total
-        equations.append([fig(r, c) for r in rows])
-    for r in [*rows, r_total]:  # a row: its cells add up to the row total
-        equations.append([fig(r, c) for c in cols])
-    for c in [*cols, p_total]:  # the totals row, seen from the level above the raters
-        if r_siblings:
-            equations.append([fig(s_, c) for s_ in r_siblings])
-    for r in [*rows, r_total]:  # the totals column, seen from the level above the providers
-        if p_siblings:
-            equations.append([fig(r, s_) for s_ in p_siblings])
-    for figure in [complement(eq, k) for eq in equations]:
-        if figure is not None:
-            figure.hidden = True
-    # A hidden total whose cells are all shown would be their sum.
-    cover([*((fig(r_total, c), [fig(r, c) for r in rows]) for c in [*cols, p_total]),
-           *((fig(r, p_total), [fig(r, c) for c in cols]) for r in [*rows, r_total])])
-    return {"figures": figures, "fig": fig, "rows": rows, "cols": cols, "r_total": r_total, "p_total": p_total}
-
-
 @dataclass
 class Monthly:
-    """Every department's figures by month on one side (``provider_department``: the service it
-    gave; ``rater_department``: the service its people received and rated), each with
-    everything below it, after suppression: by month along the tree (a parent's month is its
-    children's months and its own), along time (the period is its months), and a hidden period
-    or parent always keeps one of its parts hidden too (``cover``)."""
+    """Every department's figures by month on one side (``given``: the service it gave, from all
+    raters; ``received``: the service its people rated, from all providers), each with
+    everything below it, and its 12-month period, as the period's decision has them."""
 
     months: list[str]
     period_months: list[str]
-    figures: dict[tuple[int, str], Figure]
+    figures: dict[tuple[int, str], Cell]
     criteria: dict[tuple[int, str], dict[str, int]]
-    period: dict[int, Figure]
+    period: dict[int, Cell]
 
-    def figure(self, department: int, month: str) -> Figure:
-        return self.figures.get((department, month)) or Figure((department, month))
+    def figure(self, department: int, month: str) -> Cell:
+        return self.figures.get((department, month)) or Cell()
 
 
 async def monthly_figures(side: str, until: date, k: int, tree: Tree | None = None) -> Monthly:
+    """Read from the period's decision (for scorecards, the index and the analytics panel)."""
     tree = tree or await Tree.load()
-    column = {"given": "provider_department", "received": "rater_department"}[side]
+    u = await decision(until, k, tree)
     months = months_back(until, TREND_MONTHS)
-    period_months = months[-WINDOW_MONTHS:]
-    rows = await db.fetch(
-        f"SELECT {column} AS d, CAST(month AS TEXT) AS m, SUM(ratings) AS n, SUM(overall) AS s, "
-        + ", ".join(f"SUM({name}) AS {name}" for name in CRITERIA)
-        + f", {_people_sql(k)}"
-        f" FROM internal_service_monthly WHERE month >= {{}} AND month <= {{}} GROUP BY {column}, month",
-        first_of_month(months[0]), until,
-    )
-    alone: dict[tuple[int, str], Figure] = {}
-    parts: dict[tuple[int, str], list[Figure]] = {}
+    figures: dict[tuple[int, str], Cell] = {}
     criteria: dict[tuple[int, str], dict[str, int]] = {}
-    for r in rows:
-        m = str(r["m"])[:7]
-        if m not in months or r["d"] not in tree.rows:
-            continue
-        f = _figure(("a", r["d"], m), r, k)
-        alone[(r["d"], m)] = f
-        for ancestor in tree.rows[r["d"]]["ids"]:  # the department and every one above it
-            parts.setdefault((ancestor, m), []).append(f)
-            sums = criteria.setdefault((ancestor, m), {name: 0 for name in CRITERIA})
-            for name in CRITERIA:
-                sums[name] += int(r[name])
-    figures = {key: combine(("s", *key), fs, k) for key, fs in parts.items()}
-    primary([*figures.values(), *alone.values()], k)
-    tree_equations: list[tuple[tuple[int, str], list[Figure]]] = []
-    for (d, m) in list(figures):
-        children = [figures[(c, m)] for c in tree.children.get(d, []) if (c, m) in figures]
-        if (d, m) in alone:
-            children.append(alone[(d, m)])
-        tree_equations.append(((d, m), children))
-    period = await provider_figures(first_of_month(period_months[0]), until, k, tree) if side == "given" else \
-        await rater_figures(first_of_month(period_months[0]), until, k, tree)
-    time_equations = []
-    for d, f in period.items():
-        time_equations.append((f, [figures[(d, m)] for m in period_months if (d, m) in figures]))
-    chosen = [complement(children, k) for _key, children in tree_equations]
-    chosen += [complement(children, k) for _f, children in time_equations]
-    for f in chosen:
-        if f is not None:
-            f.hidden = True
-    cover([*((figures[key], children) for key, children in tree_equations), *time_equations])
-    return Monthly(months, period_months, figures, criteria, period)
+    period: dict[int, Cell] = {}
+    for d in tree.rows:
+        group = ("s", d)
+        whole = u.cell(MATRIX, ALL, group) if side == "given" else u.cell(MATRIX, group, ALL)
+        if whole.count:
+            period[d] = whole
+        for m in months:
+            f = u.cell(GIVEN, None, group, month=m) if side == "given" else u.cell(RECEIVED, group, None, month=m)
+            if f.count:
+                figures[(d, m)] = f
+                criteria[(d, m)] = {name: f.sums[i + 1] for i, name in enumerate(CRITERIA)}
+    return Monthly(months, months[-WINDOW_MONTHS:], figures, criteria, period)
 
 
 async def scorecard(actor: Actor, department_id: int, *, on: date | None = None) -> dict[str, Any]:
     """A department's internal service as a provider (with everything below it): the mean and
     criteria over the matrix's period, the monthly trend over two years, each service it
     provides, comments without names when the period has at least the minimum raters, and how
-    many follow-ups are open. Every figure is protected against subtraction: months add up to
-    the period and to the parent department's month, services to their department's figure
-    (see ``monthly_figures`` and ``service_breakdown``)."""
+    many follow-ups are open. Every figure is read from the period's one decision, the same
+    the matrix and the index read."""
     department = await internal_scorecard_for(actor, department_id)
     until = on or today()
     since, _until = window(until)
     trend_since, _x = window(until, TREND_MONTHS)
     k = await min_group(trend_since, until)
     tree = await Tree.load()
-    monthly = await monthly_figures("given", until, k, tree)
-    period = monthly.period.get(department_id) or Figure(("s", department_id))
-    months = {m: monthly.figure(department_id, m) for m in monthly.months}
-    month_criteria = {m: monthly.criteria.get((department_id, m), {name: 0 for name in CRITERIA}) for m in months}
-    criteria = {name: sum(month_criteria[m][name] for m in monthly.period_months) for name in CRITERIA}
+    u = await decision(until, k, tree)
+    group = ("s", department_id)
+    period = u.cell(MATRIX, ALL, group)
+    months = {m: u.cell(GIVEN, None, group, month=m) for m in months_back(until, TREND_MONTHS)}
     shown = not period.hidden and period.count > 0
     withheld = False
     if shown and period.people >= k:
@@ -1001,12 +817,12 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "stale": not await summary.is_current(trend_since, until),
         "period": _cell(period),
         "index": index_of(period.mean) if shown else None,
-        "criteria": [{"name": name, "mean": criteria[name] / period.count if shown else None} for name in CRITERIA],
-        # Criteria of a month stand on the same people as its overall figure: shown with it.
-        "trend": [{"month": m, **_cell(f), "criteria": {name: (month_criteria[m][name] / f.count) if f.count and not f.hidden
-                                                         else None for name in CRITERIA}} for m, f in months.items()],
+        "criteria": [{"name": name, "mean": period.criterion(i + 1) if shown else None} for i, name in enumerate(CRITERIA)],
+        # Criteria of a month are sums of the same ratings as its overall figure: shown with it.
+        "trend": [{"month": m, **_cell(f), "criteria": {name: f.criterion(i + 1) if f.count and not f.hidden else None
+                                                         for i, name in enumerate(CRITERIA)}} for m, f in months.items()],
         "chart": trend_chart([(m, None if f.hidden else f.mean) for m, f in months.items()]),
-        "services": await service_breakdown(department, since, until, k, tree, monthly),
+        "services": await service_breakdown(department, until, tree, u),
         # Sorted by text, not by date, so order cannot tie a comment to a month or a person.
         "comments": sorted(Counter(comments).items()),
         "comments_withheld": not comments and not (shown and period.people >= k) and withheld,
@@ -1019,78 +835,76 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
 QUARTERS = 4  # the period's services, three months at a time
 
 
-async def service_breakdown(department: dict[str, Any], since: date, until: date, k: int, tree: Tree,
-                            monthly: Monthly) -> list[dict[str, Any]]:
+async def service_breakdown(department: dict[str, Any], until: date, tree: Tree, u: Universe) -> list[dict[str, Any]]:
     """Each service the department and those below it provided in the period: mean, ratings,
-    criteria, and the trend three months at a time. A service is a part of its providing
-    department's own figure (the ratings of that department's services), and its quarters parts
-    of the service: both protected as equations, the department's own figure taken as the
-    matrix leaves it, so nothing hidden there comes back from the services."""
-    departments = [d for d, row in tree.rows.items() if row["path"].startswith(department["path"])]
-    if not departments:
-        return []
+    criteria, and the trend three months at a time, as the period's decision has them (a
+    service is a part of its department's own figure, its quarters parts of the service and of
+    the months: all decided together)."""
+    departments = {d for d, row in tree.rows.items() if row["path"].startswith(department["path"])}
+    wanted = [(d, svc) for d, svc in u.services() if d in departments]
     month_keys = months_back(until, WINDOW_MONTHS)
     blocks = [month_keys[i:i + 3] for i in range(0, len(month_keys), 3)][:QUARTERS]
-    block_of = {m: i for i, months in enumerate(blocks) for m in months}
-    rows = await db.fetch(
-        "SELECT provider_department AS d, service, CAST(month AS TEXT) AS m, SUM(ratings) AS n, SUM(overall) AS s, "
-        + ", ".join(f"SUM({name}) AS {name}" for name in CRITERIA)
-        + f", {_people_sql(k)}"
-        f" FROM internal_service_monthly WHERE month >= {{}} AND month <= {{}} AND provider_department IN"
-        f" ({','.join(str(int(d)) for d in departments)}) GROUP BY provider_department, service, month",
-        since, until,
-    )
-    by_service: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in rows:
-        by_service.setdefault((r["d"], r["service"]), []).append(r)
-    if not by_service:
+    entries = []
+    for d, svc in wanted:
+        f = u.cell(SERVICE, service=(d, svc))
+        if f.count:
+            entries.append((d, svc, f, [u.cell(SERVICE_QUARTER, service=(d, svc), quarter=i) for i in range(len(blocks))]))
+    if not entries:
         return []
     names = {r["id"]: r for r in await InternalService.select(InternalService.id, InternalService.name_en,
                                                               InternalService.name_ru).where(
-        InternalService.id.is_in(list({svc for _d, svc in by_service}))).run()}
-    alone: dict[int, Figure] = {}
-    await provider_figures(since, until, k, tree, alone)  # each department's own figure, as the matrix leaves it
-    entries = []
-    for (d, svc), parts in by_service.items():
-        months = {str(r["m"])[:7]: _figure(("m", d, svc, str(r["m"])[:7]), r, k) for r in parts}
-        whole = combine(("svc", d, svc), months.values(), k)
-        quarters = [combine(("q", d, svc, i), [months[m] for m in b if m in months], k) for i, b in enumerate(blocks)]
-        sums = {name: sum(int(r[name]) for r in parts) for name in CRITERIA}
-        entries.append({"department": d, "service": svc, "figure": whole, "quarters": quarters, "sums": sums})
-    primary([f for e in entries for f in (e["figure"], *e["quarters"])], k)
-    equations: list[tuple[Figure, list[Figure]]] = []
-    for d in departments:
-        mine = [e for e in entries if e["department"] == d]
-        if not mine:
-            continue
-        equations.append((alone.get(d) or Figure(("a", d)), [e["figure"] for e in mine]))
-        for i, block in enumerate(blocks):
-            # The department's own ratings in these months: hidden when any month they could
-            # be worked out from is hidden on the scorecards.
-            block_total = combine(("aq", d, i), [e["quarters"][i] for e in mine], k)
-            primary([block_total], k)
-            if any(monthly.figure(x, m).hidden for x in [d, *tree.children.get(d, [])] for m in block):
-                block_total.hidden = True
-            equations.append((block_total, [e["quarters"][i] for e in mine]))
-    for e in entries:
-        equations.append((e["figure"], e["quarters"]))
-    for f in [complement(children, k) for _total, children in equations]:
-        if f is not None:
-            f.hidden = True
-    # A department's own figure hidden by the tree's suppression must not come back as the sum
-    # of its services: ``cover`` hides one of them too.
-    cover(equations)
+        InternalService.id.is_in(list({svc for _d, svc, _f, _q in entries}))).run()}
     result = []
-    for e in sorted(entries, key=lambda e: (tree.rows[e["department"]]["path"], service_name(names.get(e["service"], {})))):
-        f = e["figure"]
+    for d, svc, f, quarters in sorted(entries, key=lambda e: (tree.rows[e[0]]["path"], service_name(names.get(e[1], {})))):
         visible = not f.hidden
         result.append({
-            "id": e["service"], "name": service_name(names.get(e["service"], {})),
-            "provider": department_name(tree.rows[e["department"]]), **_cell(f),
-            "criteria": {name: e["sums"][name] / f.count if visible and f.count else None for name in CRITERIA},
-            "quarters": [{"label": _block_label(blocks[i]), **_cell(q)} for i, q in enumerate(e["quarters"])],
+            "id": svc, "name": service_name(names.get(svc, {})), "provider": department_name(tree.rows[d]), **_cell(f),
+            "criteria": {name: f.criterion(i + 1) if visible else None for i, name in enumerate(CRITERIA)},
+            "quarters": [{"label": _block_label(blocks[i]), **_cell(q)} for i, q in enumerate(quarters)],
         })
     return result
+
+
+def _index_entry(figure: Cell | None) -> dict[str, Any]:
+    if figure is None or not figure.count:
+        return {"index": None, "ratings": 0, "suppressed": False}
+    if figure.hidden:
+        return {"index": None, "ratings": None, "suppressed": True}
+    return {"index": index_of(figure.mean), "ratings": figure.count, "suppressed": False}
+
+
+async def service_index(department_ids: Iterable[int] | None = None, *, on: date | None = None) -> dict[int, dict[str, Any]]:
+    """The internal service index for reports, per department (with everything below it): the
+    mean overall score on 0-100 (``index_of``) of the service it *gave* (rated by other
+    departments) and of the service it *received* (as its people rated it), over the matrix's
+    12 months and for each of the last 24 months. A figure under the minimum, or one that would
+    give such a figure back by subtraction, has ``index`` and ``ratings`` None and
+    ``suppressed`` True; read from the period's one decision, so the same figures are hidden
+    here as on the scorecards and in the matrix. No permission check: the caller (a report)
+    decides who reads it.
+
+    Returns ``{department: {"given": entry, "received": entry, "months": [{"month": "2026-11",
+    "given": entry, "received": entry}, ...]}}``, entry = ``{"index", "ratings", "suppressed"}``.
+    """
+    until = on or today()
+    trend_since, _x = window(until, TREND_MONTHS)
+    k = await min_group(trend_since, until)
+    tree = await Tree.load()
+    u = await decision(until, k, tree)
+    months = months_back(until, TREND_MONTHS)
+    wanted = list(department_ids) if department_ids is not None else list(tree.rows)
+    result = {}
+    for d in wanted:
+        if d not in tree.rows:
+            continue
+        group = ("s", d)
+        result[d] = {
+            "given": _index_entry(u.cell(MATRIX, ALL, group)), "received": _index_entry(u.cell(MATRIX, group, ALL)),
+            "months": [{"month": m, "given": _index_entry(u.cell(GIVEN, None, group, month=m)),
+                        "received": _index_entry(u.cell(RECEIVED, group, None, month=m))} for m in months],
+        }
+    return result
+
 
 
 def _block_label(months: list[str]) -> str:
@@ -1122,91 +936,6 @@ def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height
             "dots": dots, "labels": labels, "grid": [{"y": y(v), "text": str(v)} for v in (1, 2, 3, 4, 5)],
             "left": left, "right": width - right}
 
-
-def _protect_tree(alone: dict[int, Figure], tree: Tree, k: int) -> dict[int, Figure]:
-    """Each department's figure with everything below it, made from the departments' own
-    figures (``alone``, changed in place), after primary suppression of both and one complement
-    per parent: its children's figures and its own add up to its figure."""
-    sub: dict[int, Figure] = {}
-    for d in sorted(tree.rows, key=lambda d: -len(tree.rows[d]["ids"])):
-        parts = [alone.get(d) or Figure(("a", d)), *(sub[c] for c in tree.children.get(d, []) if c in sub)]
-        sub[d] = combine(("s", d), parts, k)
-    primary([*sub.values(), *alone.values()], k)
-    chosen = []
-    for parent, kids in tree.children.items():
-        children = [sub.get(c) or Figure(("s", c)) for c in kids]
-        if parent is not None:
-            children.append(alone.setdefault(parent, Figure(("a", parent))))
-        chosen.append(complement(children, k))
-    for figure in chosen:
-        if figure is not None:
-            figure.hidden = True
-    # A hidden department whose parts are all shown (an only child, or its own services alone)
-    # would be their sum.
-    cover([(sub[d], [*(sub[c] for c in tree.children.get(d, []) if c in sub), alone.setdefault(d, Figure(("a", d)))])
-           for d in sorted(tree.rows, key=lambda d: len(tree.rows[d]["ids"]))])
-    return sub
-
-
-async def provider_figures(since: date, until: date, k: int, tree: Tree | None = None,
-                           alone: dict[int, Figure] | None = None) -> dict[int, Figure]:
-    """Every department's figure as a provider (with everything below it) from all raters, after
-    the same suppression the matrix applies: a department's figure is a child of its parent's
-    (with its siblings and the parent's own services), so it is hidden here exactly when the
-    matrix hides it. Pass ``alone`` (a dict) to get each department's own figure back too."""
-    tree = tree or await Tree.load()
-    alone = {} if alone is None else alone
-    # One query for each department's own services; subtrees add up from the bottom.
-    for (_r, pk), figure in (await _grouped(since, until, k, None, {d: ("a", d) for d in tree.rows})).items():
-        alone[pk[1]] = figure
-    return _protect_tree(alone, tree, k)
-
-
-async def rater_figures(since: date, until: date, k: int, tree: Tree | None = None) -> dict[int, Figure]:
-    """Every department's figure as a rater (its people and everything below it) over a period,
-    protected along the tree like ``provider_figures``."""
-    tree = tree or await Tree.load()
-    alone = {rk[1]: f for (rk, _p), f in (await _grouped(since, until, k, {d: ("a", d) for d in tree.rows}, None)).items()}
-    return _protect_tree(alone, tree, k)
-
-
-def _index_entry(figure: Figure | None) -> dict[str, Any]:
-    if figure is None or not figure.count:
-        return {"index": None, "ratings": 0, "suppressed": False}
-    if figure.hidden:
-        return {"index": None, "ratings": None, "suppressed": True}
-    return {"index": index_of(figure.mean), "ratings": figure.count, "suppressed": False}
-
-
-async def service_index(department_ids: Iterable[int] | None = None, *, on: date | None = None) -> dict[int, dict[str, Any]]:
-    """The internal service index for reports, per department (with everything below it): the
-    mean overall score on 0-100 (``index_of``) of the service it *gave* (rated by other
-    departments) and of the service it *received* (as its people rated it), over the matrix's
-    12 months and for each of the last 24 months. A figure under the minimum, or one that would
-    give such a figure back by subtraction, has ``index`` and ``ratings`` None and
-    ``suppressed`` True; the same figures are hidden here as on the scorecards and in the
-    matrix. No permission check: the caller (a report) decides who reads it.
-
-    Returns ``{department: {"given": entry, "received": entry, "months": [{"month": "2026-11",
-    "given": entry, "received": entry}, ...]}}``, entry = ``{"index", "ratings", "suppressed"}``.
-    """
-    until = on or today()
-    trend_since, _x = window(until, TREND_MONTHS)
-    k = await min_group(trend_since, until)
-    tree = await Tree.load()
-    given = await monthly_figures("given", until, k, tree)
-    received = await monthly_figures("received", until, k, tree)
-    wanted = list(department_ids) if department_ids is not None else list(tree.rows)
-    result = {}
-    for d in wanted:
-        if d not in tree.rows:
-            continue
-        result[d] = {
-            "given": _index_entry(given.period.get(d)), "received": _index_entry(received.period.get(d)),
-            "months": [{"month": m, "given": _index_entry(given.figures.get((d, m))),
-                        "received": _index_entry(received.figures.get((d, m)))} for m in given.months],
-        }
-    return result
 
 
 async def reminder(actor: Actor) -> Checklist | None:

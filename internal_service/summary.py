@@ -12,6 +12,8 @@ rows' ``raters`` lists is exact.
 
 from __future__ import annotations
 
+import secrets
+
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -59,6 +61,20 @@ async def add_rating(*, rater: int, rater_department: int, provider_department: 
         month_of(rated_on), rater_department, provider_department, service, round_id or 0, 1,
         *(scores[name] for name in SUMS), 1, me,
     )
+    await bump_version()
+
+
+async def bump_version() -> None:
+    """Give the summary a new version (in the transaction that changes it): decisions kept in
+    memory for the old version are not read again, in any worker. A random number, not a
+    counter: a transaction that rolls back would hand its number to the next change, and a
+    decision made inside it (with its rows) would then be read for other rows."""
+    await db.fetch("UPDATE internal_service_version SET version = {} WHERE id = 1", secrets.randbits(62))
+
+
+async def version() -> int:
+    rows = await db.fetch("SELECT version FROM internal_service_version WHERE id = 1")
+    return int(rows[0]["version"]) if rows else 0
 
 
 def rebuild_sql() -> str:
@@ -80,6 +96,7 @@ async def rebuild() -> int:
     async with db.write():
         await db.fetch("DELETE FROM internal_service_monthly")
         await db.fetch(rebuild_sql())
+        await bump_version()
         rows = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_monthly")
     return rows[0]["n"]
 

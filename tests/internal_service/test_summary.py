@@ -8,12 +8,11 @@ import random
 import uuid
 from datetime import date
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from servicechain.internal_service import service, summary
-from servicechain.internal_service.aggregation import Figure
+from servicechain.internal_service.disclosure import people_of
 from servicechain.internal_service.tables import MonthlySummary, Rating
 from servicechain.platform import db
 from servicechain.platform.people.service import today
@@ -42,14 +41,13 @@ def _raw_figure(ratings: list[tuple], keep) -> tuple[int, int, set[int]]:
     return len(chosen), sum(r[6] for r in chosen), {r[0] for r in chosen}
 
 
-def _summary_figure(rows: list[tuple], keep) -> Figure:
-    """What ``service._grouped`` does in SQL (``service._people_sql``): sums, the largest row's
-    people, and the rater lists when that is under the minimum."""
+def _summary_figure(rows: list[tuple], keep) -> tuple[int, int, int, set[str] | None]:
+    """What the period's decision (``disclosure``) reads of a figure from its summary rows:
+    sums, and its people as ``people_of`` counts them (the rows' rater lists only when every
+    row is under the minimum)."""
     chosen = [r for r in rows if keep(r)]
-    most = max((r[11] for r in chosen), default=0)
-    row = {"n": sum(r[5] for r in chosen), "s": sum(r[6] for r in chosen), "most": most,
-           "raters": "".join(r[12] for r in chosen) if most < K else None}
-    return service._figure(("x",), row, K)
+    people, who = people_of(((r[11], r[12]) for r in chosen), K)
+    return sum(r[5] for r in chosen), sum(r[6] for r in chosen), people, who
 
 
 @settings(max_examples=300, deadline=None)
@@ -73,13 +71,13 @@ def test_every_figure_from_the_summary_equals_the_one_from_the_ratings(ratings):
         groupings.append(lambda rd, pd, svc, r, m, rnd=rnd: r != rnd and m >= _month(2).replace(day=1))
     for keep in groupings:
         count, total, people = _raw_figure(as_rows, lambda r, keep=keep: keep(r[1], r[2], r[3], r[4] or 0, r[5]))
-        figure = _summary_figure(rows, lambda r, keep=keep: keep(r[1], r[2], r[3], r[4], r[0]))
-        assert (figure.count, figure.total) == (count, total)
-        assert (figure.people >= K) == (len(people) >= K), "the same figures are hidden"
+        n, s, figure_people, who = _summary_figure(rows, lambda r, keep=keep: keep(r[1], r[2], r[3], r[4], r[0]))
+        assert (n, s) == (count, total)
+        assert (figure_people >= K) == (len(people) >= K), "the same figures are hidden"
         if len(people) < K:
-            assert figure.raters == {str(p) for p in people} and figure.people == len(people), "complements see the same people"
+            assert who == {str(p) for p in people} and figure_people == len(people), "unions see the same people"
         else:
-            assert K <= figure.people <= len(people)
+            assert K <= figure_people <= len(people)
 
 
 async def _company(cast, seed: int) -> tuple[list[int], list[int], list[int], dict[int, int]]:
@@ -142,17 +140,15 @@ async def test_the_table_kept_rating_by_rating_equals_the_ratings_and_a_rebuild(
     assert await summary.is_current(months[-1], on)
 
 
-@pytest.mark.parametrize("fold_at, source", [(1e9, "summary"), (0.0, "ratings")])
-async def test_the_matrix_from_the_summary_equals_the_matrix_from_the_ratings(cast, rollback, monkeypatch, fold_at, source):
+async def test_the_matrix_from_the_summary_equals_the_matrix_from_the_ratings(cast, rollback):
     raters, providers, services, people = await _company(cast, 7)
     rng = random.Random(7)
     for rater, department in people.items():
         for svc in rng.sample(services, 3):
             await _add(svc, providers[services.index(svc) // 2], rater, department, None, today(), rng.randint(1, 5))
     root = (await db.fetch("SELECT parent FROM department WHERE id = {}", raters[0]))[0]["parent"]
-    monkeypatch.setattr(service, "FOLD_AT", fold_at)  # which source the matrix reads
     m = await service.matrix(cast.actor("hr"), root, root)
-    assert m["source"] == source
+    assert m["source"] == "summary"
     k = m["k"]
     ratings = await Rating.select().where(Rating.rater.is_in(list(people))).run()
     shown = 0
@@ -185,7 +181,7 @@ async def test_a_bulk_load_past_the_summary_is_noticed_and_a_rebuild_catches_up(
                          created_at=utcnow()).save().run()
     assert not await summary.is_current(today(), today())
     m = await service.matrix(cast.actor("hr"))
-    assert m["stale"] and m["source"] == "ratings", "the matrix counts from the ratings, and says why it is slower"
+    assert m["stale"], "the matrix reads the summary only, and says it is behind"
     assert (await service.scorecard(cast.actor("hr"), provider))["stale"], "a scorecard reads the summary only: it says so"
     await summary.rebuild()
     assert await summary.is_current(today(), today())
