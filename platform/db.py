@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
 from servicechain.platform.config import Settings, get_settings
 
@@ -24,9 +26,67 @@ SQLITE_BUSY_TIMEOUT_S = 30
 log = logging.getLogger("servicechain.db")
 
 
+MAX_IDLE_READERS = 8
+
+
+class _Connections:
+    """One engine's long-lived SQLite connections on one event loop: the writer, guarded by a
+    lock, and idle readers. An aiosqlite connection is a thread; opening one per transaction
+    (Piccolo's way) started and joined a thread and opened the file for every request."""
+
+    def __init__(self) -> None:
+        self.write_lock = asyncio.Lock()
+        self.writer: aiosqlite.Connection | None = None
+        self.idle: list[aiosqlite.Connection] = []
+
+
+def _discard(connection: aiosqlite.Connection) -> None:
+    """Close without waiting: queued behind whatever the connection's thread still has to do
+    (a commit or rollback), so a lock it holds ends with it."""
+    with contextlib.suppress(Exception):
+        connection.stop()
+
+
+class PooledSQLiteTransaction(SQLiteTransaction):
+    """Piccolo's transaction on a long-lived connection: write transactions (BEGIN IMMEDIATE)
+    take the one writer under the lock, so writers of this process queue here instead of in
+    SQLite's busy handler; read snapshots borrow an idle reader. Commit, rollback, savepoints
+    and nesting are Piccolo's own. A connection whose transaction did not end cleanly is
+    closed, never reused."""
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.engine._take(self.transaction_type is TransactionType.immediate)
+        try:
+            await self.begin()
+        except BaseException:
+            self.engine._give_back(self.connection, self.transaction_type is TransactionType.immediate, clean=False)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        clean = False
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+            clean = True
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            self.engine._give_back(self.connection, self.transaction_type is TransactionType.immediate, clean=clean)
+        return exception is None
+
+
 class TunedSQLiteEngine(SQLiteEngine):
-    """SQLiteEngine whose connections wait for locks and sync less often in WAL mode, and
-    whose queries inside a transaction cost one trip to aiosqlite's thread, not three.
+    """SQLiteEngine whose connections wait for locks and sync less often in WAL mode, live as
+    long as the event loop (see ``_Connections``), and whose queries inside a transaction cost
+    one trip to aiosqlite's thread, not three.
 
     Piccolo re-issues ``PRAGMA foreign_keys = 1`` before every query in a transaction; the
     pragma is already set when the connection opens (``get_connection``) and SQLite ignores
@@ -39,10 +99,98 @@ class TunedSQLiteEngine(SQLiteEngine):
         await connection.execute("PRAGMA synchronous = NORMAL")
         return connection
 
+    # --- long-lived connections --------------------------------------------------------------
+
+    def _connections(self) -> _Connections:
+        pools = self.__dict__.setdefault("_pools", weakref.WeakKeyDictionary())
+        loop = asyncio.get_running_loop()
+        if loop not in pools:
+            pools[loop] = _Connections()
+        return pools[loop]
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # A daemon thread: a connection nobody closed (its loop gone without db.stop()) must not
+        # keep the process from exiting. Set before the thread starts, which awaiting does.
+        connection._thread.daemon = True
+        await connection
+        connection.row_factory = _dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    async def _take(self, write: bool) -> aiosqlite.Connection:
+        pool = self._connections()
+        if write:
+            try:
+                await asyncio.wait_for(pool.write_lock.acquire(), SQLITE_BUSY_TIMEOUT_S)
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked (waited for this process's writer)") from None
+            try:
+                if pool.writer is None:
+                    pool.writer = await self._open()
+            except BaseException:
+                pool.write_lock.release()
+                raise
+            return pool.writer
+        if pool.idle:
+            return pool.idle.pop()
+        return await self._open()
+
+    def _give_back(self, connection: aiosqlite.Connection, write: bool, *, clean: bool) -> None:
+        pool = self._connections()
+        healthy = clean and connection._connection is not None and not connection.in_transaction
+        if write:
+            if not healthy:
+                _discard(connection)
+                if pool.writer is connection:
+                    pool.writer = None
+            pool.write_lock.release()
+        elif healthy and len(pool.idle) < MAX_IDLE_READERS:
+            pool.idle.append(connection)
+        else:
+            _discard(connection)
+
+    async def close_connections(self) -> None:
+        """Close this loop's long-lived connections (at shutdown, or before the file is swapped)."""
+        pools = self.__dict__.get("_pools")
+        pool = pools.pop(asyncio.get_running_loop(), None) if pools is not None else None
+        if pool is None:
+            return
+        async with pool.write_lock:
+            if pool.writer is not None:
+                await pool.writer.close()
+                pool.writer = None
+        for connection in pool.idle:
+            await connection.close()
+        pool.idle.clear()
+
+    def transaction(self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True):
+        return PooledSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):
+        """A query outside any transaction: a SELECT on an idle reader, anything else (it may
+        write) as a one-statement write transaction on the writer, under its lock."""
+        if sqlite3.sqlite_version_info < (3, 35):
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        write = not query.lstrip()[:6].upper().startswith("SELECT")
+        connection = await self._take(write)
+        clean = False
+        try:
+            rows = list(await connection.execute_fetchall(query, args or []))
+            clean = True
+            return rows
+        finally:
+            self._give_back(connection, write, clean=clean)
+
     async def _run_in_existing_connection(self, connection, query, args=None, query_type="generic", table=None):
         if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING: Piccolo's own path finds the new pk
             return await super()._run_in_existing_connection(connection, query, args, query_type, table)
         return list(await connection.execute_fetchall(query, args or []))
+
+
+def _dict_factory(cursor, row) -> dict:
+    return {column[0]: row[index] for index, column in enumerate(cursor.description)}
 
 
 class LoopLocalPostgresEngine(PostgresEngine):
@@ -124,10 +272,14 @@ async def start() -> None:
             prepare_sqlite_file(db.path)
         except sqlite3.Error as exc:  # same reasoning: serve 503 until the file is reachable
             log.warning("cannot open the SQLite database %s: %s", db.path, exc)
+        if isinstance(db, TunedSQLiteEngine):
+            await db.close_connections()  # any opened before WAL was set (migrations) start afresh
 
 
 async def stop() -> None:
     db = engine()
+    if isinstance(db, TunedSQLiteEngine):
+        await db.close_connections()
     if db.engine_type == "postgres":
         key = (id(db), asyncio.get_running_loop())
         _pool_users[key] = max(0, _pool_users.get(key, 1) - 1)

@@ -68,6 +68,64 @@ async def test_twenty_concurrent_writers_never_see_database_is_locked_and_lose_n
     assert row["value"] == "20"
 
 
+@pytest.mark.sqlite_only
+async def test_sqlite_writes_share_one_long_lived_connection_and_reads_reuse_theirs(database_copy):
+    async with db.write() as first:
+        await SystemFlag.insert(SystemFlag(key="test.writer", value="1")).run()
+    async with db.write() as second:
+        await SystemFlag.update({SystemFlag.value: "2"}).where(SystemFlag.key == "test.writer").run()
+    assert first.connection is second.connection
+    async with db.read() as snapshot:
+        assert (await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == "test.writer").first().run())["value"] == "2"
+    async with db.read() as again:
+        pass
+    assert snapshot.connection is again.connection
+    assert snapshot.connection is not first.connection
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_writer_that_broke_mid_transaction_is_replaced_and_its_write_is_gone(database_copy):
+    with pytest.raises(ValueError):
+        async with db.write() as broken:
+            await SystemFlag.insert(SystemFlag(key="test.broken", value="1")).run()
+            await broken.connection.close()  # the commit cannot happen on a closed connection
+    async with db.write() as fresh:
+        await SystemFlag.insert(SystemFlag(key="test.after", value="1")).run()
+    assert fresh.connection is not broken.connection
+    assert not await SystemFlag.exists().where(SystemFlag.key == "test.broken").run()
+    assert await SystemFlag.exists().where(SystemFlag.key == "test.after").run()
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_write_outside_a_transaction_waits_for_the_writer_in_progress(database_copy):
+    order: list[str] = []
+    holding = asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with db.write():
+            await SystemFlag.insert(SystemFlag(key="test.first", value="1")).run()
+            holding.set()
+            await asyncio.sleep(0.05)
+            order.append("transaction committed")
+
+    async def lone_insert() -> None:
+        await holding.wait()
+        await SystemFlag.insert(SystemFlag(key="test.second", value="1")).run()  # no db.write(): autocommit
+        order.append("lone insert")
+
+    await asyncio.gather(long_transaction(), lone_insert())
+    assert order == ["transaction committed", "lone insert"]
+    assert await SystemFlag.count().where(SystemFlag.key.is_in(["test.first", "test.second"])).run() == 2
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_connections_close_at_stop_and_reopen_on_use(database_copy):
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="test.reopen", value="1")).run()
+    await db.engine().close_connections()
+    assert await SystemFlag.exists().where(SystemFlag.key == "test.reopen").run()
+
+
 async def test_fetch_uses_the_same_placeholders_on_both_engines(cast):
     rows = await db.fetch("SELECT id, name_ru FROM department WHERE code = {} AND depth = {}", "support", 1)
     assert rows == [{"id": cast.departments["support"], "name_ru": "Служба поддержки"}]
