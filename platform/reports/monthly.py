@@ -196,6 +196,10 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
     frame = panel.frame.filter(pl.col("month") == month)
     by_id = {r["department_id"]: r for r in _rows(frame)}
     _root, top, children = _top_level(panel)
+    company = _company_rows(panel, month).get(month)
+    # Survey figures exist in a month a pulse closed; a department with people but none then
+    # had too few answers, or its figure would give a smaller group's away: it says so.
+    surveyed = any(_value(company, k) is not None for k in SURVEY)
     columns = [*TABLE_PEOPLE, *TABLE_CUSTOMER]
     columns = [c for c in columns if c in panel.frame.columns]
     rows = []
@@ -207,8 +211,7 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
         headcount = _value(r, "headcount")
         # A survey figure is null both for "no pulse answered" and "too few answered": the
         # footnote is for the second, so a department with people but too few respondents.
-        hidden = bool(r) and (headcount or 0) > 0 and all(_value(r, k) is None for k in SURVEY if k in columns) \
-            and (_value(r, "respondents") or 0) < panel.min_group
+        hidden = surveyed and (headcount or 0) > 0 and all(_value(r, k) is None for k in SURVEY if k in panel.frame.columns)
         any_hidden = any_hidden or hidden
         cells = []
         for key in columns:
