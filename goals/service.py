@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from markupsafe import Markup
+
 from servicechain.goals.forms import CheckInForm, GoalForm
 from servicechain.goals.tables import OPEN_STATUSES, CheckIn, Cycle, Goal
 from servicechain.platform import audit, db
+from servicechain.platform.analytics import charts
 from servicechain.platform.config import get_settings
+from servicechain.platform.i18n import format_date
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext
 from servicechain.platform.people.service import department_name
@@ -774,39 +778,23 @@ async def person_choices(actor: Actor) -> list[dict[str, Any]]:
 
 # --- the check-in chart -----------------------------------------------------------------------------
 
-CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 56, 16, 16, 36
+# The check-in dots by confidence: green, amber, red (they differ in grey too: light, middle, dark).
+CONFIDENCE_COLOURS = {"on_track": "#2e7d32", "at_risk": "#c77700", "off_track": "#b3261e"}
 
 
-def chart(goal: dict[str, Any], check_ins: list[dict[str, Any]]) -> dict[str, Any]:
-    """Coordinates for the server-drawn SVG: the check-ins over the goal's time, the baseline,
-    the target and the straight line of expected progress. Values only, no markup."""
-    start, end = goal["starts_on"], goal["deadline"]
-    days = max(1, (end - start).days)
+def chart(goal: dict[str, Any], check_ins: list[dict[str, Any]]) -> Markup:
+    """The check-ins over the goal's time against the baseline, the target and the straight line
+    of expected progress, drawn by analytics/charts (the one chart code of the pages and PDF)."""
     points = sorted(check_ins, key=lambda c: (c["taken_on"], c["id"]))
-    values = [goal["baseline"], goal["target"], *[c["value"] for c in points]]
-    low, high = min(values), max(values)
-    if high == low:
-        high = low + 1
-    span = high - low
-    low, high = low - span * 0.05, high + span * 0.05
-
-    def x(day: date) -> float:
-        return round(PAD_L + (CHART_W - PAD_L - PAD_R) * min(max((day - start).days, 0), days) / days, 1)
-
-    def y(value: float) -> float:
-        return round(PAD_T + (CHART_H - PAD_T - PAD_B) * (high - value) / (high - low), 1)
-
-    dots = [{"x": x(c["taken_on"]), "y": y(c["value"]), "value": _num(c["value"]), "on": c["taken_on"].isoformat(),
-             "confidence": c["confidence"]} for c in points]
-    return {
-        "width": CHART_W, "height": CHART_H, "left": PAD_L, "right": CHART_W - PAD_R, "top": PAD_T, "bottom": CHART_H - PAD_B,
-        "baseline_y": y(goal["baseline"]), "target_y": y(goal["target"]),
-        "baseline": _num(goal["baseline"]), "target": _num(goal["target"]),
-        "expected": {"x1": x(start), "y1": y(goal["baseline"]), "x2": x(end), "y2": y(goal["target"])},
-        "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
-        "dots": dots, "start": start.isoformat(), "end": end.isoformat(),
-        "today_x": x(today()) if start <= today() <= end else None,
-    }
+    return charts.progress_chart(
+        [(c["taken_on"], c["value"], c["confidence"]) for c in points],
+        start=goal["starts_on"], end=goal["deadline"], baseline=goal["baseline"], target=goal["target"], today=today(),
+        title=_("Check-ins over the goal's time, with the baseline, the target and the expected path"),
+        today_label=_("today"), baseline_label=_("Baseline"), target_label=_("Target"),
+        expected_label=_("Expected path"), point_colours=CONFIDENCE_COLOURS,
+        point_labels=[f"{format_date(c['taken_on'])}: {_num(c['value'])} ({CONFIDENCE_LABELS[c['confidence']]})"
+                      for c in points],
+    )
 
 
 def labels() -> dict[str, Any]:

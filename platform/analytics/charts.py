@@ -473,6 +473,74 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, unit: str, width: int
     return _svg(width, height, title, body, "chart-bar")
 
 
+# --- plan against actual --------------------------------------------------------------------------
+
+
+def progress_chart(points: Sequence[tuple[date, float, str]], *, start: date, end: date, baseline: float,
+                   target: float, today: date | None, title: str, today_label: str, baseline_label: str,
+                   target_label: str, expected_label: str, point_colours: dict[str, str] | None = None,
+                   point_labels: Sequence[str] | None = None, width: int = 640, height: int = 240) -> Markup:
+    """A goal's check-ins (date, value, kind) between ``start`` and ``end`` against its plan: the
+    baseline and the target as dashed lines, the straight path of expected progress between
+    them, and a mark for ``today`` while the goal runs. ``point_colours`` colours each check-in
+    by its kind (e.g. its confidence); ``point_labels`` are their tooltips. The x axis is days."""
+    points = sorted(points, key=lambda p: p[0])
+    colours = point_colours or {}
+    values = [baseline, target, *[v for _d, v, _k in points]]
+    low, high = min(values), max(values)
+    if high == low:
+        high = low + 1
+    pad = (high - low) * 0.05
+    low, high = low - pad, high + pad
+    body: list[str] = []
+    items = [(baseline_label, AXIS, "4 3", ""), (target_label, PALETTE[2], "4 3", ""), (expected_label, "#c9a227", None, "")]
+    x_cursor = 8.0
+    for text, colour, dash, _m in items:
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(f'<line x1="{_n(x_cursor)}" y1="14" x2="{_n(x_cursor + 22)}" y2="14" stroke="{colour}" stroke-width="2"{dash_attr}/>')
+        body.append(_label(x_cursor + 28, 18, text, fill=INK))
+        x_cursor += 28 + _text_width(text) + 16
+    tick_texts = [format_value(baseline), format_value(target)]
+    left = max(40.0, max(_text_width(t) for t in tick_texts) + 12)
+    right, top, bottom = width - 14.0, 30.0, height - 34.0
+    days = max(1, (end - start).days)
+
+    def x_of(day: date) -> float:
+        return left + (right - left) * min(max((day - start).days, 0), days) / days
+
+    def y_of(value: float) -> float:
+        return top + (bottom - top) * (high - value) / (high - low)
+
+    body.append(f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(right - left)}" height="{_n(bottom - top)}" '
+                f'fill="#fbfcfc" stroke="{GRID}"/>')
+    for value, colour, css in ((baseline, AXIS, "baseline"), (target, PALETTE[2], "target")):
+        y = y_of(value)
+        body.append(f'<line class="{css}" x1="{_n(left)}" y1="{_n(y)}" x2="{_n(right)}" y2="{_n(y)}" stroke="{colour}" '
+                    f'stroke-width="1.2" stroke-dasharray="4 3"/>')
+        body.append(_label(left - 5, y + 4, format_value(value), anchor="end", fill=colour if css == "target" else MUTED))
+    body.append(f'<line class="expected" x1="{_n(x_of(start))}" y1="{_n(y_of(baseline))}" x2="{_n(x_of(end))}" '
+                f'y2="{_n(y_of(target))}" stroke="#c9a227" stroke-width="1.5"/>')
+    if today is not None and start <= today <= end:
+        x = x_of(today)
+        body.append(f'<line class="today" x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{MUTED}" '
+                    f'stroke-dasharray="2 3"/>')
+        body.append(_label(min(max(x, left + 20), right - 20), bottom + 13, today_label, anchor="middle"))
+    body.append(_label(left, height - 8, format_date_short(start)))
+    body.append(_label(right, height - 8, format_date_short(end), anchor="end"))
+    if len(points) > 1:
+        path = " ".join(f"{_n(x_of(d))},{_n(y_of(v))}" for d, v, _k in points)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    for i, (d, v, kind) in enumerate(points):
+        tip = point_labels[i] if point_labels is not None and i < len(point_labels) else f"{d.isoformat()}: {format_value(v)}"
+        body.append(_marker("circle", x_of(d), y_of(v), 4, colours.get(kind, PALETTE[0]), tip))
+    return _svg(width, height, title, body, "chart-line chart-progress")
+
+
+def format_date_short(day: date) -> str:
+    """A date as the reader writes it ("24.11.2026", "11/24/26")."""
+    return _babel_date(day, format="short", locale=i18n.current_language())
+
+
 # --- heat matrix ------------------------------------------------------------------------------
 
 

@@ -269,6 +269,9 @@ def test_no_text_falls_outside_the_chart():
         charts.heat_matrix([long, "Склад"], ["Продажи", long, "ИТ"], {(0, 0): 1.0, (1, 1): None, (0, 2): 4.5},
                            suppressed_label="меньше 5 ответов"),
         charts.sparkline([1.0, None, 3.0]),
+        charts.progress_chart([(date(2026, 2, 1), 10.0, "x")], start=date(2026, 1, 1), end=date(2026, 12, 31),
+                              baseline=0.0, target=12345.0, today=date(2026, 12, 30), title="t", today_label="сегодня",
+                              baseline_label="Исходное значение", target_label="Цель", expected_label="Ожидаемый ход"),
     ]
     for svg in svgs:
         root = parse(svg)
@@ -282,3 +285,31 @@ def test_no_text_falls_outside_the_chart():
             left = {"start": x, "middle": x - w / 2, "end": x - w}[t.get("text-anchor", "start")]
             assert y - size * 0.8 >= -0.5 and y + size * 0.25 <= height + 0.5, (t.text, y, height)
             assert left >= -2 and left + w <= width + 2, (t.text, left, w, width)
+
+
+# --- plan against actual --------------------------------------------------------------------------
+
+
+def test_progress_chart_draws_the_plan_and_the_check_ins_where_they_belong():
+    start, end = date(2026, 1, 1), date(2026, 12, 31)
+    svg = charts.progress_chart(
+        [(date(2026, 7, 2), 50.0, "at_risk"), (date(2026, 4, 1), 30.0, "on_track")], start=start, end=end,
+        baseline=0.0, target=100.0, today=date(2026, 7, 2), title=EVIL, today_label="today", baseline_label="Baseline",
+        target_label="Target", expected_label="Expected path", point_colours={"on_track": "#2e7d32", "at_risk": "#c77700"},
+        point_labels=["2 Jul: 50 (<b>at risk</b>)", "1 Apr: 30"])
+    root = parse(svg)
+    line = {e.get("class"): e for e in root.iter(NS + "line") if e.get("class")}
+    base_y, target_y = float(line["baseline"].get("y1")), float(line["target"].get("y1"))
+    expected = line["expected"]
+    assert float(expected.get("y1")) == pytest.approx(base_y, abs=0.11) and float(expected.get("y2")) == pytest.approx(target_y, abs=0.11)
+    (path,) = root.iter(NS + "polyline")
+    (x1, y1), (x2, y2) = points_of(path)  # sorted by date
+    assert y1 == pytest.approx(base_y + (target_y - base_y) * 0.3, abs=0.2) and y2 == pytest.approx((base_y + target_y) / 2, abs=0.2)
+    # the check-in of 2 July sits on the expected path (half the value, half the year) and on the today line
+    ex1, ex2 = float(expected.get("x1")), float(expected.get("x2"))
+    assert x2 == pytest.approx(ex1 + (ex2 - ex1) * (date(2026, 7, 2) - start).days / (end - start).days, abs=0.2)
+    assert float(line["today"].get("x1")) == pytest.approx(x2, abs=0.11)
+    fills = [c.get("fill") for c in root.iter(NS + "circle")]
+    assert fills == ["#2e7d32", "#c77700"]
+    assert "2 Jul: 50 (<b>at risk</b>)" in ["".join(t.itertext()) for t in root.iter(NS + "title")]
+    assert root.find(NS + "title").text == EVIL
