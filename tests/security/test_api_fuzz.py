@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-MAX_EXAMPLES = int(os.environ.get("SERVICECHAIN_FUZZ_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("SERVICECHAIN_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 VALUES = ["customer", "colleagues", "ownership", "beyond"]

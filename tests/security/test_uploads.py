@@ -6,6 +6,7 @@ A1:XFD1048576) are refused or read as what they really hold, without openpyxl in
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 
@@ -162,3 +163,16 @@ async def test_an_api_body_over_the_servers_limit_answers_413_in_the_error_shape
                                  headers={"Authorization": f"Bearer {raw}", "Content-Type": "application/json"})
     assert response.status_code == 413
     assert "larger" in response.json()["detail"]
+
+
+def test_every_upload_form_is_one_of_the_bounded_imports():
+    """A new upload form must join IMPORTS (and so these tests) before it ships."""
+    from tests.conftest import ROOT
+
+    actions = set()
+    for template in (ROOT / "templates").rglob("*.html"):
+        for form in re.findall(r"<form\b[^>]*>", template.read_text(encoding="utf-8")):
+            if "multipart/form-data" in form:
+                action = re.search(r'action="([^"]+)"', form)
+                actions.add(action.group(1).rstrip("/") if action else str(template))
+    assert actions and actions <= set(IMPORTS), actions
