@@ -45,7 +45,7 @@ async def test_a_goal_from_refusal_to_agreement_and_a_check_in_without_reloading
     await page.get_by_role("button", name="Add a check-in").click()
     await page.get_by_role("cell", name="Halfway there").wait_for()
     assert await page.evaluate("window.noReloadMarker") == 7  # the check-ins were swapped in place
-    assert await page.locator("svg.goal-chart circle").count() == 1
+    assert await page.locator("svg.chart-progress circle").count() == 1
 
     await page.get_by_role("button", name="Русский").click()
     await page.wait_for_load_state()
