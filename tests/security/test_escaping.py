@@ -3,7 +3,8 @@
 On a private copy, a payload goes into every free-text field people fill in: a department's and
 a person's name and position, a thanks and its story, a goal's title, description and metric
 and a check-in comment, an internal service's name, a rating comment and a follow-up's response,
-a customer's score comment and the follow-up note. Then the site is crawled by following links
+a customer's score comment and the follow-up note, a pulse's title and an anonymous pulse
+comment. Then the site is crawled by following links
 (so pages added later, such as analytics and reports, are visited when a menu links them) as an
 administrator, a manager and an employee. No page may carry a payload as a live tag, and each
 payload must be found, escaped, on some page (proving the crawl saw where it is shown).
@@ -31,7 +32,7 @@ def payload(field: str) -> str:
 
 
 FIELDS = ("dept", "person", "position", "thanks", "story", "goal", "goal-text", "metric", "check-in", "service",
-          "rating", "response", "score", "score-note")
+          "rating", "response", "score", "score-note", "pulse", "pulse-comment")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,8 @@ async def planted(cast):
     from tests.goals.helpers import goal_data
     from tests.internal_service import helpers as internal_helpers
     from tests.recognition.conftest import ensure_values
+    from tests.surveys import helpers as surveys
+    from servicechain.platform.surveys import service as pulse_service
 
     hr, manager, employee = cast.actor("hr"), cast.actor("manager"), cast.actor("employee")
     async with private_copy():
@@ -86,6 +89,11 @@ async def planted(cast):
         score_follow_up = await ScoreFollowUp.select(ScoreFollowUp.id).order_by(ScoreFollowUp.id, ascending=False).first().run()
         await customers.close_follow_up(manager, score_follow_up["id"], {"outcome": "called_back",
                                                                           "note": payload("score-note")})
+        pulse_department = await surveys.department("Pulse", cast.departments["company"])
+        respondents = await surveys.people(pulse_department, 5)
+        pulse = await surveys.launch(hr, [pulse_department], title=payload("pulse"))
+        await surveys.answer_all(pulse, respondents, comment=payload("pulse-comment"))
+        await pulse_service.close_pulse(pulse)
         yield
 
 
