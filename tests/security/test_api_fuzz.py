@@ -17,22 +17,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+import schemathesis  # pinned in requirements-dev
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from servicechain.platform.security import SCOPES
-from tests.cast import EMAILS
-from tests.security.conftest import private_copy
-
-schemathesis = pytest.importorskip("schemathesis")  # requirements-dev pins it
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+
+from servicechain.platform.security import SCOPES
+from tests.cast import EMAILS
+from tests.security.conftest import private_copy
 
 MAX_EXAMPLES = int(os.environ.get("SERVICECHAIN_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
