@@ -171,6 +171,10 @@ def _in_use(counts: dict[str, int]) -> dict[str, int]:
 # --- SQLite -----------------------------------------------------------------------------------
 
 
+def _read_only(path: Path) -> str:
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def _sqlite_counts(conn: sqlite3.Connection) -> dict[str, int]:
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
@@ -190,7 +194,7 @@ def _sqlite_backup(settings: Settings, target: Path, work: Path, progress: Progr
         raise BackupError(f"there is no database at {source} (nothing to back up)")
     copy = work / "payload.sqlite3"
     progress(f"copying {source} with SQLite's online backup")
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)) as src, \
+    with contextlib.closing(sqlite3.connect(_read_only(source), uri=True, timeout=30)) as src, \
             contextlib.closing(sqlite3.connect(copy)) as dst:
         src.backup(dst)  # one step: one consistent snapshot while others keep writing
     with contextlib.closing(sqlite3.connect(copy)) as conn:
@@ -203,7 +207,7 @@ def _sqlite_backup(settings: Settings, target: Path, work: Path, progress: Progr
 
 def _sqlite_restore(settings: Settings, payload: Path, force: bool, progress: Progress) -> None:
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{payload}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(sqlite3.connect(_read_only(payload), uri=True)) as conn:
             check = conn.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
                 raise BackupError(f"the database inside the backup is damaged ({check}); nothing was restored")
@@ -213,7 +217,7 @@ def _sqlite_restore(settings: Settings, payload: Path, force: bool, progress: Pr
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=30)) as conn:
+            with contextlib.closing(sqlite3.connect(_read_only(target), uri=True, timeout=30)) as conn:
                 in_use = _in_use(_sqlite_counts(conn))
         except sqlite3.DatabaseError as exc:
             if not force:
@@ -272,9 +276,28 @@ def _pg_env() -> dict[str, str]:
     return env
 
 
-def _run_tool(args: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess:
+def _pg_target(url: str) -> tuple[str, dict[str, str]]:
+    """The URL for a client tool's command line without its password, which goes in the
+    environment instead: a command line is visible to every user of the machine."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, {}
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    bare = urlunsplit(parts._replace(netloc=(user + "@" if user else "") + netloc[-1]))
+    return bare, {"PGPASSWORD": unquote(parts.password)}
+
+
+def _run_tool(args: list[str], what: str, url: str | None = None, **kwargs: Any) -> subprocess.CompletedProcess:
+    env = _pg_env()
+    if url is not None:
+        bare, secret = _pg_target(url)
+        args = [bare if a == url else a for a in args]
+        env.update(secret)
     kwargs.setdefault("stdout", subprocess.PIPE)
-    done = subprocess.run(args, stderr=subprocess.PIPE, env=_pg_env(), **kwargs)
+    done = subprocess.run(args, stderr=subprocess.PIPE, env=env, **kwargs)
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines()
         detail = "; ".join(line for line in err if line.strip())[:600] or f"exit code {done.returncode}"
@@ -315,7 +338,7 @@ async def _pg_backup(settings: Settings, target: Path, work: Path, progress: Pro
     dump = work / "payload.dump"
     progress(f"dumping with {pg_dump} (server {version})")
     await asyncio.to_thread(_run_tool, [pg_dump, "--format=custom", "--no-owner", "--no-acl", "--file", str(dump),
-                                        "--dbname", settings.database_url], "pg_dump")
+                                        "--dbname", settings.database_url], "pg_dump", settings.database_url)
     # Counts and migrations read after the dump: a write in between shows as a count that
     # differs from the dump, never as a migration the dump lacks (migrations run offline).
     _, _, counts, migrations = await _pg_state(settings.database_url)
@@ -348,7 +371,7 @@ async def _pg_restore(settings: Settings, payload: Path, header: Header, force: 
     progress("restoring in one transaction")
     await asyncio.to_thread(_run_tool, [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1",
                                         "--file", str(drop), "--file", str(script), "--dbname", settings.database_url],
-                            "restoring into PostgreSQL (nothing was changed)", stdout=subprocess.DEVNULL)
+                            "restoring into PostgreSQL (nothing was changed)", settings.database_url, stdout=subprocess.DEVNULL)
 
 
 # --- commands ---------------------------------------------------------------------------------

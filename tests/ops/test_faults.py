@@ -328,3 +328,42 @@ def test_a_report_generation_killed_midway_leaves_no_half_report(company, server
     report_id = int(made.headers["location"].rsplit("=", 1)[1])
     assert person.get(f"/reports/{report_id}/download").content.startswith(b"%PDF")
     archive_whole(url)
+
+
+# --- a backup while the application writes ----------------------------------------------------
+
+
+def test_a_backup_taken_while_the_app_writes_restores_consistent(company, server, tmp_path):
+    """Uses keep being recorded through the API while `servicechain backup` runs: the restored
+    copy holds whole uses only (each with its running totals and its audit entry)."""
+    from tests.ops.helpers import drop_database, new_database
+
+    url, token = company
+    email, scope, amount, _ = near_the_end_of_a_budget(url, uses_left=1000)
+    run = uuid.uuid4().hex[:6]
+    backup = tmp_path / "while-writing.scbackup"
+    with api(server, token) as client, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        def keep_writing() -> int:
+            made = 0
+            while not backup.exists():
+                answer = client.post("/api/v1/authority/uses", json={
+                    "employee": email, "scope": scope, "amount": amount, "case_ref": f"during-{run}-{made}"})
+                assert answer.status_code == 201, answer.text
+                made += 1
+            return made
+        writer = pool.submit(keep_writing)
+        while not sql(url, f"SELECT COUNT(*) FROM authority_use WHERE case_ref LIKE 'during-{run}-%'")[0][0]:
+            time.sleep(0.05)
+        cli(url, "backup", str(backup))
+        assert writer.result() > 0
+    target = new_database("during")
+    try:
+        cli(target, "restore", str(backup))
+        budgets_hold(target)
+        audit_intact(target)
+        copied = sql(target, f"SELECT COUNT(*) FROM authority_use WHERE case_ref LIKE 'during-{run}-%'")[0][0]
+        audited = sql(target, "SELECT COUNT(*) FROM audit_entry WHERE action = 'authority.used'"
+                              f" AND summary LIKE '%during-{run}-%'")[0][0]
+        assert copied >= 1 and audited == copied
+    finally:
+        drop_database(target)
