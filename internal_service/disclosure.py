@@ -287,15 +287,20 @@ class Universe:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(keys).astype(np.int64), np.concatenate(owners)
 
+    def _who(self, a: int) -> frozenset[str]:
+        found = self._parsed.get(a)
+        if found is None:
+            found = self._parsed[a] = frozenset(_parse(self.atoms[a].raters))
+        return found
+
     def _exact_people(self) -> None:
         """A figure's people are at least its largest atom's; under the minimum, the union of its
         atoms' rater lists (every atom is then small too)."""
+        self._parsed: dict[int, frozenset[str]] = {}
         small = np.flatnonzero((self._people < self.k) & (np.diff(self._starts) > 1))
+        who = self._who
         for f in small.tolist():
-            together: set[str] = set()
-            for a in self._owners[self._starts[f]:self._starts[f + 1]].tolist():
-                together |= _parse(self.atoms[a].raters)
-            self._people[f] = len(together)
+            self._people[f] = len(frozenset().union(*(who(a) for a in self._owners[self._starts[f]:self._starts[f + 1]].tolist())))
 
     def _figures_of(self, a: int) -> frozenset[int]:
         """The keys of every figure atom ``a`` is a part of."""
@@ -355,7 +360,7 @@ class Universe:
 
     def _protect(self, figures: list[int]) -> None:
         """A witness for each of ``figures`` (indexes) not yet changed by an earlier one."""
-        for f in sorted(figures, key=lambda f: (int(self._count[f]), int(self._keys[f]))):
+        for f in sorted(figures, key=lambda f: (-int(self._count[f]), int(self._keys[f]))):
             key = int(self._keys[f])
             if key in self._witnessed:
                 continue
@@ -384,11 +389,8 @@ class Universe:
         top = max(int(self._people[f]) for f in figures)
         if top >= self.k:
             return top
-        together: set[str] = set()
-        for f in figures:
-            for a in self._owners[self._starts[f]:self._starts[f + 1]].tolist():
-                together |= _parse(self.atoms[a].raters)
-        return len(together)
+        return len(frozenset().union(*(self._who(a) for f in figures
+                                       for a in self._owners[self._starts[f]:self._starts[f + 1]].tolist())))
 
     def _equations(self, key: int) -> list[tuple[int, list[int]]]:
         """(total, parts) for every sum the figure ``key`` is a total of (keys; parts without
@@ -482,10 +484,7 @@ class Universe:
                           if int(self._rn[a]) != t]
             if max(self.atoms[a].people for a in rest_atoms) >= self.k:
                 continue
-            together: set[str] = set()
-            for a in rest_atoms:
-                together |= _parse(self.atoms[a].raters)
-            if len(together) < self.k:
+            if len(frozenset().union(*(self._who(a) for a in rest_atoms))) < self.k:
                 result.append(i)
         return result
 
@@ -504,38 +503,43 @@ class Universe:
         self._at = {(int(r), int(s), int(m), int(n)): i for i, (r, s, m, n) in
                     enumerate(zip(self._rd.tolist(), self._ps.tolist(), self._mo.tolist(), self._rn.tolist(), strict=True))}
         self._D, self._S = D, S
+        # (parent group, grandparent group) of each atom's rater and provider department
+        def near(chain: list[int]) -> tuple[int, int]:
+            return (chain[1] if len(chain) > 1 else -1, chain[2] if len(chain) > 2 else -1)
+        by_dept = [near(c) for c in self._chains]
+        self._near_r = [by_dept[d] for d in self._rd.tolist()]
+        self._near_p = [by_dept[self.dept_index[a.provider]] for a in self.atoms]
 
     def _same(self, name: str, value: int) -> list[int]:
         keys, order = self._by[name]
         lo, hi = np.searchsorted(keys, value, "left"), np.searchsorted(keys, value, "right")
         return order[lo:hi].tolist()
 
-    def _closest(self, a: int, others: list[int], side: str, limit: int, outside: int) -> list[int]:
-        """Up to ``limit`` atoms of ``others`` not in figure ``outside``, nearest to ``a`` in
-        the rater (``side`` "r") or provider tree: most groups in common first."""
-        if side == "r":
-            mine = set(self._chains[int(self._rd[a])])
-            chain_of = lambda b: self._chains[int(self._rd[b])]  # noqa: E731
-        else:
-            mine = set(self._chains[self.dept_index[self.atoms[a].provider]])
-            chain_of = lambda b: self._chains[self.dept_index[self.atoms[b].provider]]  # noqa: E731
+    def _closest(self, a: int, others: list[int], side: str, limit: int, mine: set[int]) -> list[int]:
+        """Up to ``limit`` atoms of ``others`` outside the figure whose atoms are ``mine``,
+        nearest to ``a`` in the rater (``side`` "r") or provider tree: same parent first, then
+        same grandparent, then the most ratings. Looks at a bounded number of them."""
+        near = self._near_r if side == "r" else self._near_p
+        here = near[a]
         scored = []
-        for b in others[:200]:
-            if b == a or outside in self._figures_of(b):
+        for b in others[:48]:
+            if b in mine:
                 continue
-            scored.append((-len(mine.intersection(chain_of(b))), -self.atoms[b].count, b))
+            there = near[b]
+            scored.append((-(here[0] == there[0]) - (here[1] == there[1]), -self.atoms[b].count, b))
         scored.sort()
         return [b for _s, _c, b in scored[:limit]]
 
     def _candidates(self, f: int, key: int) -> Iterable[dict[int, int]]:
         T, R = self._T, len(self.round_ids) + 1
         mine = self._owners[self._starts[f]:self._starts[f + 1]].tolist()
+        inside = set(mine)
         mine.sort(key=lambda a: -self.atoms[a].count)
         for a in mine[:3]:
             rd, ps, mo, rn = int(self._rd[a]), int(self._ps[a]), int(self._mo[a]), int(self._rn[a])
-            raters = self._closest(a, self._same("smr", (ps * T + mo) * R + rn), "r", 3, key)
-            providers = self._closest(a, self._same("rmr", (rd * T + mo) * R + rn), "p", 3, key)
-            times = [b for b in self._same("rs", rd * self._S + ps) if b != a and key not in self._figures_of(b)][:3]
+            raters = self._closest(a, self._same("smr", (ps * T + mo) * R + rn), "r", 3, inside)
+            providers = self._closest(a, self._same("rmr", (rd * T + mo) * R + rn), "p", 3, inside)
+            times = [b for b in self._same("rs", rd * self._S + ps) if b not in inside][:3]
             for b in raters:
                 for c in providers:
                     d = self._at.get((int(self._rd[b]), int(self._ps[c]), mo, rn))
