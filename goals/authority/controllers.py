@@ -17,6 +17,7 @@ from servicechain.platform.i18n import gettext as _
 from servicechain.platform.lib.dates import BadDate, parse_date
 from servicechain.platform.lib.ids import parse_id
 from servicechain.platform.lib.money import to_roubles
+from servicechain.platform.lib.tabular import spreadsheet_safe
 from servicechain.platform.people.tables import Person
 from servicechain.platform.security import actor_of, can, people_in_reach
 from servicechain.platform.web import DomainError, FormInvalid, redirect, render
@@ -204,9 +205,10 @@ class AuthorityController(Controller):
         writer.writerow(["date", "employee", "email", "scope", "case_ref", "customer", "amount", "unit", "what_was_done", "escalation"])
         for r in rows:
             amount = f"{to_roubles(r['amount']):.2f}" if r["kind"] == "money" else r["amount"]
-            writer.writerow([r["used_on"].isoformat(), r["grantee_name"], r["grantee_email"] or "", r["scope_code"], r["case_ref"],
-                             r["customer"], amount, "RUB" if r["kind"] == "money" else service.unit_plural(r), r["action"],
-                             r["escalation_id"] or ""])
+            text = [spreadsheet_safe(v) for v in (r["grantee_name"], r["grantee_email"] or "", r["scope_code"], r["case_ref"],
+                                                  r["customer"])]
+            writer.writerow([r["used_on"].isoformat(), *text, amount, "RUB" if r["kind"] == "money" else service.unit_plural(r),
+                             spreadsheet_safe(r["action"]), r["escalation_id"] or ""])
         return Response(content=out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": 'attachment; filename="authority-ledger.csv"'})
 

@@ -236,3 +236,15 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # employee numbers typed as numbers come back as 1001.0
     return str(value).strip()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell for an exported CSV that Excel or LibreOffice will not run as a formula
+    ("=HYPERLINK(...)" typed by a customer into a note): such text gets a leading apostrophe,
+    which spreadsheets show as text. Numbers and empty cells pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
