@@ -20,15 +20,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup
+
 from servicechain.internal_service import summary
 from servicechain.internal_service.aggregation import colour_class, index_of
 from servicechain.internal_service.disclosure import ALL, GIVEN, MATRIX, RECEIVED, ROUND, SERVICE, SERVICE_QUARTER, Atom, Cell, Universe
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
 from servicechain.platform import audit, db, outbox
+from servicechain.platform.analytics import charts
 from servicechain.platform.config import get_settings
 from servicechain.platform.i18n import current_language, use_language
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.lib.dates import BadDate, first_of_month, months_back, parse_date
+from servicechain.platform.lib.dates import first_of_month, months_back
+from servicechain.platform.lib.forms_dates import date_range
 from servicechain.platform.people.service import department_name, today
 from servicechain.platform.people.tables import Department, Person
 from servicechain.platform.security import (
@@ -255,27 +259,14 @@ async def launch_round(actor: Actor, data: dict[str, Any]) -> int:
         errors["title"] = [_("Give the round a title, e.g. “Q3 2026”.")]
     elif len(title) > 200:
         errors["title"] = [_("At most 200 characters.")]
-    dates: dict[str, date | None] = {}
-    for name in ("opens_on", "closes_on"):
-        try:
-            dates[name] = parse_date(data.get(name))
-        except BadDate:
-            errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
-            continue
-        if dates[name] is None:
-            errors[name] = [_("This date is required.")]
-    opens, closes = dates.get("opens_on"), dates.get("closes_on")
-    if opens and closes:
-        if closes < opens:
-            errors["closes_on"] = [_("The round cannot close before it opens.")]
-        elif closes < today():
-            errors["closes_on"] = [_("The round would already be closed.")]
-        else:
-            overlapping = next((r for r in await RatingRound.select().where(
-                (RatingRound.opens_on <= closes) & (RatingRound.closes_on >= opens)).run()
-                if not _cancelled(r)), None)
-            if overlapping:
-                errors["opens_on"] = [_("These dates overlap the round “%(title)s”.", title=overlapping["title"])]
+    opens, closes = date_range(data, errors, today=today(), closes_before_opens=_("The round cannot close before it opens."),
+                               already_closed=_("The round would already be closed."))
+    if opens and closes and "closes_on" not in errors:
+        overlapping = next((r for r in await RatingRound.select().where(
+            (RatingRound.opens_on <= closes) & (RatingRound.closes_on >= opens)).run()
+            if not _cancelled(r)), None)
+        if overlapping:
+            errors["opens_on"] = [_("These dates overlap the round “%(title)s”.", title=overlapping["title"])]
     if errors:
         raise FormInvalid(errors)
     k = get_settings().min_group_size
@@ -912,29 +903,13 @@ def _block_label(months: list[str]) -> str:
     return f"{first[5:7]}.{first[:4]}–{last[5:7]}.{last[:4]}" if first != last else f"{first[5:7]}.{first[:4]}"
 
 
-def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height: int = 180) -> dict[str, Any]:
-    """Coordinates for a server-drawn SVG line of monthly means on 1-5; gaps where hidden."""
-    left, right, top, bottom = 32, 8, 8, 24
-    step = (width - left - right) / max(1, len(points) - 1)
-
-    def y(v: float) -> float:
-        return round(top + (5 - v) / 4 * (height - top - bottom), 1)
-
-    # One line through the months that have a figure: rounds are quarterly, so most months
-    # have none, and a line across a hidden month says nothing about it.
-    current: list[tuple[float, float]] = []
-    dots = []
-    for i, (month, mean) in enumerate(points):
-        if mean is None:
-            continue
-        x = round(left + i * step, 1)
-        current.append((x, y(mean)))
-        dots.append({"x": x, "y": y(mean), "label": f"{month}: {mean:.2f}"})
-    segments = [current] if current else []
-    labels = [{"x": round(left + i * step, 1), "text": m[2:]} for i, (m, _v) in enumerate(points) if i % 3 == 0]
-    return {"width": width, "height": height, "paths": [" ".join(f"{x},{yy}" for x, yy in seg) for seg in segments],
-            "dots": dots, "labels": labels, "grid": [{"y": y(v), "text": str(v)} for v in (1, 2, 3, 4, 5)],
-            "left": left, "right": width - right}
+def trend_chart(points: list[tuple[str, float | None]], width: int = 640, height: int = 200) -> Markup:
+    """The monthly mean on 1-5 (``points``: month "YYYY-MM", mean or None where hidden), drawn by
+    analytics/charts, the one chart code of the pages and the PDF. One line through the months
+    that have a figure: rounds are quarterly, so most months have none."""
+    return charts.line_chart([("", [(first_of_month(m), v) for m, v in points])], y_label="", y_range=(1, 5),
+                             width=width, height=height, decimals=2, join_gaps=True,
+                             title=_("Mean overall score by month"))
 
 
 

@@ -78,6 +78,13 @@ async def test_hr_launches_a_round_with_the_minimum_group_size_of_today(cast, ro
     with pytest.raises(FormInvalid) as backwards:
         await service.launch_round(cast.actor("hr"), {"title": "Bad", "opens_on": "31.12.2099", "closes_on": "01.12.2099"})
     assert backwards.value.errors["closes_on"] == ["The round cannot close before it opens."]
+    with pytest.raises(FormInvalid) as unreadable:
+        await service.launch_round(cast.actor("hr"), {"title": "Bad", "opens_on": "32.13.2099", "closes_on": ""})
+    assert unreadable.value.errors["opens_on"] == ["Write the date as 31.12.2025 or 2025-12-31."]
+    assert unreadable.value.errors["closes_on"] == ["This date is required."]
+    with pytest.raises(FormInvalid) as past:
+        await service.launch_round(cast.actor("hr"), {"title": "Old", "opens_on": "01.01.2001", "closes_on": "01.02.2001"})
+    assert past.value.errors["closes_on"] == ["The round would already be closed."]
     with pytest.raises(Forbidden):
         await service.launch_round(cast.actor("manager"), {"title": "No"})
 
