@@ -123,7 +123,10 @@ class TunedSQLiteEngine(SQLiteEngine):
         pool = self._connections()
         if write:
             try:
-                await asyncio.wait_for(pool.write_lock.acquire(), SQLITE_BUSY_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can time out just as the lock is
+                # granted and leave it held for good.
+                async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_S):
+                    await pool.write_lock.acquire()
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked (waited for this process's writer)") from None
             try:
