@@ -222,11 +222,13 @@ def _y_label_width(ticks: list[float], decimals: int, unit: str = "") -> float:
 
 def line_chart(series: Sequence[tuple[str, Sequence[tuple[date, float | None]]]], *, y_label: str, width: int = 640,
                height: int = 220, y_range: tuple[float, float] | None = None, title: str | None = None,
-               decimals: int | None = None) -> Markup:
+               decimals: int | None = None, join_gaps: bool = False) -> Markup:
     """Lines over months (or any dates): a gap where a value is None, a marker on every point
     when there are few, and always on a point standing alone between gaps. ``y_range`` fixes
     the scale (e.g. (1, 5) for CSAT); otherwise it is the data's range rounded to nice ticks.
-    The x axis labels months, thinned to every 2, 3, 6 or 12 months as space requires."""
+    The x axis labels months, thinned to every 2, 3, 6 or 12 months as space requires.
+    ``join_gaps`` draws the line on through months without a figure, for measures taken every
+    few months (quarterly rounds), where a gap is the rhythm rather than something missing."""
     series = [(label, list(points)) for label, points in series]
     title = title or y_label
     dates = sorted({d for _label_, points in series for d, _v in points})
@@ -277,7 +279,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[date, float | None]]]]
         segments: list[list[tuple[float, float, date, float]]] = [[]]
         for d, v in points:
             if v is None or not math.isfinite(v):
-                if segments[-1]:
+                if segments[-1] and not join_gaps:
                     segments.append([])
                 continue
             segments[-1].append((x_of(d), y_of(v), d, v))
