@@ -313,3 +313,9 @@ def test_progress_chart_draws_the_plan_and_the_check_ins_where_they_belong():
     assert fills == ["#2e7d32", "#c77700"]
     assert "2 Jul: 50 (<b>at risk</b>)" in ["".join(t.itertext()) for t in root.iter(NS + "title")]
     assert root.find(NS + "title").text == EVIL
+
+
+def test_join_gaps_runs_one_line_through_quarterly_figures():
+    values = [4.0, None, None, 3.5, None, None, 3.0]
+    root = parse(charts.line_chart([("", list(zip(MONTHS[:7], values)))], y_label="", y_range=(1, 5), join_gaps=True))
+    assert [len(points_of(p)) for p in root.iter(NS + "polyline")] == [3]
