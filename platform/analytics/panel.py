@@ -275,16 +275,6 @@ def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
         "uses": ("SELECT u.grantee, u.used_on, u.amount, sc.kind FROM authority_use u"
                  f" JOIN authority_scope sc ON sc.id = u.scope WHERE u.used_on >= {first} AND u.used_on < {end}",
                  {"grantee": i64, "used_on": d, "amount": i64, "kind": s}),
-        # One row per department and month: opened, closed, and the hours each closed one took
-        # as a list (a million follow-ups would otherwise cross the driver row by row).
-        "follow_ups": (f"SELECT department, m, COUNT(*) AS opened, SUM(closed) AS closed, {_concat_sql('hours')} AS hours"
-                       f" FROM (SELECT s.department, {score_month} AS m,"
-                       " CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL THEN 1 ELSE 0 END AS closed,"
-                       f" CASE WHEN f.status = 'closed' AND f.closed_at IS NOT NULL"
-                       f" THEN {_hours_sql('f.created_at', 'f.closed_at')} END AS hours"
-                       f" FROM customer_follow_up f {'JOIN' if _postgres() else 'CROSS JOIN'} customer_score s ON s.id = f.score"
-                       f" WHERE s.given_on >= {first} AND s.given_on < {end}) x GROUP BY department, m",
-                       {"department": i64, "m": s, "opened": i64, "closed": i64, "hours": s}),
         "qa": (f"SELECT department, {_month_sql('contact_on')} AS m, COUNT(*) AS n, SUM(score) AS total"
                f" FROM quality_scorecard WHERE department IS NOT NULL AND contact_on >= {first} AND contact_on < {end}"
                f" GROUP BY department, {_month_sql('contact_on')}",
@@ -360,15 +350,93 @@ async def _score_months() -> pl.DataFrame:
     if frame is None:
         frame = await _read_scores()
     frame = frame.sort("department", MONTH)
-    if not db.in_transaction():  # a caller's read transaction cannot take the write lock
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer)
-        async with db.write():
-            await db.fetch(
-                "INSERT INTO analytics_cache (name, fingerprint, built_at, payload) VALUES ({}, {}, {}, {})"
-                " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, built_at = excluded.built_at,"
-                " payload = excluded.payload", SCORES_CACHE, fingerprint, datetime.now(ZoneInfo("UTC")), buffer.getvalue())
+    await _keep(SCORES_CACHE, fingerprint, frame, datetime.now(ZoneInfo("UTC")))
     return frame
+
+
+FOLLOW_UPS_CACHE = "customer_follow_up_months"
+FOLLOW_UP_SCHEMA = {"department": pl.Int64, "m": pl.String, "opened": pl.Int64, "closed": pl.Int64, "hours": pl.String}
+CLOSING_MARGIN = timedelta(hours=1)
+
+
+def _follow_ups_sql(since: date | None = None, end: date | None = None) -> str:
+    """Per department and month of the score that opened them: follow-ups opened, closed, and
+    the hours each closed one took as one comma-separated list (a million follow-ups would
+    otherwise cross the driver row by row). All months, or those from ``since`` to ``end``."""
+    if since is None:  # follow-ups first: each finds its score by id
+        source = f"customer_follow_up f {'JOIN' if _postgres() else 'CROSS JOIN'} customer_score s ON s.id = f.score"
+        where = ""
+    else:  # the scores of those months first, through their (department, given_on) index
+        source = f"customer_score s {'JOIN' if _postgres() else 'CROSS JOIN'} customer_follow_up f ON f.score = s.id"
+        where = f" WHERE s.department IN (SELECT id FROM department) AND s.given_on >= {_lit(since)} AND s.given_on < {_lit(end)}"
+    closed = "f.status = 'closed' AND f.closed_at IS NOT NULL"
+    return (f"SELECT department, m, COUNT(*) AS opened, SUM(closed) AS closed, {_concat_sql('hours')} AS hours"
+            f" FROM (SELECT s.department, {_month_sql('s.given_on')} AS m, CASE WHEN {closed} THEN 1 ELSE 0 END AS closed,"
+            f" CASE WHEN {closed} THEN {_hours_sql('f.created_at', 'f.closed_at')} END AS hours"
+            f" FROM {source}{where}) x GROUP BY department, m")
+
+
+async def _read_follow_ups(since: date | None = None, end: date | None = None) -> pl.DataFrame:
+    frame = (await _read({"f": (_follow_ups_sql(since, end), FOLLOW_UP_SCHEMA)}))["f"]
+    return frame.with_columns(_month_text()).drop("m")
+
+
+async def _follow_up_months() -> pl.DataFrame:
+    """The follow-ups' (department, month) figures of all months, kept between builds like the
+    score sums. Follow-ups are only added and closed, never reopened or removed, so the months
+    to read again are those of follow-ups added since (ids above the last highest) and of those
+    closed since (closed_at from the last build's start, less a margin for transactions still
+    open then); the result is kept only if its totals of opened and closed match the table's,
+    else everything is read again."""
+    started = datetime.now(ZoneInfo("UTC"))
+    stats = (await db.fetch("SELECT COUNT(*) AS n, MAX(id) AS top, SUM(CASE WHEN status = 'closed' AND closed_at IS NOT NULL"
+                            " THEN 1 ELSE 0 END) AS closed FROM customer_follow_up"))[0]
+    count, top, closed = int(stats["n"] or 0), int(stats["top"] or 0), int(stats["closed"] or 0)
+    fingerprint = f"v1:{count}:{top}:{closed}"
+    cached, old = None, None
+    rows = await db.fetch("SELECT fingerprint, built_at, payload FROM analytics_cache WHERE name = {}", FOLLOW_UPS_CACHE)
+    if rows:
+        try:
+            old = rows[0]["fingerprint"].split(":")
+            if old[0] == "v1":
+                cached = pl.read_parquet(io.BytesIO(bytes(rows[0]["payload"])))
+        except (ValueError, OSError, pl.exceptions.PolarsError):
+            cached = None
+    frame = None
+    if cached is not None and old is not None:
+        if old[1:] == [str(count), str(top), str(closed)]:
+            return cached
+        built = rows[0]["built_at"]
+        built = datetime.fromisoformat(built) if isinstance(built, str) else built
+        changed = (await db.fetch(
+            "SELECT MIN(s.given_on) AS first, MAX(s.given_on) AS last FROM customer_follow_up f"
+            " JOIN customer_score s ON s.id = f.score WHERE f.id > {} OR f.closed_at >= {}",
+            int(old[2]), built - CLOSING_MARGIN))[0]
+        if changed["first"] is not None:
+            first, last = _as_date(changed["first"]), _as_date(changed["last"])
+            since = date(first.year, first.month, 1)
+            end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+            fresh = await _read_follow_ups(since, end)
+            frame = pl.concat([cached.filter((pl.col(MONTH) < since) | (pl.col(MONTH) >= end)), fresh])
+            if (int(frame["opened"].sum() or 0), int(frame["closed"].sum() or 0)) != (count, closed):
+                frame = None  # something changed that the two markers cannot see: read all
+    if frame is None:
+        frame = await _read_follow_ups()
+    frame = frame.sort("department", MONTH)
+    await _keep(FOLLOW_UPS_CACHE, fingerprint, frame, started)
+    return frame
+
+
+async def _keep(name: str, fingerprint: str, frame: pl.DataFrame, built_at: datetime) -> None:
+    if db.in_transaction():  # a caller's read transaction cannot take the write lock
+        return
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    async with db.write():
+        await db.fetch(
+            "INSERT INTO analytics_cache (name, fingerprint, built_at, payload) VALUES ({}, {}, {}, {})"
+            " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, built_at = excluded.built_at,"
+            " payload = excluded.payload", name, fingerprint, built_at, buffer.getvalue())
 
 
 # --- own-level facts ---------------------------------------------------------------------------------
@@ -505,7 +573,7 @@ def _facts(r: dict[str, pl.DataFrame], w: _Window) -> tuple[list[pl.DataFrame], 
 
     scores = _in_window(r["scores"].rename({"department": DEPT}), w)
     facts.append(scores.rename({c: f"cs_{c}" for c in scores.columns if c not in (DEPT, MONTH)}))
-    follow = r["follow_ups"].with_columns(_month_text()).drop("m").rename({"department": DEPT})
+    follow = _in_window(r["follow_ups"].rename({"department": DEPT}), w)
     facts.append(follow.select(DEPT, MONTH, pl.col("opened").alias("fu_opened"), pl.col("closed").fill_null(0).alias("fu_closed")))
     hours = (follow.select(DEPT, MONTH, pl.col("hours").str.split(",")).explode("hours")
              .filter(pl.col("hours").is_not_null() & (pl.col("hours") != ""))
@@ -698,9 +766,9 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     """The panel of the ``months`` calendar months ending with ``until``'s month. Reads committed
     data only (its own connections); no permission check: callers decide who sees it."""
     w = _window(until, months)
-    (service_k, service_hidden), r, scores = await asyncio.gather(
-        _service_hidden(min(w.end - timedelta(days=1), w.today)), _read(_queries(w)), _score_months())
-    r["scores"] = scores
+    (service_k, service_hidden), r, scores, follow_ups = await asyncio.gather(
+        _service_hidden(min(w.end - timedelta(days=1), w.today)), _read(_queries(w)), _score_months(), _follow_up_months())
+    r["scores"], r["follow_ups"] = scores, follow_ups
     settings = get_settings()
     # The minimum the window's pulses were run with (each pulse keeps its own); today's setting
     # only when there were none.

@@ -546,6 +546,28 @@ async def test_score_sums_kept_between_builds_follow_new_and_removed_scores(comp
     assert cell(back, "C", SEP, "nps_n", company) == 2
 
 
+async def test_follow_up_figures_kept_between_builds_follow_closings(company, panel):
+    from servicechain.platform.analytics import panel as panels
+
+    await build_panel(date(2023, 9, 15), months=3)  # the figures are stored
+    c = company["ids"]["C"]
+    opened = await db.fetch("SELECT id, created_at FROM customer_follow_up WHERE department = {} AND status = 'open'", c)
+    assert len(opened) == 1
+    async with db.write():
+        await db.fetch("UPDATE customer_follow_up SET status = 'closed', closed_at = {} WHERE id = {}",
+                       utcnow(), opened[0]["id"])
+    after = await build_panel(date(2023, 9, 15), months=3)
+    assert cell(after, "C", SEP, "follow_up_rate", company) == 100.0
+    assert cell(after, "A", SEP, "follow_up_rate", company) == 100.0
+    kept = await panels._follow_up_months()
+    assert kept.sort("department", "month").equals((await panels._read_follow_ups()).sort("department", "month"))
+    async with db.write():  # back as it was (the app never reopens; the totals then force a full read)
+        await db.fetch("UPDATE customer_follow_up SET status = 'open', closed_at = NULL WHERE id = {}", opened[0]["id"])
+    back = await build_panel(date(2023, 9, 15), months=3)
+    assert cell(back, "C", SEP, "follow_up_rate", company) == 0.0
+    assert near(cell(back, "A", SEP, "follow_up_hours", company), 18.0)
+
+
 # --- the snapshot -----------------------------------------------------------------------------------------
 
 
