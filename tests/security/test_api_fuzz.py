@@ -191,3 +191,14 @@ async def test_a_nul_character_in_api_text_is_refused_not_a_server_error(client,
     response = await client.post("/api/v1/recognitions", json=body, headers=headers)
     assert response.status_code == 422
     assert "NUL character" in response.json()["detail"]
+
+
+@pytest.mark.postgres_only
+async def test_a_nul_character_in_a_form_gets_a_page_saying_so_not_a_server_error(client, cast):
+    from tests.conftest import post_form, sign_in, text_of
+
+    await sign_in(client, "hr@test.local")
+    response = await post_form(client, "/departments/new", {"code": "nul.test", "name_en": "Night\x00shift",
+                                                            "name_ru": "Ночная смена", "parent_id": str(cast.departments["company"])})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "NUL character" in text_of(response.text) or "The request is not valid." in text_of(response.text)
