@@ -271,3 +271,13 @@ async def test_a_damaged_snapshot_is_a_message_not_an_error(client, as_user, mon
         page = await client.get(url)
         assert page.status_code == 200 and "does not match its checksum" in page.text
         assert "servicechain analytics refresh" in page.text
+
+
+async def test_a_manager_who_leads_no_department_sees_no_figures(cast, snapshot):
+    from servicechain.platform.security import Actor
+
+    nobody_led = Actor(kind="person", person_id=cast.ids["employee"], role="manager", name="x", language="en")
+    page = await dashboards.company_page(nobody_led, {}, snapshot=snapshot)
+    assert page["nothing_headed"] and "table" not in page and "headline" not in page
+    with pytest.raises(Forbidden):
+        await dashboards.department_page(nobody_led, cast.departments["support"], {}, snapshot=snapshot)
