@@ -26,7 +26,7 @@ SQLITE_BUSY_TIMEOUT_S = 30
 log = logging.getLogger("servicechain.db")
 
 
-MAX_IDLE_READERS = 8
+MAX_IDLE_READERS = 32  # a busy server has tens of requests in flight; an idle reader is a thread and a small page cache
 
 
 class _Connections:
