@@ -186,11 +186,15 @@ async def test_a_body_that_is_not_json_answers_422_in_the_apis_error_shape(clien
 
 @pytest.mark.postgres_only
 async def test_a_nul_character_in_api_text_is_refused_not_a_server_error(client, cast):
+    from tests.api.helpers import on_app_loop
+    from tests.recognition.conftest import ensure_values
+
+    await on_app_loop(client, ensure_values)
     headers = await _token(client, cast, ["recognition:write"])
     body = {"from": EMAILS["outsider"], "to": [EMAILS["employee"]], "values": ["customer"], "message": "Thanks\u0000!"}
     response = await client.post("/api/v1/recognitions", json=body, headers=headers)
     assert response.status_code == 422
-    assert "NUL character" in response.json()["detail"]
+    assert "NUL character" in response.json()["detail"], response.json()
 
 
 @pytest.mark.postgres_only
