@@ -387,13 +387,16 @@ def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair
                                  fit=fit, width=width, height=height, point_labels=tips,
                                  title=f"{label(pair.people)} / {y_label}")
     elasticity = chain.elasticity_for(result, pair.people, pair.customer, pair.lag)
+    found = [f for f in result.followers.get((pair.people, pair.customer), []) if f.lag == pair.lag]
+    if not found and not pair.too_small and pair.pearson:
+        # The chain keeps followers for the pairs that matter; the explorer may show any other.
+        found = chain.find_followers(units, pair.people, pair.customer, pair.lag, direction=1 if pair.pearson > 0 else -1)
     followers = [
         {"department_id": f.department_id, "name": names.get(f.department_id, str(f.department_id)),
          "linked": ctx.departments[f.department_id]["linked"],
          "people_change": charts.format_value(f.people_change, metric(pair.people).decimals),
          "customer_change": charts.format_value(f.customer_change, metric(pair.customer).decimals)}
-        for f in result.followers.get((pair.people, pair.customer), []) if f.lag == pair.lag
-        and f.department_id in ctx.departments
+        for f in found if f.department_id in ctx.departments
     ][:8]
     return {"pair": pair, "people": label(pair.people), "customer": label(pair.customer), "when": when(pair.lag),
             "view_label": _("across departments") if pair.view == "across" else _("within departments over time"),
@@ -408,27 +411,16 @@ def find_pair(result: chain.ChainResult, people: str, customer: str, lag: int, v
     return None
 
 
-def varied_pairs(ranked: Sequence[chain.PairResult], limit: int = 6, per_metric: int = 2) -> list[chain.PairResult]:
-    """The strongest pairs, at most ``per_metric`` for any one metric on either side, so six
-    charts are not six people-side figures against the same customer score (the four traits
-    move with engagement, which they make up). Fills up from the rest when that leaves gaps."""
-    chosen: list[chain.PairResult] = []
-    uses: dict[str, int] = {}
-    for p in ranked:
-        if uses.get(p.people, 0) < per_metric and uses.get(p.customer, 0) < per_metric:
-            chosen.append(p)
-            uses[p.people] = uses.get(p.people, 0) + 1
-            uses[p.customer] = uses.get(p.customer, 0) + 1
-        if len(chosen) == limit:
-            return chosen
-    rest = [p for p in ranked if p not in chosen]
-    return chosen + rest[: limit - len(chosen)]
+def shown_pairs(result: chain.ChainResult) -> list[chain.PairResult]:
+    """The six pairs the page charts: the strongest, at most two for any one metric (the four
+    pulse traits make up engagement and would otherwise fill every slot against one score)."""
+    return chain.pairs_that_matter(result, 6, per_metric=2)
 
 
 def chain_section(ctx: Context, params: Params) -> dict[str, Any]:
     units = _units_in_scope(ctx)
     result = chain_result(ctx, units)
-    matters = varied_pairs(chain.pairs_that_matter(result, None))
+    matters = shown_pairs(result)
     cards = [pair_view(ctx, units, result, p) for p in matters]
     # The explorer: the chosen pair, else the strongest lag of engagement and CSAT.
     people = params.people or (matters[0].people if matters else DEFAULT_PAIR[0])
@@ -673,7 +665,7 @@ def chain_for_department(ctx: Context, info: dict[str, Any]) -> list[dict[str, A
     result = chain_result(ctx, units)
     inside = {d for d, r in ctx.departments.items() if r["path"].startswith(info["path"])}
     out = []
-    for p in varied_pairs(chain.pairs_that_matter(result, None)):
+    for p in shown_pairs(result):
         followers = [f for f in result.followers.get((p.people, p.customer), [])
                      if f.lag == p.lag and f.department_id in inside]
         if followers:

@@ -281,3 +281,11 @@ async def test_a_manager_who_leads_no_department_sees_no_figures(cast, snapshot)
     assert page["nothing_headed"] and "table" not in page and "headline" not in page
     with pytest.raises(Forbidden):
         await dashboards.department_page(nobody_led, cast.departments["support"], {}, snapshot=snapshot)
+
+
+async def test_the_explorer_names_followers_of_a_pair_the_chain_did_not_pick(cast, snapshot):
+    page = await dashboards.company_page(cast.actor("ceo"), {"people": "engagement", "customer": "csat", "lag": "1"},
+                                         snapshot=snapshot)
+    assert ("engagement", "csat", 1) not in [(c["pair"].people, c["pair"].customer, c["pair"].lag) for c in page["chain"]["cards"]]
+    assert page["chain"]["explorer"]["followers"]
+    assert len({(c["pair"].people, c["pair"].customer) for c in page["chain"]["cards"]}) == len(page["chain"]["cards"])
