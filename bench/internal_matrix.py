@@ -156,7 +156,7 @@ async def measure(runs: int = 20, cold_runs: int = 5) -> dict[str, object]:
     folded = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_monthly WHERE month >= {}", service.window()[0])
     rated = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_rating WHERE rated_on >= {}", service.window()[0])
     summary["period"] = {"ratings": rated[0]["n"], "summary rows": folded[0]["n"]}
-    summary["decision"] = {"atoms (summary rows, 24 months)": len(decision.atoms), "figures": len(decision.figure_keys()),
+    summary["decision"] = {"atoms (summary rows, 24 months)": decision.size, "figures": len(decision.figure_keys()),
                            "hidden": len(decision.hidden)}
     summary["load average"] = round(os.getloadavg()[0], 1)
     summary["top level"] = {"rows": len(top["rows"]), "cols": len(top["cols"]), "hidden cells": sum(c["hidden"] for c in cells)}

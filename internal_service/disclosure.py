@@ -121,13 +121,16 @@ class Universe:
     ``months`` are the universe's months, oldest first; ``window`` the months of the matrix's
     period (a subset); ``quarters`` maps window months to the service breakdown's quarter;
     ``trend`` the months shown month by month; ``rounds`` the rounds with a ``ROUND`` matrix
-    here. ``kinds`` limits the figure kinds (a round's own universe has ``ROUND`` only)."""
+    here. ``kinds`` limits the figure kinds (a round's own universe has ``ROUND`` only).
+    ``keep_parts`` False drops the atoms once decided (pages only read cells)."""
 
     def __init__(self, parents: Mapping[int, int | None], atoms: Sequence[Atom], k: int, *, window: Iterable[str],
                  trend: Iterable[str] = (), quarters: Mapping[str, int] | None = None, rounds: Iterable[int] = (),
-                 kinds: Iterable[int] = (MATRIX, GIVEN, RECEIVED, SERVICE, SERVICE_QUARTER, ROUND)) -> None:
+                 kinds: Iterable[int] = (MATRIX, GIVEN, RECEIVED, SERVICE, SERVICE_QUARTER, ROUND),
+                 keep_parts: bool = True) -> None:
         self.k = k
         self.atoms = list(atoms)
+        self.size = len(self.atoms)
         self.kinds = set(kinds)
         self._tree(parents)
         window, trend, rounds = set(window), set(trend), set(rounds)
@@ -191,8 +194,12 @@ class Universe:
         self._index = {key: i for i, key in enumerate(self._keys.tolist())}
         self._exact_people()
         self.hidden: set[int] = set()  # figure keys
-        self.witnesses: list[dict[int, int]] = []
         self._decide()
+        # What only the search needed: a decision is kept in memory, several per worker.
+        self._memo, self._parsed, self._by, self._at, self._near_r, self._near_p = {}, {}, {}, {}, [], []
+        del self._atom_keys, self._atom_starts
+        if not keep_parts:  # pages read cells only; tests read each figure's atoms too (``vector``)
+            self.atoms, self._owners = [], np.zeros(0, dtype=np.int64)
 
     # --- the trees ------------------------------------------------------------------------------
 

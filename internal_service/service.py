@@ -648,14 +648,14 @@ async def decision(until: date, k: int, tree: Tree, round_id: int | None = None)
         return found
     if alone:
         atoms = await _atoms("round = {}", [round_id], k, tree)
-        made = Universe(tree.parents, atoms, k, window=(), rounds=[round_id], kinds=(ROUND,))
+        made = Universe(tree.parents, atoms, k, window=(), rounds=[round_id], kinds=(ROUND,), keep_parts=False)
     else:
         rows = await _atoms("month >= {} AND month <= {}", [first, until], k, tree)
         wanted = set(in_rounds)
         atoms = [a for a in rows if a.month >= months[0] or a.round in wanted]
         window = months[-WINDOW_MONTHS:]
         made = Universe(tree.parents, atoms, k, window=window, trend=months, rounds=in_rounds,
-                        quarters={m: i // 3 for i, m in enumerate(window)})
+                        quarters={m: i // 3 for i, m in enumerate(window)}, keep_parts=False)
     _decisions[key] = made
     while len(_decisions) > KEEP_DECISIONS:
         _decisions.popitem(last=False)
