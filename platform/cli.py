@@ -287,6 +287,14 @@ def audit_verify() -> None:
     click.echo(f"Audit log intact: {checked} entries verified.")
 
 
+if __name__ == "__main__":
+    # `python -m servicechain.platform.cli`: this file runs as __main__, a second copy of the
+    # module. The command groups below import servicechain.platform.cli (the real module) for
+    # its helpers, which would import them back half-made; run the real module's group instead.
+    from servicechain.platform.cli import main as _main  # noqa: E402
+
+    sys.exit(_main())
+
 # The monthly executive report (issue 9): `servicechain report monthly`.
 from servicechain.platform.reports.cli import report as _report  # noqa: E402
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,7 @@ class _Connections:
         self.write_lock = asyncio.Lock()
         self.writer: aiosqlite.Connection | None = None
         self.idle: list[aiosqlite.Connection] = []
+        self.file: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
 
 
 def _discard(connection: aiosqlite.Connection) -> None:
@@ -119,8 +121,30 @@ class TunedSQLiteEngine(SQLiteEngine):
         await connection.execute("PRAGMA synchronous = NORMAL")
         return connection
 
+    def _check_file(self, pool: _Connections) -> None:
+        """Long-lived connections keep the file they opened. When the database at our path has
+        gone (its volume unmounted, its folder moved) or is another file (replaced), drop them:
+        requests then fail as "unable to open" (a 503, temporarily unavailable, until the file
+        is back) or use the new file, instead of working on a file nobody else sees. A stat
+        per transaction, about a microsecond."""
+        try:
+            stat = os.stat(self.path)
+            current: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except OSError:
+            current = None
+        if current == pool.file:
+            return
+        if pool.file is not None:
+            for connection in pool.idle:
+                _discard(connection)
+            pool.idle.clear()
+            if current is None:
+                raise sqlite3.OperationalError(f"unable to open database file: {self.path} is not there any more")
+        pool.file = current  # a file that does not exist yet is created by the first connection
+
     async def _take(self, write: bool) -> aiosqlite.Connection:
         pool = self._connections()
+        self._check_file(pool)
         if write:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can time out just as the lock is
@@ -130,15 +154,21 @@ class TunedSQLiteEngine(SQLiteEngine):
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked (waited for this process's writer)") from None
             try:
+                if pool.writer is not None and getattr(pool.writer, "sc_file", None) != pool.file:
+                    _discard(pool.writer)  # opened on a file that is no longer ours
+                    pool.writer = None
                 if pool.writer is None:
                     pool.writer = await self._open()
+                    pool.writer.sc_file = pool.file  # type: ignore[attr-defined]
             except BaseException:
                 pool.write_lock.release()
                 raise
             return pool.writer
         if pool.idle:
             return pool.idle.pop()
-        return await self._open()
+        connection = await self._open()
+        connection.sc_file = pool.file  # type: ignore[attr-defined]
+        return connection
 
     def _give_back(self, connection: aiosqlite.Connection, write: bool, *, clean: bool) -> None:
         pool = self._connections()
@@ -149,7 +179,7 @@ class TunedSQLiteEngine(SQLiteEngine):
                 if pool.writer is connection:
                     pool.writer = None
             pool.write_lock.release()
-        elif healthy and len(pool.idle) < MAX_IDLE_READERS:
+        elif healthy and len(pool.idle) < MAX_IDLE_READERS and getattr(connection, "sc_file", None) == pool.file:
             pool.idle.append(connection)
         else:
             _discard(connection)
