@@ -633,3 +633,28 @@ async def test_the_worker_runs_the_daily_refresh(company, monkeypatch):
     assert (await snapshots.load(SEP)).panel.until == SEP
     assert (await snapshots.load(date(2023, 10, 1))) is not None
     assert await snapshots.load(AUG) is None  # not the job's to refresh
+
+
+# --- the command line -----------------------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    from pathlib import Path
+
+    servicechain = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "servicechain"
+    return subprocess.run([str(servicechain), "analytics", "refresh", *args], capture_output=True, text=True,
+                          env={**os.environ}, timeout=120)
+
+
+@pytest.mark.parametrize("month", ["10-2026", "2026-13", "2099-01"])
+def test_the_refresh_command_refuses_a_malformed_or_future_month(month):
+    done = _cli("--month", month)
+    assert done.returncode == 2
+    assert done.stderr.startswith("servicechain: ") and done.stdout == ""
+
+
+async def test_the_refresh_command_stores_nothing_for_a_month_without_data(database):
+    done = await asyncio.to_thread(_cli, "--month", "2019-03")
+    assert done.returncode == 1, done.stderr
+    assert "2019-03 holds no data" in done.stderr
+    assert not await db.fetch("SELECT id FROM analytics_snapshot WHERE month = {}", date(2019, 3, 1))
