@@ -422,6 +422,17 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/customers/import/{token:str}/done"): [
         C("/customers/import/{cs_upload}/done", staff_only({"hr": 303, "admin": 404})),  # not imported: back to mapping
     ],
+    # analytics: the company for executives, HR and admins; a manager their own subtree; nobody else
+    ("GET", "/analytics"): [C("/analytics", page(200, employee=403, outsider=403))],
+    ("GET", "/analytics/departments/{department_id:int}"): [
+        C("/analytics/departments/{support}", page(200, employee=403, outsider=403)),
+        C("/analytics/departments/{warehouse}", page(200, employee=403, outsider=403, manager=403)),
+        C("/analytics/departments/{missing}", page(404, employee=403, outsider=403))],
+    # monthly reports: executives and admins generate; HR also reads; the rest may not see them
+    ("GET", "/reports"): [C("/reports", staff_only({"hr": 200, "ceo": 200, "admin": 200}))],
+    ("GET", "/reports/{report_id:int}/download"): [
+        C("/reports/{missing}/download", staff_only({"hr": 404, "ceo": 404, "admin": 404}))],
+    ("POST", "/reports/generate"): [C("/reports/generate", staff_only({"ceo": 422, "admin": 422}))],  # no month: refused
     ("POST", "/api/v1/customer-scores"): [C("/api/v1/customer-scores", {**api(), "token_read": 403})],  # needs scores:write
     ("POST", "/api/v1/recognitions"): [C("/api/v1/recognitions", {**api(), "token_read": 403})],  # needs recognition:write
 }
