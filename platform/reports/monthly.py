@@ -53,6 +53,11 @@ MOVER_METRICS = ("engagement", "csat")
 MOVERS = 5
 STORIES = 3
 CHAIN_PAIRS = 6
+# A scatter chart prints at most this many points, drawn at random (the same ones each time):
+# at 20,000 people a pair has ~28,000 department-months, and typesetting that many SVG circles
+# took WeasyPrint minutes for dots that overlap anyway. The fitted line uses every point.
+SCATTER_POINTS = 600
+SCATTER_SEED = 20261
 
 
 class ReportError(Exception):
@@ -266,16 +271,16 @@ def _movers(panel: Any, month: date, names: dict[int, str]) -> list[dict[str, An
     return result
 
 
-def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
-    if len(points) < 3:
+def _fit_frame(points: pl.DataFrame) -> tuple[float, float] | None:
+    """Least squares y = slope·x + intercept over every point (the chart may show a sample)."""
+    if points.height < 3:
         return None
-    n = len(points)
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - mx) ** 2 for p in points)
-    if sxx == 0:
+    sums = points.select(mx=pl.col("x").mean(), my=pl.col("y").mean()).row(0)
+    mx, my = float(sums[0]), float(sums[1])
+    sxx, sxy = points.select(((pl.col("x") - mx) ** 2).sum(), ((pl.col("x") - mx) * (pl.col("y") - my)).sum()).row(0)
+    if not sxx:
         return None
-    slope = sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
+    slope = float(sxy) / float(sxx)
     return slope, my - slope * mx
 
 
@@ -301,13 +306,17 @@ def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
             item["chart"] = None
         else:
             points_frame = chain.scatter_points(panel.units, p.people, p.customer, p.lag, p.view)
-            points = [(float(r["x"]), float(r["y"])) for r in _rows(points_frame)
-                      if r["x"] is not None and r["y"] is not None]
+            clean = points_frame.drop_nulls(["x", "y"])
+            fit = _fit_frame(clean)
+            shown = clean if clean.height <= SCATTER_POINTS else clean.sample(SCATTER_POINTS, seed=SCATTER_SEED)
+            points = [(float(x), float(y)) for x, y in zip(shown["x"].to_list(), shown["y"].to_list(), strict=True)]
+            item["points_total"] = fmt.number(clean.height, 0)
+            item["points_shown"] = fmt.number(len(points), 0) if clean.height > len(points) else None
             x_label, y_label = str(pm.label), str(cm.label)
             if p.view == "within":
                 x_label = _("%(metric)s, difference from the department's own mean", metric=x_label)
                 y_label = _("%(metric)s, difference from the department's own mean", metric=y_label)
-            item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=_fit(points),
+            item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=fit,
                                                  width=320, height=240)
         e = elasticities.get((p.people, p.customer, p.lag))
         if e is None:
