@@ -35,6 +35,7 @@ scores (``csat_n`` of them; good/bad-only scores have none); QA and mystery-shop
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import sqlite3
 from collections.abc import Iterable
@@ -638,6 +639,53 @@ async def _service_hidden(until: date) -> tuple[int, pl.DataFrame]:
     return k, pl.DataFrame(rows, schema={TARGET: pl.Int64, MONTH: pl.Date, "side": pl.String}, orient="row")
 
 
+SERVICE_CACHE = "internal_service_hidden:"  # + the month; one kept decision per month refreshed
+SERVICE_SCHEMA = {TARGET: pl.Int64, MONTH: pl.Date, "side": pl.String}
+
+
+async def _service_state(until: date) -> str:
+    """Everything the internal service's hiding decision for ``until`` is made from, as one
+    digest: the minimum, the summary's version (raised with every change of its rows), the
+    rounds begun by then, the department tree (ids, parents, open or closed) and the decision's
+    own code (a changed rule must not reuse a kept result). Read before the decision is made,
+    so a result is never stored under a state newer than the data it came from."""
+    from servicechain.internal_service import disclosure, summary
+    from servicechain.internal_service import service as internal
+
+    k = await internal.min_group()
+    version = await summary.version()
+    rounds = await db.fetch("SELECT id, opens_on, closes_on FROM internal_service_round WHERE opens_on <= {} ORDER BY id", until)
+    tree = await db.fetch("SELECT id, parent, active FROM department ORDER BY id")
+    digest = hashlib.sha256()
+    for module in (internal, disclosure, summary):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(repr((until.isoformat(), k, version)).encode())
+    digest.update(repr([(r["id"], str(r["opens_on"])[:10], str(r["closes_on"])[:10]) for r in rounds]).encode())
+    digest.update(repr([(r["id"], r["parent"], bool(r["active"])) for r in tree]).encode())
+    return f"v1:{k}:{digest.hexdigest()}"
+
+
+async def _service_hidden_kept(until: date) -> tuple[int, pl.DataFrame]:
+    """``_service_hidden``, kept in ``analytics_cache`` per month under ``_service_state``: the
+    decision costs seconds at 20,000 people and lives only in a worker's memory, so a refresh
+    in a new process (the CLI, another worker) or with unchanged ratings reads the kept result
+    instead. In the database, not in memory: every worker reuses and replaces the same row."""
+    name = f"{SERVICE_CACHE}{until:%Y-%m}"
+    state = await _service_state(until)
+    rows = await db.fetch("SELECT fingerprint, payload FROM analytics_cache WHERE name = {}", name)
+    if rows and rows[0]["fingerprint"] == state:
+        try:
+            kept = pl.read_parquet(io.BytesIO(bytes(rows[0]["payload"])))
+            if kept.schema == pl.Schema(SERVICE_SCHEMA):
+                return int(state.split(":")[1]), kept
+        except (OSError, pl.exceptions.PolarsError):
+            pass
+    k, hidden = await _service_hidden(until)
+    if f"v1:{k}:" == state[: len(f"v1:{k}:")]:  # the minimum read with the state is the one decided with
+        await _keep(name, state, hidden.sort(TARGET, MONTH, "side"), datetime.now(ZoneInfo("UTC")))
+    return k, hidden
+
+
 def _survey_rolled(survey: pl.DataFrame, mapping: pl.DataFrame, hidden: pl.DataFrame | None) -> pl.DataFrame:
     per_pulse = (survey.join(mapping, on=DEPT).group_by("pulse", TARGET, MONTH, "k")
                  .agg(pl.col(c).sum() for c in SURVEY_SUMS))
@@ -767,7 +815,7 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     data only (its own connections); no permission check: callers decide who sees it."""
     w = _window(until, months)
     (service_k, service_hidden), r, scores, follow_ups = await asyncio.gather(
-        _service_hidden(min(w.end - timedelta(days=1), w.today)), _read(_queries(w)), _score_months(), _follow_up_months())
+        _service_hidden_kept(min(w.end - timedelta(days=1), w.today)), _read(_queries(w)), _score_months(), _follow_up_months())
     r["scores"], r["follow_ups"] = scores, follow_ups
     settings = get_settings()
     # The minimum the window's pulses were run with (each pulse keeps its own); today's setting

@@ -413,6 +413,62 @@ async def test_internal_service_is_hidden_where_the_matrix_hides_it(company, pan
                 assert (None if ours is None else round(to_100(ours))) == theirs, (department, month, side)
 
 
+async def test_the_hiding_decision_is_kept_in_the_database_until_the_ratings_change(company, panel, monkeypatch):
+    """The internal service's hiding decision is kept in ``analytics_cache`` under the state it
+    was made from: a build with unchanged ratings (in any process) reads it instead of deciding
+    again, and a new rating (the summary's version moves) decides again."""
+    from servicechain.internal_service import summary
+    from servicechain.platform.analytics import panel as panels
+
+    until = date(2023, 9, 15)
+    await build_panel(until, months=3)
+    name = f"{panels.SERVICE_CACHE}2023-09"
+    kept = await db.fetch("SELECT fingerprint FROM analytics_cache WHERE name = {}", name)
+    assert len(kept) == 1 and kept[0]["fingerprint"] == await panels._service_state(date(2023, 9, 30))
+
+    async def no_decision(until):
+        raise AssertionError("decided again although nothing changed")
+
+    real = panels._service_hidden
+    monkeypatch.setattr(panels, "_service_hidden", no_decision)
+    again = await build_panel(until, months=3)
+    assert again.frame.equals(panel.frame) and again.units.equals(panel.units) and again.company.equals(panel.company)
+
+    # Three more of B1 rate C in September: B1 has 5 raters now, so neither B1 nor B2 (its
+    # complement) is hidden any longer. The kept decision must not be read.
+    ids = company["ids"]
+    key = "month = {} AND rater_department = {} AND provider_department = {} AND service = 1 AND round = 0"
+    before = (await db.fetch(f"SELECT ratings, overall, speed, quality, courtesy, willingness, people, raters"
+                             f" FROM internal_service_monthly WHERE {key}", SEP, ids["B1"], ids["C"]))[0]
+    decided = []
+
+    async def counted(until):
+        decided.append(until)
+        return await real(until)
+
+    monkeypatch.setattr(panels, "_service_hidden", counted)
+    try:
+        async with db.write():
+            for rater in (9201, 9202, 9203):
+                await summary.add_rating(rater=rater, rater_department=ids["B1"], provider_department=ids["C"], service=1,
+                                         round_id=None, rated_on=date(2023, 9, 5), scores={n: 5 for n in summary.SUMS})
+        after = await build_panel(until, months=3)
+        assert decided, "the ratings changed but the kept decision was read"
+        assert near(cell(after, "B1", SEP, "service_received", company), (10 + 15) / 5)
+        assert near(cell(after, "B2", SEP, "service_received", company), 24 / 6)
+        assert near(cell(after, "B", SEP, "service_received", company), (24 + 25) / 11)
+        state = await panels._service_state(date(2023, 9, 30))
+        assert (await db.fetch("SELECT fingerprint FROM analytics_cache WHERE name = {}", name))[0]["fingerprint"] == state
+    finally:
+        async with db.write():
+            await db.fetch(f"UPDATE internal_service_monthly SET ratings = {{}}, overall = {{}}, speed = {{}}, quality = {{}},"
+                           f" courtesy = {{}}, willingness = {{}}, people = {{}}, raters = {{}} WHERE {key}",
+                           *before.values(), SEP, ids["B1"], ids["C"])
+            await summary.bump_version()
+    back = await build_panel(until, months=3)
+    assert back.frame.equals(panel.frame)
+
+
 # --- recognition and rewards ----------------------------------------------------------------------------
 
 
