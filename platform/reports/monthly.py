@@ -277,7 +277,8 @@ def _fit_frame(points: pl.DataFrame) -> tuple[float, float] | None:
         return None
     sums = points.select(mx=pl.col("x").mean(), my=pl.col("y").mean()).row(0)
     mx, my = float(sums[0]), float(sums[1])
-    sxx, sxy = points.select(((pl.col("x") - mx) ** 2).sum(), ((pl.col("x") - mx) * (pl.col("y") - my)).sum()).row(0)
+    sxx, sxy = points.select(((pl.col("x") - mx) ** 2).sum().alias("sxx"),
+                             ((pl.col("x") - mx) * (pl.col("y") - my)).sum().alias("sxy")).row(0)
     if not sxx:
         return None
     slope = float(sxy) / float(sxx)
