@@ -624,6 +624,57 @@ async def test_follow_up_figures_kept_between_builds_follow_closings(company, pa
     assert near(cell(back, "A", SEP, "follow_up_hours", company), 18.0)
 
 
+async def test_follow_up_medians_are_kept_per_month_and_computed_again_when_their_hours_change(company, panel):
+    """The medians of hours to close are kept month by month with a digest of the hours and the
+    department mapping they came from: read back while that holds, computed again for a month
+    whose follow-ups changed, on either engine, equal to a build that keeps nothing."""
+    import io
+
+    from servicechain.platform.analytics import panel as panels
+
+    until = date(2023, 9, 15)
+    await build_panel(until, months=3)
+    for kind in ("frame", "units", "company"):
+        assert await db.fetch("SELECT 1 AS x FROM analytics_cache WHERE name = {}", f"{panels.MEDIANS_CACHE}{kind}")
+
+    async def kept() -> pl.DataFrame:
+        row = await db.fetch("SELECT payload FROM analytics_cache WHERE name = {}", f"{panels.MEDIANS_CACHE}frame")
+        return pl.read_parquet(io.BytesIO(bytes(row[0]["payload"])))
+
+    async def forget() -> None:
+        async with db.write():
+            await db.fetch("DELETE FROM analytics_cache WHERE name LIKE {}", f"{panels.MEDIANS_CACHE}%")
+
+    # Read back, not computed: a kept figure planted under the same digest is what the build shows.
+    c, a = company["ids"]["C"], company["ids"]["A"]
+    planted = (await kept()).with_columns(
+        pl.when((pl.col("target") == a) & (pl.col("month") == SEP)).then(999.0).otherwise(pl.col("fu_hours")).alias("fu_hours"))
+    assert planted.filter(pl.col("fu_hours") == 999.0).height == 1
+    await panels._keep(f"{panels.MEDIANS_CACHE}frame", "v1", planted, utcnow())
+    assert cell(await build_panel(until, months=3), "A", SEP, "follow_up_hours", company) == 999.0
+
+    # C's open follow-up is closed: September's digest changes, its medians are computed again.
+    opened = await db.fetch("SELECT id FROM customer_follow_up WHERE department = {} AND status = 'open'", c)
+    assert len(opened) == 1
+    closed_at = utcnow()
+    async with db.write():
+        await db.fetch("UPDATE customer_follow_up SET status = 'closed', closed_at = {} WHERE id = {}", closed_at, opened[0]["id"])
+    try:
+        after = await build_panel(until, months=3)
+        assert cell(after, "C", SEP, "follow_up_hours", company) is not None
+        assert cell(after, "A", SEP, "follow_up_hours", company) not in (None, 999.0)
+        assert cell(after, "C", SEP, "follow_up_hours_n", company) == (cell(panel, "C", SEP, "follow_up_hours_n", company) or 0) + 1
+        await forget()
+        fresh = await build_panel(until, months=3)
+        assert after.frame.equals(fresh.frame) and after.units.equals(fresh.units) and after.company.equals(fresh.company)
+    finally:
+        async with db.write():
+            await db.fetch("UPDATE customer_follow_up SET status = 'open', closed_at = NULL WHERE id = {}", opened[0]["id"])
+    back = await build_panel(until, months=3)
+    assert back.frame.equals(panel.frame) and back.company.equals(panel.company)
+    assert near(cell(back, "A", SEP, "follow_up_hours", company), 18.0)
+
+
 # --- the snapshot -----------------------------------------------------------------------------------------
 
 
