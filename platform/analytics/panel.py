@@ -710,23 +710,29 @@ MEDIANS_CACHE = "follow_up_medians:"  # + frame, units or company
 MEDIANS_SCHEMA = {TARGET: pl.Int64, MONTH: pl.Date, "fu_hours": pl.Float64, "digest": pl.String}
 
 
-def _month_digests(text: pl.DataFrame, mapping: pl.DataFrame) -> dict[date, str]:
-    """Per month: a digest of its follow-up hours (every department's list, as read) and of the
-    department → target mapping, i.e. of everything the month's medians are made from."""
-    pairs = hashlib.sha256(repr(mapping.select(DEPT, TARGET).sort(DEPT, TARGET).rows()).encode()).hexdigest()
+def _hours_digests(text: pl.DataFrame) -> dict[date, str]:
+    """Per month: a digest of its follow-up hours (every department's list, as read)."""
     joined = (text.sort(DEPT).group_by(MONTH, maintain_order=True)
               .agg(pl.format("{}:{};", pl.col(DEPT), pl.col("hours").fill_null("")).str.join("").alias("all")))
-    return {m: hashlib.sha256(f"v1|{pairs}|{body}".encode()).hexdigest() for m, body in joined.iter_rows()}
+    return {m: hashlib.sha256(body.encode()).hexdigest() for m, body in joined.iter_rows()}
 
 
-async def _median_hours_kept(text: pl.DataFrame, mapping: pl.DataFrame, kind: str) -> pl.DataFrame:
+def _month_digests(hours: dict[date, str], mapping: pl.DataFrame) -> dict[date, str]:
+    """Per month: a digest of its hours (``_hours_digests``) and of the department → target
+    mapping, i.e. of everything the month's medians are made from."""
+    pairs = hashlib.sha256(repr(mapping.select(DEPT, TARGET).sort(DEPT, TARGET).rows()).encode()).hexdigest()
+    return {m: hashlib.sha256(f"v1|{pairs}|{h}".encode()).hexdigest() for m, h in hours.items()}
+
+
+async def _median_hours_kept(text: pl.DataFrame, hours: dict[date, str], mapping: pl.DataFrame,
+                             kind: str) -> pl.DataFrame:
     """``_median_hours``, kept in ``analytics_cache`` month by month: each month's medians with the
     digest of the hours and mapping they came from (``_month_digests``). A build computes only
     the months whose digest changed (new or closed follow-ups, a moved department), which on a
     nightly refresh is the running month and the late ones; the rest are read back. Medians
     cannot be summed up the tree, so computing them means joining a million hours to every
     ancestor: about a second of CPU at 20,000 people."""
-    digests = _month_digests(text, mapping)
+    digests = _month_digests(hours, mapping)
     name = f"{MEDIANS_CACHE}{kind}"
     kept = None
     rows = await db.fetch("SELECT payload FROM analytics_cache WHERE name = {}", name)
@@ -905,7 +911,8 @@ async def build_panel(until: date, months: int = 24) -> Panel:
     )
     activity = w.grid().join(activity, on=MONTH, how="left").fill_null(False)
 
-    medians = await asyncio.gather(*(_median_hours_kept(raw["hours"], mapping, kind) for mapping, kind in
+    hours_digests = _hours_digests(raw["hours"])
+    medians = await asyncio.gather(*(_median_hours_kept(raw["hours"], hours_digests, mapping, kind) for mapping, kind in
                                      ((ancestors, "frame"), (to_unit, "units"), (to_company, "company"))))
 
     def build(mapping: pl.DataFrame, targets: list[int], survey_hidden: pl.DataFrame | None,
