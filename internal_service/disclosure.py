@@ -244,6 +244,14 @@ class Universe:
         self.all_group = self.group_ids.get(ALL)
         self.group_parent = {c: g for g, cs in self.group_children.items() for c in cs}
         self._own_group = {d: c[0] for d, c in zip(sorted(parents), chains, strict=True)}
+        order: list[int] = []
+        stack = sorted(roots, reverse=True)
+        while stack:
+            d = stack.pop()
+            order.append(d)
+            stack.extend(sorted(children.get(d, []), reverse=True))
+        position = {d: i for i, d in enumerate(order)}
+        self._dfs_rank = [position.get(d, len(order)) for d in sorted(parents)]
         self.length = max((len(c) for c in chains), default=1)
         self.chain = np.full((len(chains), self.length), -1, dtype=np.int64)
         for i, c in enumerate(chains):
@@ -367,16 +375,18 @@ class Universe:
 
     def _protect(self, figures: list[int]) -> None:
         """A witness for each of ``figures`` (indexes) not yet changed by an earlier one."""
-        for f in sorted(figures, key=lambda f: (-int(self._count[f]), int(self._keys[f]))):
+        for f in sorted(figures, key=lambda f: (int(self._count[f]), int(self._keys[f]))):
             key = int(self._keys[f])
             if key in self._witnessed:
                 continue
             best, best_cost = None, None
+            index = self._index
             for v in self._candidates(f, key):
                 hit = self.touched(v)
                 if key not in hit:
                     continue
-                cost = len(hit - self.hidden)
+                # the ratings it would hide besides: hiding a large total costs more than a cell
+                cost = sum(int(self._count[index[h]]) for h in hit - self.hidden)
                 if best_cost is None or cost < best_cost:
                     best, best_cost = hit, cost
                     if cost == 0:
@@ -501,11 +511,16 @@ class Universe:
         T, R = self._T, len(self.round_ids) + 1
         S = len(self.service_ids) + 1
         D = len(self.dept_index) + 1
+        # within a group, atoms in the tree's depth-first order of their other side, so the
+        # atoms next to one in the list are its nearest relatives in the tree
+        rank = np.asarray(self._dfs_rank, dtype=np.int64)
+        provider_rank = rank[np.asarray([self.dept_index[a.provider] for a in self.atoms], dtype=np.int64)] \
+            if self.atoms else np.zeros(0, dtype=np.int64)
         self._by = {}
-        for name, key in (("smr", (self._ps * T + self._mo) * R + self._rn),
-                          ("rmr", (self._rd * T + self._mo) * R + self._rn),
-                          ("rs", self._rd * S + self._ps)):
-            order = np.argsort(key, kind="stable")
+        for name, key, then in (("smr", (self._ps * T + self._mo) * R + self._rn, rank[self._rd]),
+                                ("rmr", (self._rd * T + self._mo) * R + self._rn, provider_rank),
+                                ("rs", self._rd * S + self._ps, self._mo)):
+            order = np.lexsort((then, key))
             self._by[name] = (key[order], order)
         self._at = {(int(r), int(s), int(m), int(n)): i for i, (r, s, m, n) in
                     enumerate(zip(self._rd.tolist(), self._ps.tolist(), self._mo.tolist(), self._rn.tolist(), strict=True))}
@@ -525,11 +540,13 @@ class Universe:
     def _closest(self, a: int, others: list[int], side: str, limit: int, mine: set[int]) -> list[int]:
         """Up to ``limit`` atoms of ``others`` outside the figure whose atoms are ``mine``,
         nearest to ``a`` in the rater (``side`` "r") or provider tree: same parent first, then
-        same grandparent, then the most ratings. Looks at a bounded number of them."""
+        same grandparent, then the most ratings. ``others`` is in the tree's order, so only the
+        atoms around ``a`` in it are looked at."""
         near = self._near_r if side == "r" else self._near_p
         here = near[a]
+        at = others.index(a) if a in others else 0
         scored = []
-        for b in others[:48]:
+        for b in others[max(0, at - 24):at + 24]:
             if b in mine:
                 continue
             there = near[b]
