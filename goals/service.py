@@ -188,7 +188,10 @@ async def recompute_progress(goal_id: int | None) -> None:
         if postgres:
             # Two check-ins on sibling goals meet here: the second waits for the first to commit
             # and then reads its child's new progress (SQLite's write lock serializes them anyway).
-            await db.fetch("SELECT id FROM goal WHERE id = {} FOR UPDATE", goal_id)
+            # NO KEY UPDATE, the lock our UPDATEs take anyway: FOR UPDATE also conflicts with the
+            # key-share lock a check-in's insert takes on its goal, and under the load test a
+            # manager's check-in on a goal and reports' check-ins below it deadlocked.
+            await db.fetch("SELECT id FROM goal WHERE id = {} FOR NO KEY UPDATE", goal_id)
         goal = await Goal.select(Goal.id, Goal.parent, Goal.baseline, Goal.target, Goal.current_value).where(
             Goal.id == goal_id).first().run()
         if goal is None:
