@@ -182,3 +182,18 @@ def test_restore_over_a_database_in_use_refuses_without_force_and_changes_nothin
     cli(target, "restore", str(backup), "--force")
     assert dump_tables(target)["person"] == rows_then["person"]
     assert not sql(target, "SELECT id FROM person WHERE email = 'keeper@example.com'")
+
+
+def test_missing_postgresql_tools_are_named_with_the_package_to_install():
+    from servicechain.platform.backup import BackupError, find_pg_tool
+
+    with pytest.raises(BackupError, match=r"pg_dump for PostgreSQL 99 is needed.*postgresql-client-99"):
+        find_pg_tool("pg_dump", 99)
+
+
+def test_the_postgresql_password_stays_off_the_command_line():
+    from servicechain.platform.backup import _pg_target
+
+    assert _pg_target("postgresql://sc:p%40ss@db.internal:5432/sc?sslmode=require") == (
+        "postgresql://sc@db.internal:5432/sc?sslmode=require", {"PGPASSWORD": "p@ss"})
+    assert _pg_target("postgresql://postgres@127.0.0.1:5432/sc") == ("postgresql://postgres@127.0.0.1:5432/sc", {})
