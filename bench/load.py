@@ -411,7 +411,7 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
                   "cpu_s": cpu_used, "requests": len(out["samples"]), "argon2_s": argon2_cpu_s(),
                   "seconds": math.ceil(args.users / args.spawn_rate) + args.seconds,
                   "sign_ins": sum(1 for name, _ms, _ok in out["samples"] if name == "sign in"),
-                  "load": load_avg, "failures": [l for l in locust.stdout.splitlines() + locust.stderr.splitlines() if "Error" in l or "failure" in l.lower()][:20]}
+                  "load": load_avg, "failures": failures(work / "locust_failures.csv")}
         if args.profile:
             result["profile"] = profile_shares(Path(f"{args.profile}.{engine}.txt"))
         report(result)
@@ -425,6 +425,16 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
             psql(f"DROP DATABASE IF EXISTS {PG_RUN} WITH (FORCE)")
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def failures(path: Path) -> list[str]:
+    """Locust's failures by request and error, most frequent first."""
+    import csv
+
+    if not path.exists():
+        return []
+    rows = sorted(csv.DictReader(path.open(encoding="utf-8")), key=lambda r: -int(r["Occurrences"]))
+    return [f"{r['Occurrences']} x {r['Method']} {r['Name']}: {r['Error'][:200]}" for r in rows[:15]]
 
 
 def report(result: dict) -> None:
@@ -448,7 +458,7 @@ def report(result: dict) -> None:
             if items:
                 print(f"    {what}: {', '.join(items[:10])}")
     for line in result["failures"]:
-        print(f"  locust: {line}")
+        print(f"  failed: {line}")
 
 
 def main() -> None:
