@@ -675,6 +675,42 @@ async def test_follow_up_medians_are_kept_per_month_and_computed_again_when_thei
     assert near(cell(back, "A", SEP, "follow_up_hours", company), 18.0)
 
 
+async def test_survey_sums_are_kept_until_a_pulse_or_the_tree_changes(company, panel):
+    """The parsed pulse sums and the pulses' hidden departments are kept in ``analytics_cache``
+    under a digest of the window's pulses, summaries, items and tree: read back while that holds,
+    parsed again when a published summary changes."""
+    import io
+
+    from servicechain.platform.analytics import panel as panels
+
+    until = date(2023, 9, 15)
+    await build_panel(until, months=3)
+    rows = await db.fetch("SELECT name, fingerprint, payload FROM analytics_cache WHERE name IN ({}, {})", *panels.SURVEY_CACHE)
+    assert {r["name"] for r in rows} == set(panels.SURVEY_CACHE) and len({r["fingerprint"] for r in rows}) == 1
+
+    # Read back: C's respondents planted in the kept sums are what the build shows.
+    facts = pl.read_parquet(io.BytesIO(bytes(next(r for r in rows if r["name"] == "survey_facts")["payload"])))
+    c = company["ids"]["C"]
+    assert facts.filter((pl.col("department_id") == c) & (pl.col("month") == SEP))["sv_n"].to_list() == [3]
+    planted = facts.with_columns(pl.when((pl.col("department_id") == c) & (pl.col("month") == SEP)).then(7)
+                                 .otherwise(pl.col("sv_n")).alias("sv_n"))
+    await panels._keep("survey_facts", rows[0]["fingerprint"], planted, utcnow())
+    assert cell(await build_panel(until, months=3), "C", SEP, "respondents", company) == 7
+
+    # A published summary changes (C has one answer more): parsed again, the planted sums are gone.
+    row = (await db.fetch("SELECT s.id, s.n FROM pulse_summary s JOIN pulse_department pd ON pd.id = s.department"
+                          " JOIN pulse p ON p.id = s.pulse WHERE pd.source = {} AND p.closes_on = {}", c, date(2023, 9, 20)))[0]
+    async with db.write():
+        await db.fetch("UPDATE pulse_summary SET n = {} WHERE id = {}", row["n"] + 1, row["id"])
+    try:
+        assert cell(await build_panel(until, months=3), "C", SEP, "respondents", company) == 4
+    finally:
+        async with db.write():
+            await db.fetch("UPDATE pulse_summary SET n = {} WHERE id = {}", row["n"], row["id"])
+    back = await build_panel(until, months=3)
+    assert back.frame.equals(panel.frame) and back.units.equals(panel.units) and back.company.equals(panel.company)
+
+
 # --- the snapshot -----------------------------------------------------------------------------------------
 
 
