@@ -882,24 +882,24 @@ def _units(departments: pl.DataFrame, own_size: pl.DataFrame, months: list[date]
         children.setdefault(parents[d] if parents[d] in parents else None, []).append(d)
     unit: dict[int, int] = {}
 
-    def meets(group: list[int]) -> bool:
-        if not active_months:
-            return False
-        hits = sum(1 for m in active_months if sum(sizes.get(d, {}).get(m, 0) for d in group) >= k)
-        return hits >= need
-
-    def walk(node: int) -> list[int]:
+    def walk(node: int) -> tuple[list[int], dict[date, int]]:
+        """What is still unplaced at ``node`` and its size per month (summed on the way up,
+        not again for every group)."""
         pending = [node] if node in sizes else []
+        total = dict(sizes.get(node, {}))
         for child in sorted(children.get(node, [])):
-            pending += walk(child)
-        if pending and meets(pending):
+            below, size = walk(child)
+            pending += below
+            for m, n in size.items():
+                total[m] = total.get(m, 0) + n
+        if pending and active_months and sum(1 for m in active_months if total.get(m, 0) >= k) >= need:
             for d in pending:
                 unit[d] = node
-            return []
-        return pending
+            return [], {}
+        return pending, total
 
     for root in sorted(children.get(None, [])):
-        for d in walk(root):
+        for d in walk(root)[0]:
             unit[d] = root
     return unit
 
