@@ -63,7 +63,7 @@ async def measure(runs: int) -> dict[str, object]:
     # What the CLI and a new worker see: a new process, the database's kept sums and decisions
     # as the last refresh left them (the first build here fills them if there are none).
     start = _clock()
-    await snapshot.refresh(MONTH)
+    first = await snapshot.refresh(MONTH)
     result["new process, kept results in the database"] = _since(start)
     async with db.write():
         await db.fetch("DELETE FROM analytics_cache")
@@ -73,11 +73,13 @@ async def measure(runs: int) -> dict[str, object]:
     start = _clock()
     cold = await snapshot.refresh(MONTH)
     result["cold refresh"] = _since(start)
-    warm = []
+    warm, checksums = [], {first.checksum, cold.checksum}
     for _i in range(runs):
         start = _clock()
-        await snapshot.refresh(MONTH)
+        checksums.add((await snapshot.refresh(MONTH)).checksum)
         warm.append(_since(start))
+    # Kept results must change nothing: built from them or from nothing, the same bytes.
+    result["same snapshot with and without kept results"] = len(checksums) == 1
     result["warm refresh"] = {
         "runs": runs,
         "median_wall_s": round(statistics.median(w["wall_s"] for w in warm), 2),
