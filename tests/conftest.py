@@ -186,6 +186,8 @@ async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
         conf.DB = saved[0]
         for table, old in zip(tables, saved[1]):
             table._meta.db = old
+        if isinstance(engine, db.TunedSQLiteEngine):
+            await engine.close_connections()  # its long-lived writer and readers would outlive the copy
         if fresh_url.startswith("postgres"):
             subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
                            capture_output=True)
