@@ -564,21 +564,6 @@ class Tree:
         they have figures."""
         return key[0] == "s" and bool(self.rows.get(key[1], {}).get("active"))
 
-    def keys_at(self, node: int | None) -> dict[int, tuple]:
-        """For every department, its group at this level: ("s", child) for the subtree of a
-        child of ``node``, ("a", node) for the node itself; departments outside are absent."""
-        result: dict[int, tuple] = {}
-        for dept_id, row in self.rows.items():
-            ids = row["ids"]
-            if node is None:
-                if ids:
-                    result[dept_id] = ("s", ids[0])
-                continue
-            if node in ids:
-                i = ids.index(node)
-                result[dept_id] = ("a", node) if i == len(ids) - 1 else ("s", ids[i + 1])
-        return result
-
     def groups_at(self, node: int | None) -> list[tuple]:
         kids = [("s", c) for c in self.children.get(node, [])]
         return kids + ([("a", node)] if node is not None else [])
@@ -588,9 +573,6 @@ class Tree:
             return _("All departments")
         name = department_name(self.rows[key[1]]) if key[1] in self.rows else ""
         return _("%(name)s itself", name=name) if key[0] == "a" else name
-
-    def parent_of(self, node: int | None) -> int | None:
-        return self.rows[node]["parent"] if node is not None and node in self.rows else None
 
     def trail(self, node: int | None) -> list[dict[str, Any]]:
         if node is None or node not in self.rows:

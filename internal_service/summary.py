@@ -8,6 +8,10 @@ the sum of the rows' people (one person rates in several months and services), b
 only needs to know whether they are at least the minimum — true when any one row has that many
 — and, when there are fewer, who they are: then every row is small too, and the union of the
 rows' ``raters`` lists is exact.
+
+Every change of the summary also changes ``internal_service_version`` in the same transaction
+(``bump_version``): the pages' suppression decision is kept in memory per version, so whoever
+writes the summary without ``add_rating`` or ``rebuild`` must call it too.
 """
 
 from __future__ import annotations
