@@ -3,8 +3,9 @@
 Once a day the worker refreshes the running month (the dashboards read the latest snapshot)
 and, in the first week of a month, the month just ended too, so scores and ratings that arrive
 late still reach its snapshot before the monthly report is printed. A month with no data at all
-stores nothing. The customer score sums kept between builds make a nightly build re-read only
-the month new scores fell in."""
+stores nothing. What the panel keeps between builds in ``analytics_cache`` makes a nightly build
+re-read only the month new scores fell in, and reuse the internal service's hiding result, the
+follow-up medians of unchanged months and the pulse sums while their sources are unchanged."""
 
 from __future__ import annotations
 

@@ -24,6 +24,12 @@ distinct raters. Units are built bottom-up like ``surveys.figures.generalise``: 
 usually has the minimum of respondents is a unit; a smaller one rolls into its parent, which
 stands for it (and its own people) as one unit.
 
+Kept between builds (``analytics_cache``, in the database so every worker and the CLI share it;
+each entry is used only while what it was made from still holds, and a build from them stores
+the same bytes as one from nothing): customer score sums and follow-up figures per department and
+month, the internal service's hiding result, the follow-up medians month by month, and the
+parsed pulse sums with the pulses' hidden departments.
+
 Definitions follow the domains: customer figures are ``customers.metrics.department_months``'s
 (NPS, low-score share, follow-ups closed among those the month's scores opened and the median
 hours to close them) except ``csat``, which the analytics contract defines as the mean of 1-5
