@@ -14,6 +14,9 @@ who rated whom; the rating row keeps its rater only so one person rates once.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -585,6 +588,7 @@ class Tree:
 
 KEEP_DECISIONS = 6  # periods kept in memory per worker (the current window, a few rounds)
 _decisions: OrderedDict[tuple, Universe] = OrderedDict()
+_pending: dict[tuple, asyncio.Future] = {}
 
 
 def _round_sets(rows: list[dict[str, Any]], first: date) -> tuple[list[int], date]:
@@ -628,16 +632,34 @@ async def decision(until: date, k: int, tree: Tree, round_id: int | None = None)
     if found is not None:
         _decisions.move_to_end(key)
         return found
-    if alone:
-        atoms = await _atoms("round = {}", [round_id], k, tree)
-        made = Universe(tree.parents, atoms, k, window=(), rounds=[round_id], kinds=(ROUND,), keep_parts=False)
-    else:
-        rows = await _atoms("month >= {} AND month <= {}", [first, until], k, tree)
-        wanted = set(in_rounds)
-        atoms = [a for a in rows if a.month >= months[0] or a.round in wanted]
-        window = months[-WINDOW_MONTHS:]
-        made = Universe(tree.parents, atoms, k, window=window, trend=months, rounds=in_rounds,
-                        quarters={m: i // 3 for i, m in enumerate(window)}, keep_parts=False)
+    pending = _pending.get(key)
+    if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+        return await asyncio.shield(pending)  # another request of this worker is deciding it
+    future: asyncio.Future[Universe] = asyncio.get_running_loop().create_future()
+    _pending[key] = future
+    try:
+        if alone:
+            atoms = await _atoms("round = {}", [round_id], k, tree)
+            options: dict[str, Any] = {"window": (), "rounds": [round_id], "kinds": (ROUND,)}
+        else:
+            rows = await _atoms("month >= {} AND month <= {}", [first, until], k, tree)
+            wanted = set(in_rounds)
+            atoms = [a for a in rows if a.month >= months[0] or a.round in wanted]
+            window = months[-WINDOW_MONTHS:]
+            options = {"window": window, "trend": months, "rounds": in_rounds,
+                       "quarters": {m: i // 3 for i, m in enumerate(window)}}
+        # Deciding is CPU work of up to seconds: in a thread, so the worker keeps answering.
+        made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False, **options))
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # read, so a failure nobody waited for is not reported twice
+        raise
+    except BaseException:  # cancelled: whoever waits asks again
+        future.cancel()
+        raise
+    finally:
+        _pending.pop(key, None)
+    future.set_result(made)
     _decisions[key] = made
     while len(_decisions) > KEEP_DECISIONS:
         _decisions.popitem(last=False)
