@@ -315,8 +315,8 @@ def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
             item["points_shown"] = fmt.number(len(points), 0) if clean.height > len(points) else None
             x_label, y_label = str(pm.label), str(cm.label)
             if p.view == "within":
-                x_label = _("%(metric)s, difference from the department's own mean", metric=x_label)
-                y_label = _("%(metric)s, difference from the department's own mean", metric=y_label)
+                x_label = _("%(metric)s, adjusted for the department's own level", metric=x_label)
+                y_label = _("%(metric)s, adjusted for the department's own level", metric=y_label)
             item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=fit,
                                                  width=320, height=240)
         e = elasticities.get((p.people, p.customer, p.lag))
