@@ -122,12 +122,13 @@ class Universe:
     period (a subset); ``quarters`` maps window months to the service breakdown's quarter;
     ``trend`` the months shown month by month; ``rounds`` the rounds with a ``ROUND`` matrix
     here. ``kinds`` limits the figure kinds (a round's own universe has ``ROUND`` only).
-    ``keep_parts`` False drops the atoms once decided (pages only read cells)."""
+    ``keep_parts`` False drops the atoms once decided (pages only read cells). ``hidden`` is a
+    decision made earlier for exactly the same inputs: given, the search is skipped."""
 
     def __init__(self, parents: Mapping[int, int | None], atoms: Sequence[Atom], k: int, *, window: Iterable[str],
                  trend: Iterable[str] = (), quarters: Mapping[str, int] | None = None, rounds: Iterable[int] = (),
                  kinds: Iterable[int] = (MATRIX, GIVEN, RECEIVED, SERVICE, SERVICE_QUARTER, ROUND),
-                 keep_parts: bool = True) -> None:
+                 keep_parts: bool = True, hidden: Iterable[int] | None = None) -> None:
         self.k = k
         self.atoms = list(atoms)
         self.size = len(self.atoms)
@@ -194,7 +195,10 @@ class Universe:
         self._index = {key: i for i, key in enumerate(self._keys.tolist())}
         self._exact_people()
         self.hidden: set[int] = set()  # figure keys
-        self._decide()
+        if hidden is None:
+            self._decide()
+        else:  # the decision made earlier for exactly these inputs (kept in the database by the caller)
+            self.hidden = {int(h) for h in hidden}
         # What only the search needed: a decision is kept in memory, several per worker.
         self._memo, self._parsed, self._by, self._at, self._near_r, self._near_p = {}, {}, {}, {}, [], []
         del self._atom_keys, self._atom_starts

@@ -15,17 +15,22 @@ who rated whom; the rating row keeps its rater only so one person rates once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
+import json
+import zlib
 
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-from servicechain.internal_service import summary
+from servicechain.internal_service import disclosure, summary
 from servicechain.internal_service.aggregation import colour_class, index_of
 from servicechain.internal_service.disclosure import ALL, GIVEN, MATRIX, RECEIVED, ROUND, SERVICE, SERVICE_QUARTER, Atom, Cell, Universe
 from servicechain.internal_service.tables import CRITERIA, FollowUp, InternalService, Rating, RatingRound, ServiceAudience
@@ -648,8 +653,16 @@ async def decision(until: date, k: int, tree: Tree, round_id: int | None = None)
             window = months[-WINDOW_MONTHS:]
             options = {"window": window, "trend": months, "rounds": in_rounds,
                        "quarters": {m: i // 3 for i, m in enumerate(window)}}
-        # Deciding is CPU work of up to seconds: in a thread, so the worker keeps answering.
-        made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False, **options))
+        # Deciding is CPU work of up to seconds (the search for witnesses): a decision is kept in the
+        # database under a digest of everything it was made from, so a new process (the monthly
+        # report's command, a restarted worker) reads it instead of searching again.
+        digest = _decision_digest(tree.parents, atoms, k, options)
+        hidden = await _stored_decision(digest)
+        # Building (and deciding) in a thread, so the worker keeps answering.
+        made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False,
+                                                         hidden=hidden, **options))
+        if hidden is None:
+            await _store_decision(digest, made.hidden)
     except Exception as exc:
         future.set_exception(exc)
         future.exception()  # read, so a failure nobody waited for is not reported twice
@@ -664,6 +677,41 @@ async def decision(until: date, k: int, tree: Tree, round_id: int | None = None)
     while len(_decisions) > KEEP_DECISIONS:
         _decisions.popitem(last=False)
     return made
+
+
+KEEP_STORED_DECISIONS = 40  # rows of internal_service_decision kept (a few periods per change)
+_CODE = hashlib.sha256(Path(disclosure.__file__).read_bytes()).hexdigest()  # a new rule never reads an old decision
+
+
+def _decision_digest(parents: dict[int, int | None], atoms: list[Atom], k: int, options: dict[str, Any]) -> str:
+    """Content address of a decision: the rule's code, the minimum, the period's options, the
+    tree and every summary row it reads. Equal digests mean equal inputs, so a stored decision
+    can never be read for other data (no reliance on the version row)."""
+    h = hashlib.sha256()
+    h.update(repr((_CODE, k, sorted((name, repr(value)) for name, value in options.items()),
+                   sorted(parents.items(), key=lambda item: item[0]))).encode())
+    for a in atoms:
+        h.update(repr(a).encode())
+    return h.hexdigest()
+
+
+async def _stored_decision(digest: str) -> list[int] | None:
+    rows = await db.fetch("SELECT hidden FROM internal_service_decision WHERE digest = {}", digest)
+    if not rows:
+        return None
+    return json.loads(zlib.decompress(base64.b64decode(rows[0]["hidden"])))
+
+
+async def _store_decision(digest: str, hidden: set[int]) -> None:
+    if db.in_transaction():  # a caller's (read) transaction cannot take the write lock: the next caller stores it
+        return
+    payload = base64.b64encode(zlib.compress(json.dumps(sorted(hidden)).encode())).decode()
+    async with db.write():
+        await db.fetch("INSERT INTO internal_service_decision (digest, hidden, made_at) VALUES ({}, {}, {})"
+                       " ON CONFLICT (digest) DO NOTHING", digest, payload, utcnow())
+        # Old decisions are never read again once the ratings change: keep the newest few.
+        await db.fetch("DELETE FROM internal_service_decision WHERE digest NOT IN (SELECT digest FROM"
+                       " internal_service_decision ORDER BY made_at DESC LIMIT {})", KEEP_STORED_DECISIONS)
 
 
 def _group(tree: Tree, node: int | None) -> tuple:
