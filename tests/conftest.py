@@ -7,6 +7,7 @@ chosen when it is first imported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -140,12 +141,12 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-@pytest.fixture
-async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
-    """A private copy of the test database (cast included) for tests that commit data on several
-    connections (concurrency, faults, subprocesses). Every table points at the copy while the test
-    runs; yields the copy's DATABASE_URL for subprocesses. SQLite: a file copy; PostgreSQL: a
-    template copy."""
+@contextlib.asynccontextmanager
+async def copied_database(label: str) -> AsyncIterator[str]:
+    """Point every table (and db.engine()) at a private copy of the test database, cast included,
+    while the block runs; yields the copy's DATABASE_URL for subprocesses. SQLite: an online
+    backup into a new file; PostgreSQL: a template copy. For tests that commit data on several
+    connections (concurrency, faults, subprocesses) or what other tests would trip over."""
     import asyncio
     import importlib
     import sqlite3
@@ -154,10 +155,11 @@ async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
     from piccolo.conf.apps import Finder
 
     url = os.environ["DATABASE_URL"]
+    name = f"{label}_{uuid.uuid4().hex[:8]}"
     if url.startswith("postgres"):
         base, source = url.rsplit("/", 1)
-        name = f"{source}_fresh_{uuid.uuid4().hex[:8]}"
-        for attempt in range(20):  # the template must have no open connections for a moment
+        name = f"{source}_{name}"
+        for _attempt in range(30):  # the template must have no open connections for a moment
             done = subprocess.run(["psql", base + "/postgres", "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{source}"'],
                                   capture_output=True, text=True)
             if done.returncode == 0:
@@ -165,13 +167,14 @@ async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
             await asyncio.sleep(0.2)
         else:
             raise RuntimeError(done.stderr)
-        fresh_url = f"{base}/{name}"
-        engine = db.LoopLocalPostgresEngine(config={"dsn": fresh_url})
+        copy_url = f"{base}/{name}"
+        engine = db.LoopLocalPostgresEngine(config={"dsn": copy_url})
     else:
-        path = tmp_path / "fresh.sqlite3"
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as source_db, sqlite3.connect(path) as target:
+        path = TMP / f"{name}.sqlite3"
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as source_db, \
+                contextlib.closing(sqlite3.connect(path)) as target:
             source_db.backup(target)
-        fresh_url = f"sqlite:///{path}"
+        copy_url = f"sqlite:///{path}"
         engine = db.TunedSQLiteEngine(path=str(path), timeout=db.SQLITE_BUSY_TIMEOUT_S)
         db.prepare_sqlite_file(str(path))
     conf = importlib.import_module(os.environ["PICCOLO_CONF"])
@@ -181,13 +184,20 @@ async def database_copy(cast, tmp_path) -> AsyncIterator[str]:
     for table in tables:
         table._meta.db = engine
     try:
-        yield fresh_url
+        yield copy_url
     finally:
         conf.DB = saved[0]
-        for table, old in zip(tables, saved[1]):
+        for table, old in zip(tables, saved[1], strict=True):
             table._meta.db = old
         if isinstance(engine, db.TunedSQLiteEngine):
             await engine.close_connections()  # its long-lived writer and readers would outlive the copy
-        if fresh_url.startswith("postgres"):
+        if copy_url.startswith("postgres"):
             subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
                            capture_output=True)
+
+
+@pytest.fixture
+async def database_copy(cast) -> AsyncIterator[str]:
+    """A private copy of the test database for one test (``copied_database``)."""
+    async with copied_database("fresh") as url:
+        yield url

@@ -15,11 +15,8 @@ uncommitted transaction.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
-import sqlite3
 import subprocess
-import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,6 +31,7 @@ from servicechain.platform.config import get_settings
 from servicechain.platform.people.tables import Assignment, Department, Person
 from servicechain.platform.security import utcnow
 from servicechain.platform.surveys.figures import Stat, generalise
+from tests.conftest import copied_database
 
 JUL, AUG, SEP = date(2023, 7, 1), date(2023, 8, 1), date(2023, 9, 1)
 MSK = ZoneInfo(get_settings().timezone)
@@ -56,44 +54,10 @@ def to_100(mean: float) -> float:
 
 
 @pytest.fixture(scope="module")
-async def private_db(cast, tmp_path_factory):
+async def private_db(cast):
     """A copy of the test database every table points at while this module runs."""
-    from piccolo.conf.apps import Finder
-
-    url = os.environ["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, source = url.rsplit("/", 1)
-        name = f"{source}_panel_{uuid.uuid4().hex[:8]}"
-        for _attempt in range(20):
-            done = subprocess.run(["psql", base + "/postgres", "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{source}"'],
-                                  capture_output=True, text=True)
-            if done.returncode == 0:
-                break
-            await asyncio.sleep(0.2)
-        else:
-            raise RuntimeError(done.stderr)
-        engine = db.LoopLocalPostgresEngine(config={"dsn": f"{base}/{name}"})
-    else:
-        path = tmp_path_factory.mktemp("panel") / "panel.sqlite3"
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as source_db, sqlite3.connect(path) as target:
-            source_db.backup(target)
-        engine = db.TunedSQLiteEngine(path=str(path), timeout=db.SQLITE_BUSY_TIMEOUT_S)
-        db.prepare_sqlite_file(str(path))
-    conf = importlib.import_module(os.environ["PICCOLO_CONF"])
-    tables = Finder().get_table_classes()
-    saved = conf.DB, [t._meta.db for t in tables]
-    conf.DB = engine
-    for table in tables:
-        table._meta.db = engine
-    try:
+    async with copied_database("panel"):
         yield
-    finally:
-        conf.DB = saved[0]
-        for table, old in zip(tables, saved[1], strict=True):
-            table._meta.db = old
-        if url.startswith("postgres"):
-            subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-                           capture_output=True)
 
 
 async def _department(code: str, parent: dict | None) -> dict:

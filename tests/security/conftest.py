@@ -4,70 +4,20 @@ app itself so pages added later are attacked too."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib
-import os
-import sqlite3
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from servicechain.platform import db
-from tests.conftest import TMP
+from tests.conftest import copied_database
 
 
-def is_postgres() -> bool:
-    return os.environ["DATABASE_URL"].startswith("postgres")
-
-
-@contextlib.asynccontextmanager
-async def private_copy() -> AsyncIterator[str]:
-    """Point every table (and db.engine()) at a copy of the test database; yields its URL.
-
-    SQLite: an online backup into a new file; PostgreSQL: a template copy."""
-    from piccolo.conf.apps import Finder
-
-    url = os.environ["DATABASE_URL"]
-    name = f"security_{uuid.uuid4().hex[:8]}"
-    if is_postgres():
-        base, source = url.rsplit("/", 1)
-        for _attempt in range(30):  # a template must have no other connection for a moment
-            done = subprocess.run(["psql", base + "/postgres", "-q", "-c", f'CREATE DATABASE "{name}" TEMPLATE "{source}"'],
-                                  capture_output=True, text=True)
-            if done.returncode == 0:
-                break
-            await asyncio.sleep(0.2)
-        else:
-            raise RuntimeError(done.stderr)
-        copy_url = f"{base}/{name}"
-        engine = db.LoopLocalPostgresEngine(config={"dsn": copy_url})
-    else:
-        path = TMP / f"{name}.sqlite3"
-        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as source_db, \
-                contextlib.closing(sqlite3.connect(path)) as target:
-            source_db.backup(target)
-        copy_url = f"sqlite:///{path}"
-        engine = db.TunedSQLiteEngine(path=str(path), timeout=db.SQLITE_BUSY_TIMEOUT_S)
-        db.prepare_sqlite_file(str(path))
-    conf = importlib.import_module(os.environ["PICCOLO_CONF"])
-    tables = Finder().get_table_classes()
-    saved = conf.DB, [t._meta.db for t in tables]
-    conf.DB = engine
-    for table in tables:
-        table._meta.db = engine
-    try:
-        yield copy_url
-    finally:
-        conf.DB = saved[0]
-        for table, old in zip(tables, saved[1]):
-            table._meta.db = old
-        if is_postgres():
-            subprocess.run(["psql", base + "/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-                           capture_output=True)
+def private_copy() -> contextlib.AbstractAsyncContextManager[str]:
+    """Point every table (and db.engine()) at a copy of the test database; yields its URL."""
+    return copied_database("security")
 
 
 @dataclass(frozen=True)
