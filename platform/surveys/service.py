@@ -39,7 +39,7 @@ from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import ABSOLUTE_MIN_GROUP_SIZE, get_settings
 from servicechain.platform.i18n import current_language, lazy_gettext, ngettext, use_language
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.lib.dates import BadDate, parse_date
+from servicechain.platform.lib.forms_dates import date_range
 from servicechain.platform.people.service import department_name, today
 from servicechain.platform.security import (
     SYSTEM,
@@ -262,21 +262,9 @@ async def launch_pulse(actor: Actor, data: dict[str, Any], *, on: date | None = 
         errors["title"] = [_("Give the pulse a title, e.g. “March 2026”.")]
     elif len(title) > 200:
         errors["title"] = [_("At most 200 characters.")]
-    dates: dict[str, date | None] = {}
-    for name in ("opens_on", "closes_on"):
-        try:
-            dates[name] = parse_date(data.get(name))
-        except BadDate:
-            errors[name] = [_("Write the date as 31.12.2025 or 2025-12-31.")]
-            continue
-        if dates[name] is None:
-            errors[name] = [_("This date is required.")]
-    opens, closes = dates.get("opens_on"), dates.get("closes_on")
-    if opens and closes:
-        if closes < opens:
-            errors["closes_on"] = [_("The pulse cannot close before it opens.")]
-        elif closes < on:
-            errors["closes_on"] = [_("The pulse would already be closed.")]
+    opens, closes = date_range(data, errors, today=on,
+                               closes_before_opens=_("The pulse cannot close before it opens."),
+                               already_closed=_("The pulse would already be closed."))
     company_min = get_settings().min_group_size
     raw_k = str(data.get("min_group_size", "") or company_min).strip()
     k = int(raw_k) if raw_k.lstrip("-").isdigit() else None
