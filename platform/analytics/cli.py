@@ -49,13 +49,10 @@ def refresh_command(month_text: str | None) -> None:
 
     async def go():
         from servicechain.platform.analytics import snapshot
-        from servicechain.platform.analytics.panel import build_panel
 
         started = time.perf_counter()
-        panel = await build_panel(month, snapshot.MONTHS)
-        if not snapshot.has_data(panel, month):
-            return None, time.perf_counter() - started
-        return await snapshot.store(panel), time.perf_counter() - started
+        stored = await snapshot.refresh_if_data(month)
+        return stored, time.perf_counter() - started
 
     stored, seconds = run(go)
     if stored is None:

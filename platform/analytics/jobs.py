@@ -28,11 +28,9 @@ def months_to_refresh(today: date) -> list[date]:
 @job("analytics.refresh", every=timedelta(hours=24))
 async def refresh_daily(_: dict[str, Any]) -> None:
     from servicechain.platform.analytics import snapshot
-    from servicechain.platform.analytics.panel import build_panel
     from servicechain.platform.people.service import today
 
     for month in months_to_refresh(today()):
-        panel = await build_panel(month, snapshot.MONTHS)
-        if snapshot.has_data(panel, month):
-            stored = await snapshot.store(panel)
+        stored = await snapshot.refresh_if_data(month)
+        if stored is not None:
             log.info("analytics snapshot of %s refreshed (sha256 %s)", f"{month:%Y-%m}", stored.checksum[:12])

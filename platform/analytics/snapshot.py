@@ -86,6 +86,12 @@ async def refresh(month: date) -> Snapshot:
     return await store(await build_panel(month_start(month), MONTHS))
 
 
+async def refresh_if_data(month: date) -> Snapshot | None:
+    """``refresh`` for a month that holds data; None, and nothing stored, for one without."""
+    panel = await build_panel(month_start(month), MONTHS)
+    return await store(panel) if has_data(panel, month) else None
+
+
 async def store(panel: Panel) -> Snapshot:
     """Store a built panel as the snapshot of its last month (``refresh`` without the build)."""
     month = month_start(panel.until)

@@ -41,6 +41,7 @@ from servicechain.platform.demo.company import (
     team_name,
 )
 from servicechain.platform.demo.guard import DEMO_ACCOUNTS, DEMO_FLAG
+from servicechain.platform.lib.dates import first_of_month, months_back
 from servicechain.platform.lib.text import person_search_text
 
 DEMO_PASSWORD = "servicechain-demo"
@@ -720,6 +721,12 @@ async def load_demo(*, employees: int, months: int, seed: int, today: date, rese
             summary=f"Demo company {COMPANY_EN} loaded: {active} people at work, {len(ctx.people) - active} who left",
             counts=counts, checksum=checksum, reset=reset, **parameters,
         )
+    # The dashboards and the monthly report read stored snapshots: the demo leaves last month's
+    # and this month's, as the daily job would, so they show the company at once.
+    from servicechain.platform.analytics import snapshot
+
+    for key in months_back(today, 2):
+        await snapshot.refresh_if_data(first_of_month(key))
     return _summary(ctx, checksum, reset)
 
 

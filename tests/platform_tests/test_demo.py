@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -96,6 +96,11 @@ async def test_load_writes_one_audit_entry_with_counts_and_the_checksum(fresh_da
     assert expected.checksum()[:12] in summary
     checked, problems = await audit.verify()
     assert (checked, problems) == (1, [])
+    from servicechain.platform.analytics import snapshot
+
+    stored = await snapshot.latest()
+    assert stored is not None and stored.month in {TODAY.replace(day=1), (TODAY.replace(day=1) - timedelta(days=1)).replace(day=1)}, \
+        "the dashboards and the report have the demo's snapshot to read"
 
 
 async def test_demo_accounts_have_their_roles_and_places(fresh_database):
