@@ -15,7 +15,7 @@ from servicechain.platform.web import render
 
 def _query(request: Request) -> dict[str, str]:
     return {key: request.query_params.get(key, "") for key in
-            ("sort", "order", "all", "people", "customer", "lag", "view", "movers")}
+            ("sort", "order", "all", "people", "customer", "lag", "view", "movers", "month")}
 
 
 def _fragment(request: Request) -> str | None:
@@ -25,15 +25,23 @@ def _fragment(request: Request) -> str | None:
     return {"pair-explorer": "analytics/_explorer.html", "movers": "analytics/_movers.html"}.get(target)
 
 
+def _month_query(query: dict[str, str]) -> str:
+    return dashboards.month_query(dashboards.parse_params(query))
+
+
 class AnalyticsController(Controller):
     path = "/analytics"
 
     @get("/", name="analytics:home", opt={"policy": "analytics.view"})
     async def home(self, request: Request) -> Template:
-        page = await dashboards.company_page(actor_of(request), _query(request))
-        return render(request, "analytics/home.html", {"p": page}, fragment=_fragment(request))
+        query = _query(request)
+        page = await dashboards.company_page(actor_of(request), query)
+        return render(request, "analytics/home.html", {"p": page, "mq": _month_query(query)},
+                      fragment=_fragment(request))
 
     @get("/departments/{department_id:int}", name="analytics:department", opt={"policy": "analytics.view"})
     async def department(self, request: Request, department_id: FromPath[int]) -> Template:
-        page = await dashboards.department_page(actor_of(request), department_id, _query(request))
-        return render(request, "analytics/department.html", {"p": page}, fragment=_fragment(request))
+        query = _query(request)
+        page = await dashboards.department_page(actor_of(request), department_id, query)
+        return render(request, "analytics/department.html", {"p": page, "mq": _month_query(query)},
+                      fragment=_fragment(request))

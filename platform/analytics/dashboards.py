@@ -66,7 +66,7 @@ class Params:
     lag: int | None = None
     view: str | None = None
     movers: str = "engagement"
-
+    month: date | None = None  # the snapshot's month asked for; None: the default month
 
     def carry(self, *leave: str) -> list[tuple[str, str]]:
         """The choices that differ from the defaults, as query pairs, for forms and links that
@@ -75,7 +75,8 @@ class Params:
         pairs = [("sort", self.sort), ("order", self.order if self.sort else None),
                  ("all", "1" if self.all_departments else None), ("people", self.people),
                  ("customer", self.customer), ("lag", self.lag), ("view", self.view),
-                 ("movers", self.movers if self.movers != default.movers else None)]
+                 ("movers", self.movers if self.movers != default.movers else None),
+                 ("month", f"{self.month:%Y-%m}" if self.month else None)]
         return [(k, str(v)) for k, v in pairs if v is not None and k not in leave]
 
 
@@ -86,6 +87,7 @@ def parse_params(query: Mapping[str, str]) -> Params:
         sort = None
     lag = query.get("lag", "")
     return Params(
+        month=parse_month(query.get("month", "")),
         sort=sort,
         order="asc" if query.get("order") == "asc" else "desc",
         all_departments=query.get("all") == "1",
@@ -95,6 +97,17 @@ def parse_params(query: Mapping[str, str]) -> Params:
         view=query.get("view") if query.get("view") in VIEWS else None,
         movers=query.get("movers") if query.get("movers") in keys else "engagement",
     )
+
+
+def parse_month(text: str) -> date | None:
+    """"2026-10" as the first of that month; None for anything else."""
+    text = (text or "").strip()
+    if len(text) != 7 or text[4] != "-" or not (text[:4].isdigit() and text[5:].isdigit()):
+        return None
+    try:
+        return date(int(text[:4]), int(text[5:]), 1)
+    except ValueError:
+        return None
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -168,8 +181,48 @@ class Context:
         return self.snapshot.panel
 
 
-async def _latest() -> Any:
-    return await snapshots.latest()  # SnapshotDamaged when its bytes fail the checksum
+def running_month() -> date:
+    from servicechain.platform.people.service import today
+
+    day = today()
+    return date(day.year, day.month, 1)
+
+
+def default_month(months: Sequence[date], running: date) -> date | None:
+    """The month a page opens on: the last complete month with a snapshot (a running month's
+    figures are partial and move daily), else the newest stored (the running month, early on)."""
+    complete = [m for m in months if m < running]
+    if complete:
+        return max(complete)
+    return max(months) if months else None
+
+
+def month_picker(months: Sequence[date], shown: date | None, asked: date | None, running: date) -> dict[str, Any]:
+    """The months a page may show, newest first (only months with a snapshot), the running one
+    labelled as month to date; ``missing`` names a month asked for that has no snapshot."""
+    def title(m: date) -> str:
+        text = i18n.format_date(m, "LLLL yyyy")
+        text = text[:1].upper() + text[1:]
+        return _("%(month)s (month to date)", month=text) if m == running else text
+
+    return {"options": [{"value": f"{m:%Y-%m}", "label": title(m), "selected": m == shown}
+                        for m in sorted(set(months), reverse=True)],
+            "shown": shown, "month_to_date": shown == running,
+            "missing": title(asked) if asked is not None and asked != shown else None}
+
+
+async def _select(asked: date | None) -> tuple[Any, dict[str, Any] | None]:
+    """The snapshot to show and the month picker: one small query for the stored months (no
+    payloads), then the decoded snapshot, which each process keeps per id and checksum.
+    SnapshotDamaged when its bytes fail the checksum."""
+    rows = await snapshots.stored()
+    if not rows:
+        return None, None
+    running = running_month()
+    by_month = {r.month: r for r in rows}
+    shown = asked if asked in by_month else default_month(list(by_month), running)
+    picker = month_picker(list(by_month), shown, asked, running)
+    return await snapshots.decoded(by_month[shown]), picker
 
 
 async def _paths() -> dict[int, str]:
@@ -198,9 +251,8 @@ def _tree_paths(rows: dict[int, dict[str, Any]], current: dict[int, str]) -> dic
 
 
 async def load_context(actor: Actor, snapshot: Any = None) -> Context | None:
-    """The latest snapshot seen through the actor's scope; None when there is no snapshot."""
+    """A snapshot seen through the actor's scope; None when there is no snapshot."""
     scope = await analytics_scope(actor)
-    snapshot = snapshot if snapshot is not None else await _latest()
     if snapshot is None:
         return None
     panel = snapshot.panel
@@ -551,9 +603,26 @@ def movers(ctx: Context, ids: Sequence[int], key: str) -> dict[str, Any]:
 # --- the pages ------------------------------------------------------------------------------------
 
 
-def _snapshot_facts(ctx: Context) -> dict[str, Any]:
+def _snapshot_facts(ctx: Context, picker: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"month": ctx.month, "month_label": i18n.format_date(ctx.month, "LLLL yyyy"),
-            "built_at": getattr(ctx.snapshot, "built_at", None), "min_group": ctx.min_group}
+            "built_at": getattr(ctx.snapshot, "built_at", None), "min_group": ctx.min_group,
+            "picker": picker, "month_to_date": bool(picker and picker["month_to_date"])}
+
+
+def month_query(params: Params) -> str:
+    """What links to another analytics page add to stay on the month chosen."""
+    return f"?month={params.month:%Y-%m}" if params.month else ""
+
+
+async def _context(actor: Actor, params: Params, snapshot: Any) -> tuple[Context | None, dict[str, Any] | None]:
+    """The chosen month's snapshot through the actor's scope, and the month picker (None when a
+    caller passed the snapshot itself)."""
+    picker = None
+    if snapshot is None:
+        snapshot, picker = await _select(params.month)
+        if snapshot is None:
+            return None, None
+    return await load_context(actor, snapshot), picker
 
 
 def empty_page(actor: Actor) -> dict[str, Any]:
@@ -574,7 +643,7 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
     403 for anyone else; an empty state when no snapshot has been built."""
     params = parse_params(query)
     try:
-        ctx = await load_context(actor, snapshot)
+        ctx, picker = await _context(actor, params, snapshot)
     except SnapshotDamaged:
         return {**empty_page(actor), "damaged": True}
     if ctx is None:
@@ -589,12 +658,12 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
         focus_rows = _series_rows(panel.frame, [root], _shift(ctx.month, -(months - 1)), ctx.month).to_dicts()
         focus_name = ctx.departments[root]["name"]
     else:
-        return {"empty": False, "nothing_headed": True, "facts": _snapshot_facts(ctx)}
+        return {"empty": False, "nothing_headed": True, "facts": _snapshot_facts(ctx, picker)}
     by_month = _by_month(focus_rows)
     ids = _visible_ids(ctx, params)
     base_depth = min((ctx.departments[r].get("depth") or 0) for r in ctx.roots) if ctx.roots else 0
     return {
-        "empty": False, "nothing_headed": False, "company": ctx.scope.company, "facts": _snapshot_facts(ctx),
+        "empty": False, "nothing_headed": False, "company": ctx.scope.company, "facts": _snapshot_facts(ctx, picker),
         "focus_name": focus_name, "roots": [{"id": r, "name": ctx.departments[r]["name"]} for r in ctx.roots],
         "headline": headline(by_month, ctx.month, ctx.surveyed),
         "trends": trends(by_month, ctx.month, months),
@@ -616,7 +685,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
     department, _scope = await analytics_department_for(actor, department_id)
     params = parse_params(query)
     try:
-        ctx = await load_context(actor, snapshot)
+        ctx, picker = await _context(actor, params, snapshot)
     except SnapshotDamaged:
         ctx, damaged = None, True
     else:
@@ -624,7 +693,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
     if ctx is None:
         return {**empty_page(actor), "damaged": damaged, "department": {"id": department_id, "name": _name(department)}}
     info = ctx.departments.get(department_id)
-    base = {"empty": False, "facts": _snapshot_facts(ctx),
+    base = {"empty": False, "facts": _snapshot_facts(ctx, picker),
             "department": {"id": department_id, "name": info["name"] if info else _name(department)}}
     if info is None:
         return {**base, "missing": True}

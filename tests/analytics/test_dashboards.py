@@ -22,10 +22,10 @@ def snapshot(cast):
 def stored(monkeypatch, snapshot):
     """The pages read this snapshot as the latest one."""
 
-    async def latest():
-        return snapshot
+    async def select(asked):
+        return snapshot, dashboards.month_picker([snapshot.month], snapshot.month, asked, dashboards.running_month())
 
-    monkeypatch.setattr(dashboards, "_latest", latest)
+    monkeypatch.setattr(dashboards, "_select", select)
     return snapshot
 
 
@@ -130,10 +130,10 @@ async def test_the_company_table_shows_three_levels_until_asked_for_all(cast, sn
 
 
 async def test_no_snapshot_is_an_empty_state(cast, monkeypatch):
-    async def none():
-        return None
+    async def none(asked):
+        return None, None
 
-    monkeypatch.setattr(dashboards, "_latest", none)
+    monkeypatch.setattr(dashboards, "_select", none)
     page = await dashboards.company_page(cast.actor("admin"), {})
     assert page["empty"] and page["may_refresh"]
     page = await dashboards.company_page(cast.actor("manager"), {})
@@ -188,10 +188,10 @@ async def test_employees_get_403_and_no_menu_entry(client, as_user, stored):
 
 
 async def test_the_empty_state_tells_an_admin_what_to_run(client, as_user, monkeypatch):
-    async def none():
-        return None
+    async def none(asked):
+        return None, None
 
-    monkeypatch.setattr(dashboards, "_latest", none)
+    monkeypatch.setattr(dashboards, "_select", none)
     await as_user("admin")
     page = await client.get("/analytics/")
     assert page.status_code == 200 and "servicechain analytics refresh" in page.text
@@ -262,10 +262,10 @@ def test_links_and_forms_keep_the_other_choices():
 async def test_a_damaged_snapshot_is_a_message_not_an_error(client, as_user, monkeypatch, cast):
     from servicechain.platform.analytics.snapshot import SnapshotDamaged
 
-    async def damaged():
+    async def damaged(asked):
         raise SnapshotDamaged("the analytics snapshot of 2026-10 does not match its checksum")
 
-    monkeypatch.setattr(dashboards, "_latest", damaged)
+    monkeypatch.setattr(dashboards, "_select", damaged)
     await as_user("admin")
     for url in ("/analytics/", f"/analytics/departments/{cast.departments['support']}"):
         page = await client.get(url)
