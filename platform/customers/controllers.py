@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
@@ -16,6 +15,8 @@ from servicechain.platform.customers import importing, metrics, service
 from servicechain.platform.customers.channels import CHANNELS
 from servicechain.platform.customers.tables import OUTCOMES
 from servicechain.platform.i18n import lazy_gettext
+from servicechain.platform.imports import web as wizard_web
+from servicechain.platform.imports.wizard import mapping_as_form, mapping_from_form, mapping_to_show
 from servicechain.platform.people.service import today
 from servicechain.platform.security import actor_of, score_departments_for
 from servicechain.platform.web import DomainError, FormInvalid, redirect, render
@@ -189,10 +190,6 @@ class CustomersController(Controller):
         }, status_code=status_code)
 
 
-def _field_options() -> list[tuple[str, str]]:
-    return [(name, str(label)) for name, label in importing.FIELDS.items()]
-
-
 class ScoreImportController(Controller):
     path = "/customers/import"
 
@@ -203,12 +200,8 @@ class ScoreImportController(Controller):
 
     @post("/", name="customers_import:upload", opt=IMPORT)
     async def upload(self, request: Request) -> Any:
-        form = await request.form()
-        file = form.get("file")
+        form, data, filename = await wizard_web.read_upload_form(request)
         sheet, source = str(form.get("sheet") or ""), str(form.get("source") or "")
-        data, filename = b"", ""
-        if isinstance(file, UploadFile):
-            data, filename = await file.read(), file.filename or ""
         try:
             token = await importing.store_upload(actor_of(request), filename, data, sheet, source)
         except FormInvalid as exc:
@@ -221,12 +214,8 @@ class ScoreImportController(Controller):
         upload = await importing.load_upload(actor_of(request), token)
         if upload.applied:
             return redirect(request, f"/customers/import/{token}/done")
-        query = dict(request.query_params)
-        if any(key.startswith("col-") for key in query):  # back from the preview with the person's choices
-            mapping = importing.mapping_from_form(upload.headers, query)
-        else:
-            mapping = importing.guess_mapping(upload.headers)
-        return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping), {})
+        mapping = mapping_to_show(upload.headers, dict(request.query_params), importing.guess_mapping)
+        return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping), {})
 
     @post("/{token:str}/preview", name="customers_import:preview", opt=IMPORT)
     async def preview(self, request: Request, token: FromPath[str]) -> Any:
@@ -234,22 +223,22 @@ class ScoreImportController(Controller):
         upload = await importing.load_upload(actor, token)
         if upload.applied:
             return redirect(request, f"/customers/import/{token}/done")
-        mapping = importing.mapping_from_form(upload.headers, dict(await request.form()))
+        mapping = mapping_from_form(upload.headers, dict(await request.form()))
         try:
             result = await importing.preview_upload(actor, upload, mapping)
         except FormInvalid as exc:
-            return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping), exc.errors)
+            return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping), exc.errors)
         return self._preview_page(request, upload, mapping, result)
 
     @post("/{token:str}/apply", name="customers_import:apply", opt=IMPORT)
     async def apply(self, request: Request, token: FromPath[str]) -> Any:
         actor = actor_of(request)
         upload = await importing.load_upload(actor, token)
-        mapping = importing.mapping_from_form(upload.headers, dict(await request.form()))
+        mapping = mapping_from_form(upload.headers, dict(await request.form()))
         try:
             await importing.apply_upload(actor, upload, mapping)
         except FormInvalid as exc:
-            return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping), exc.errors)
+            return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping), exc.errors)
         except importing.ImportRejected as exc:
             return self._preview_page(request, upload, mapping, exc.result, status_code=422)
         except DomainError:
@@ -266,14 +255,14 @@ class ScoreImportController(Controller):
     def _mapping_page(self, request: Request, upload: importing.Upload, values: dict[str, str],
                       errors: dict[str, list[str]]) -> Template:
         samples = [[row[i] if i < len(row) else "" for row in upload.samples] for i in range(len(upload.headers))]
-        context = {"upload": upload, "values": values, "errors": errors, "options": _field_options(),
+        context = {"upload": upload, "values": values, "errors": errors, "options": wizard_web.field_options(importing.FIELDS),
                    "samples": samples, "row_count": upload.row_count}
         return render(request, "customers/import_mapping.html", context, status_code=422 if errors else 200)
 
     def _preview_page(self, request: Request, upload: importing.Upload, mapping: dict[str, str],
                       result: importing.ImportResult, status_code: int = 200) -> Template:
         context = {"upload": upload, "result": result, "counts": result.counts,
-                   "hidden": importing.mapping_as_form(upload.headers, mapping)}
+                   "hidden": mapping_as_form(upload.headers, mapping)}
         return render(request, "customers/import_preview.html", context,
                       status_code=status_code if not result.problem_count or status_code != 200 else 200)
 

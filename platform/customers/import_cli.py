@@ -13,7 +13,8 @@ import click
 
 from servicechain.platform.customers import importing
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.people.import_cli import EXIT_DATA, EXIT_OK, EXIT_USAGE, _Bar, _error
+from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, parse_maps, read_file,
+                                              show_mapping)
 
 
 def _summary(counts: dict[str, int], *, applied: bool) -> str:
@@ -31,46 +32,38 @@ def import_command(file: str, *, dry_run: bool = False, source: str = importing.
     from servicechain.platform.security import SYSTEM
     from servicechain.platform.web import FormInvalid
 
-    try:
-        data = Path(file).read_bytes()
-    except OSError as exc:
-        _error(_("Cannot read %(file)s: %(reason)s", file=file, reason=exc.strerror or str(exc)))
+    data = read_file(file)
+    if data is None:
         return EXIT_USAGE
     try:
         headers, _rows = importing.iter_table(data, Path(file).name, sheet)
     except importing.ImportFileError as exc:
-        _error(f"{file}: {exc.message}")
+        error(f"{file}: {exc.message}")
         return EXIT_USAGE
-    overrides: dict[str, str] = {}
-    for item in maps:
-        column, sep, target = item.rpartition("=")
-        if not sep or not column.strip():
-            _error(_("--map takes COLUMN=field, not %(item)s.", item=item))
-            return EXIT_USAGE
-        overrides[column.strip()] = target.strip()
+    try:
+        overrides = parse_maps(maps)
+    except click.UsageError as exc:
+        error(exc.message)
+        return EXIT_USAGE
     mapping = importing.override_mapping(importing.guess_mapping(headers), overrides)
-    click.echo(_("Columns:"), err=True)
-    for header in headers:
-        target = mapping.get(header)
-        shown = f"{target} ({importing.FIELDS[target]})" if target in importing.FIELDS else target or _("(ignored)")
-        click.echo(f"  {header} → {shown}", err=True)
+    show_mapping(headers, mapping, importing.FIELDS)
 
     async def go() -> int:
         try:
-            with _Bar() as bar:
+            with Bar() as bar:
                 result = await importing.run_import(SYSTEM, data, filename=Path(file).name, sheet=sheet, mapping=mapping,
                                                     source=source, dry_run=dry_run, progress=bar)
         except FormInvalid as exc:
             for message in exc.errors.get("__all__", []):
-                _error(message)
+                error(message)
             return EXIT_USAGE
         except importing.ImportFileError as exc:
-            _error(f"{file}: {exc.message}")
+            error(f"{file}: {exc.message}")
             return EXIT_USAGE
         except importing.ImportRejected as exc:
             for problem in exc.result.problems:
                 click.echo(str(problem))
-            _error(_("%(count)s problem(s) in %(file)s; nothing was saved.", count=exc.result.problem_count, file=file))
+            error(_("%(count)s problem(s) in %(file)s; nothing was saved.", count=exc.result.problem_count, file=file))
             return EXIT_DATA
         click.echo(_summary(result.counts, applied=not dry_run))
         return EXIT_OK

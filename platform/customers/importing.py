@@ -13,29 +13,25 @@ per import, with the counts and the file's SHA-256.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from servicechain.platform import audit, db
 from servicechain.platform.customers import service
 from servicechain.platform.customers.tables import ScoreUpload
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.lib.tabular import ImportFileError, header_key, iter_table
-from servicechain.platform.people.importing import Problem, normalise_mapping, override_mapping
+from servicechain.platform.imports import wizard
+from servicechain.platform.imports.wizard import Problem, checksum, normalise_mapping, override_mapping
+from servicechain.platform.lib.tabular import ImportFileError, iter_table
 from servicechain.platform.people.service import today
-from servicechain.platform.security import Actor, require, score_upload_for, utcnow
-from servicechain.platform.web import DomainError, FormInvalid
+from servicechain.platform.security import Actor, require, score_upload_for
+from servicechain.platform.web import FormInvalid
 
-__all__ = ["ImportFileError", "override_mapping"]
+__all__ = ["ImportFileError", "Problem", "checksum", "override_mapping"]
 
 MAX_PROBLEMS = 500  # listed; all are counted
 MAX_UPLOAD_BYTES = 18 * 1024 * 1024  # under the app's 20 MB request limit, so this message is the one shown
-UPLOAD_LIFETIME = timedelta(days=1)
 DEFAULT_SOURCE = "import"
 FIELDS = service.FIELDS
 
@@ -59,36 +55,17 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "comment": ("comment", "comments", "feedback", "text", "verbatim", "комментарий", "отзыв", "текст отзыва"),
     "source": ("source", "system", "источник", "система"),
 }
-_SYNONYM_INDEX = {header_key(s): f for f, words in SYNONYMS.items() for s in words}
-for _field in FIELDS:
-    _SYNONYM_INDEX.setdefault(header_key(_field), _field)
+_SYNONYM_INDEX = wizard.synonym_index(SYNONYMS, FIELDS)
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
     """{column: field} for the columns we recognise; each field goes to its first column."""
-    mapping: dict[str, str] = {}
-    for header in headers:
-        found = _SYNONYM_INDEX.get(header_key(header))
-        if found and found not in mapping.values():
-            mapping[header] = found
-    return mapping
+    return wizard.guess_mapping(headers, _SYNONYM_INDEX)
 
 
 def check_mapping(headers: list[str], mapping: dict[str, str]) -> list[str]:
     """What is wrong with a mapping, in the user's language; empty when it can be used."""
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for column, target in mapping.items():
-        if column not in headers:
-            errors.append(_("There is no column “%(column)s” in the file.", column=column))
-        if target not in FIELDS:
-            errors.append(_("“%(field)s” is not a field we import; use one of: %(fields)s.",
-                            field=target, fields=", ".join(FIELDS)))
-        elif target in seen:
-            errors.append(_("Columns “%(a)s” and “%(b)s” are both mapped to %(field)s.",
-                            a=seen[target], b=column, field=str(FIELDS[target])))
-        else:
-            seen[target] = column
+    errors = wizard.check_mapping(headers, mapping, FIELDS)
     fields = set(mapping.values())
     for required in ("external_id", "given_on", "channel"):
         if required not in fields:
@@ -98,10 +75,6 @@ def check_mapping(headers: list[str], mapping: dict[str, str]) -> list[str]:
     if not fields & {"csat", "csat_good", "nps"}:
         errors.append(_("Map a column to CSAT or to NPS."))
     return errors
-
-
-def checksum(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -216,27 +189,13 @@ async def store_upload(actor: Actor, filename: str, data: bytes, sheet: str = ""
     """Check that the file can be read and keep it for the next steps; returns its token.
     FormInvalid ({"file"|"sheet": [message]}) for an empty, too large or unreadable file."""
     require(actor, "scores.import")
-    filename = (filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    filename = wizard.clean_filename(filename)
     sheet = (sheet or "").strip()[:100]
     source = (source or "").strip()
     if len(source) > 100:
         raise FormInvalid({"source": [_("At most %(n)s characters.", n=100)]})
-    if not data:
-        raise FormInvalid({"file": [_("Choose a CSV or XLSX file.")]})
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise FormInvalid({"file": [_("The file is larger than %(mb)s MB; split it into smaller files.",
-                                      mb=MAX_UPLOAD_BYTES // (1024 * 1024))]})
-    try:
-        await asyncio.to_thread(_read_headers, data, filename, sheet or None)
-    except ImportFileError as exc:
-        raise FormInvalid({"sheet" if sheet and "sheet" in exc.message.lower() else "file": [exc.message]}) from None
-    token = secrets.token_urlsafe(24)
-    now = utcnow()
-    async with db.write():
-        await ScoreUpload.delete().where(ScoreUpload.created_at < now - UPLOAD_LIFETIME).run()
-        await ScoreUpload.insert(ScoreUpload(token=token, uploader=actor.person_id, filename=filename, sheet=sheet,
-                                             source=source or DEFAULT_SOURCE, content=data, created_at=now)).run()
-    return token
+    await wizard.check_upload(data, filename, sheet, max_bytes=MAX_UPLOAD_BYTES, read=_read_headers)
+    return await wizard.keep_upload(ScoreUpload, actor, filename, data, sheet, source=source or DEFAULT_SOURCE)
 
 
 @dataclass
@@ -262,16 +221,7 @@ async def load_upload(actor: Actor, token: str) -> Upload:
         _read_headers, data, row["filename"], row["sheet"] or None)
     return Upload(token=token, filename=row["filename"], sheet=row["sheet"], source=row["source"], data=data,
                   headers=headers, samples=samples, row_count=count, applied=applied,
-                  result=json.loads(row["result"]) if row["result"] else {})
-
-
-def mapping_from_form(headers: list[str], form: dict[str, Any]) -> dict[str, str]:
-    """Select `col-<index>` holds the field for the column at that index."""
-    return normalise_mapping({h: str(form.get(f"col-{i}", "") or "") for i, h in enumerate(headers)})
-
-
-def mapping_as_form(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
-    return {f"col-{i}": mapping.get(h, "") for i, h in enumerate(headers)}
+                  result=wizard.upload_result(row))
 
 
 async def preview_upload(actor: Actor, upload: Upload, mapping: dict[str, str]) -> ImportResult:
@@ -287,15 +237,10 @@ async def preview_upload(actor: Actor, upload: Upload, mapping: dict[str, str]) 
 async def apply_upload(actor: Actor, upload: Upload, mapping: dict[str, str]) -> ImportResult:
     """Import an upload once; its counts are kept on it for the result page and the file is
     dropped. DomainError(409) when it was imported already; ImportRejected (nothing written)."""
-    if upload.applied:
-        raise DomainError(_("This file has been imported already."), 409)
+    wizard.refuse_applied(upload.applied)
     async with db.write():
-        claimed = await db.fetch("UPDATE customer_score_upload SET applied_at = {} WHERE token = {}"
-                                 " AND applied_at IS NULL RETURNING id", utcnow(), upload.token)
-        if not claimed:  # a second click or tab got there first
-            raise DomainError(_("This file has been imported already."), 409)
+        await wizard.claim_upload(ScoreUpload, upload.token)
         result = await run_import(actor, upload.data, filename=upload.filename, sheet=upload.sheet or None,
                                   mapping=mapping, source=upload.source)
-        await ScoreUpload.update({ScoreUpload.result: json.dumps(result.counts), ScoreUpload.content: b""}).where(
-            ScoreUpload.token == upload.token).run()
+        await wizard.finish_upload(ScoreUpload, upload.token, result.counts)
     return result

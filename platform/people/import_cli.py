@@ -15,13 +15,9 @@ from pathlib import Path
 import click
 
 from servicechain.platform.i18n import gettext as _
+from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, parse_maps, read_file,
+                                              show_mapping)
 from servicechain.platform.people import importing
-
-EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
-
-
-def _error(message: str) -> None:
-    click.echo(f"servicechain: {message}", err=True)
 
 
 def _mapping_from(headers: list[str], mapping_file: str | None, maps: tuple[str, ...]) -> dict[str, str]:
@@ -35,21 +31,7 @@ def _mapping_from(headers: list[str], mapping_file: str | None, maps: tuple[str,
         if not isinstance(loaded, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
             raise click.UsageError(_("The mapping file must be a JSON object of column names to field names."))
         mapping = importing.normalise_mapping(loaded)
-    overrides: dict[str, str] = {}
-    for item in maps:
-        column, sep, target = item.rpartition("=")
-        if not sep or not column.strip():
-            raise click.UsageError(_("--map takes COLUMN=field, not %(item)s.", item=item))
-        overrides[column.strip()] = target.strip()
-    return importing.override_mapping(mapping, overrides)
-
-
-def _show_mapping(headers: list[str], mapping: dict[str, str]) -> None:
-    click.echo(_("Columns:"), err=True)
-    for header in headers:
-        target = mapping.get(header)
-        shown = f"{target} ({importing.FIELDS[target]})" if target in importing.FIELDS else target or _("(ignored)")
-        click.echo(f"  {header} → {shown}", err=True)
+    return importing.override_mapping(mapping, parse_maps(maps))
 
 
 def _summary(counts: dict[str, int], *, applied: bool) -> str:
@@ -61,31 +43,6 @@ def _summary(counts: dict[str, int], *, applied: bool) -> str:
                  "to deactivate, %(departments)s new departments. Nothing was changed.")
     return text % {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
                    "deactivated": counts["deactivated"], "departments": counts["departments_created"]}
-
-
-class _Bar:
-    """A rich progress bar on stderr, only when stderr is a terminal (quiet in pipes and CI)."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                                 console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty())
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self) -> "_Bar":
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in self.tasks:
-            label = _("Checking") if stage == "check" else _("Importing")
-            self.tasks[stage] = self.progress.add_task(label, total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
 def import_command(
@@ -101,36 +58,34 @@ def import_command(
     from servicechain.platform.cli import run
     from servicechain.platform.security import SYSTEM
 
-    try:
-        data = Path(file).read_bytes()
-    except OSError as exc:
-        _error(_("Cannot read %(file)s: %(reason)s", file=file, reason=exc.strerror or str(exc)))
+    data = read_file(file)
+    if data is None:
         return EXIT_USAGE
     try:
         headers, rows = importing.read_table(data, Path(file).name, sheet)
     except importing.ImportFileError as exc:
-        _error(f"{file}: {exc.message}")
+        error(f"{file}: {exc.message}")
         return EXIT_USAGE
     try:
         mapping = _mapping_from(headers, mapping_file, maps)
     except click.UsageError as exc:
-        _error(exc.message)
+        error(exc.message)
         return EXIT_USAGE
-    _show_mapping(headers, mapping)
+    show_mapping(headers, mapping, importing.FIELDS)
     mapping_errors = importing.check_mapping(headers, mapping)
     if mapping_errors:
         for message in mapping_errors:
-            _error(message)
+            error(message)
         return EXIT_USAGE
 
     async def check_and_apply() -> int:
         # One event loop and one database start for both steps (a prompt may sit between them).
-        with _Bar() as bar:
+        with Bar() as bar:
             plan = await importing.plan_import(rows, mapping, full, actor=SYSTEM, progress=bar)
         for problem in plan.problems:
             click.echo(str(problem))
         if plan.problems:
-            _error(_("%(count)s problem(s) in %(file)s; nothing was changed.", count=len(plan.problems), file=file))
+            error(_("%(count)s problem(s) in %(file)s; nothing was changed.", count=len(plan.problems), file=file))
             return EXIT_DATA
         if full and plan.kept_active:
             click.echo(_("%(count)s administrator(s) missing from the file stay active.", count=len(plan.kept_active)),
@@ -142,22 +97,22 @@ def import_command(
         if plan.needs_confirmation and not yes:
             warning = importing.confirmation_message(plan)
             if not sys.stdin.isatty():
-                _error(warning + " " + _("Run it again with --yes to confirm."))
+                error(warning + " " + _("Run it again with --yes to confirm."))
                 return EXIT_DATA
             click.echo(warning, err=True)
             if not click.confirm(_("Deactivate them?"), default=False, err=True):
-                _error(_("Nothing was changed."))
+                error(_("Nothing was changed."))
                 return EXIT_DATA
             confirmed = True
         try:
-            with _Bar() as bar:
+            with Bar() as bar:
                 counts = await importing.apply_import(
                     SYSTEM, plan, confirmed=confirmed, file_checksum=importing.checksum(data), filename=Path(file).name,
                     progress=bar)
         except importing.ImportRejected as exc:  # the database changed since the check
             for problem in exc.plan.problems:
                 click.echo(str(problem))
-            _error(_("The import was refused; nothing was changed."))
+            error(_("The import was refused; nothing was changed."))
             return EXIT_DATA
         click.echo(_summary(counts, applied=True))
         return EXIT_OK

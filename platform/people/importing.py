@@ -22,14 +22,15 @@ import asyncio
 import hashlib
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from servicechain.platform import audit, db
 from servicechain.platform.config import LANGUAGES, get_settings
+from servicechain.platform.imports import wizard
+from servicechain.platform.imports.wizard import Problem, checksum, normalise_mapping, override_mapping
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext, use_language
 from servicechain.platform.lib.dates import BadDate, parse_date
@@ -44,7 +45,7 @@ from servicechain.platform.people.forms import CODE_RE, valid_email
 from servicechain.platform.people.service import move_people, today
 from servicechain.platform.people.tables import ROLES, Department, ImportUpload
 from servicechain.platform.security import Actor, assignable_roles, import_upload_for, require, utcnow
-from servicechain.platform.web import DomainError, FormInvalid
+from servicechain.platform.web import FormInvalid
 
 MAX_ROWS = 100_000
 # A full import that would deactivate more than this share of active people needs a yes.
@@ -139,20 +140,6 @@ class SourceRow:
     cells: dict[str, str]
 
 
-@dataclass
-class Problem:
-    row: int | None  # None: the file as a whole
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.row is None:
-            return self.message
-        if self.column:
-            return _("Row %(row)s, %(column)s: %(problem)s", row=self.row, column=self.column, problem=self.message)
-        return _("Row %(row)s: %(problem)s", row=self.row, problem=self.message)
-
-
 @dataclass(eq=False)
 class NewDepartment:
     key: tuple
@@ -215,10 +202,6 @@ class ImportPlan:
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-def checksum(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 # --- 1. reading the file -------------------------------------------------------------------------
 
 
@@ -250,50 +233,17 @@ def read_table(data: bytes, filename: str = "", sheet: str | None = None) -> tup
 # --- 2. the column mapping -----------------------------------------------------------------------
 
 
-_SYNONYM_INDEX = {_header_key(s): f for f, words in SYNONYMS.items() for s in words}
+_SYNONYM_INDEX = wizard.synonym_index(SYNONYMS)
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
     """{column: field} for the columns we recognise; each field goes to its first column."""
-    mapping: dict[str, str] = {}
-    for header in headers:
-        found = _SYNONYM_INDEX.get(_header_key(header))
-        if found and found not in mapping.values():
-            mapping[header] = found
-    return mapping
-
-
-def normalise_mapping(mapping: dict[str, str]) -> dict[str, str]:
-    """Drop columns mapped to nothing ("", "-", "ignore")."""
-    return {str(c): str(f).strip() for c, f in mapping.items() if str(f).strip() not in ("", "-", "ignore")}
-
-
-def override_mapping(mapping: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
-    """Apply COLUMN=field overrides: the column takes the field, which no other column keeps."""
-    result = dict(mapping)
-    for column, target in overrides.items():
-        target = target.strip()
-        if target not in ("", "-", "ignore"):
-            result = {c: f for c, f in result.items() if f != target}
-        result[column] = target
-    return normalise_mapping(result)
+    return wizard.guess_mapping(headers, _SYNONYM_INDEX)
 
 
 def check_mapping(headers: list[str], mapping: dict[str, str]) -> list[str]:
     """What is wrong with a mapping, in the user's language; empty when it can be used."""
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for column, target in mapping.items():
-        if column not in headers:
-            errors.append(_("There is no column “%(column)s” in the file.", column=column))
-        if target not in FIELDS:
-            errors.append(_("“%(field)s” is not a field we import; use one of: %(fields)s.",
-                            field=target, fields=", ".join(FIELDS)))
-        elif target in seen:
-            errors.append(_("Columns “%(a)s” and “%(b)s” are both mapped to %(field)s.",
-                            a=seen[target], b=column, field=str(FIELDS[target])))
-        else:
-            seen[target] = column
+    errors = wizard.check_mapping(headers, mapping, FIELDS)
     fields = set(mapping.values())
     if "employee_number" not in fields and "email" not in fields:
         errors.append(_("Map a column to the employee number (or at least to the email)."))
@@ -890,12 +840,6 @@ async def _executemany(sql: str, rows: Iterable[tuple]) -> None:
 # --- the web steps: an upload kept in the database between requests ----------------------------
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-UPLOAD_LIFETIME = timedelta(days=1)
-
-
-async def _read_in_thread(data: bytes, filename: str, sheet: str | None) -> tuple[list[str], list[SourceRow]]:
-    """A big workbook takes seconds to parse; keep the event loop serving others meanwhile."""
-    return await asyncio.to_thread(read_table, data, filename, sheet)
 
 
 async def store_upload(actor: Actor, filename: str, data: bytes, sheet: str = "") -> str:
@@ -905,24 +849,10 @@ async def store_upload(actor: Actor, filename: str, data: bytes, sheet: str = ""
     too large or unreadable file. Uploads older than a day are deleted on the way.
     """
     require(actor, "people.import")
-    filename = (filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    filename = wizard.clean_filename(filename)
     sheet = (sheet or "").strip()[:100]
-    if not data:
-        raise FormInvalid({"file": [_("Choose a CSV or XLSX file.")]})
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise FormInvalid({"file": [_("The file is larger than %(mb)s MB; split it into smaller files.",
-                                      mb=MAX_UPLOAD_BYTES // (1024 * 1024))]})
-    try:
-        await _read_in_thread(data, filename, sheet or None)
-    except ImportFileError as exc:
-        raise FormInvalid({"sheet" if sheet and "sheet" in exc.message.lower() else "file": [exc.message]}) from None
-    token = secrets.token_urlsafe(24)
-    now = utcnow()
-    async with db.write():
-        await ImportUpload.delete().where(ImportUpload.created_at < now - UPLOAD_LIFETIME).run()
-        await ImportUpload.insert(ImportUpload(token=token, uploader=actor.person_id, filename=filename, sheet=sheet,
-                                               content=data, created_at=now)).run()
-    return token
+    await wizard.check_upload(data, filename, sheet, max_bytes=MAX_UPLOAD_BYTES, read=read_table)
+    return await wizard.keep_upload(ImportUpload, actor, filename, data, sheet)
 
 
 @dataclass
@@ -941,19 +871,12 @@ async def load_upload(actor: Actor, token: str) -> Upload:
     row = await import_upload_for(actor, token)
     applied = row["applied_at"] is not None
     data = bytes(row["content"] or b"")
-    # An applied upload keeps its counts but not the file (it holds personal data).
-    headers, rows = ([], []) if applied else await _read_in_thread(data, row["filename"], row["sheet"] or None)
+    # An applied upload keeps its counts but not the file (it holds personal data); a big
+    # workbook takes seconds to parse, so it is read in a thread.
+    headers, rows = ([], []) if applied else await asyncio.to_thread(read_table, data, row["filename"],
+                                                                      row["sheet"] or None)
     return Upload(token=token, filename=row["filename"], data=data, headers=headers, rows=rows, applied=applied,
-                  result=json.loads(row["result"]) if row["result"] else {})
-
-
-def mapping_from_form(headers: list[str], form: dict[str, Any]) -> dict[str, str]:
-    """Select `col-<index>` holds the field for the column at that index."""
-    return normalise_mapping({h: str(form.get(f"col-{i}", "") or "") for i, h in enumerate(headers)})
-
-
-def mapping_as_form(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
-    return {f"col-{i}": mapping.get(h, "") for i, h in enumerate(headers)}
+                  result=wizard.upload_result(row))
 
 
 async def preview_upload(actor: Actor, upload: Upload, mapping: dict[str, str], full: bool) -> ImportPlan:
@@ -970,18 +893,13 @@ async def apply_upload(actor: Actor, upload: Upload, mapping: dict[str, str], fu
 
     Raises DomainError (409) when it was applied already, FormInvalid for a bad mapping and
     ImportRejected (nothing written) for problems or a missing confirmation."""
-    if upload.applied:
-        raise DomainError(_("This file has been imported already."), 409)
+    wizard.refuse_applied(upload.applied)
     plan = await preview_upload(actor, upload, mapping, full)
     async with db.write():
-        claimed = await db.fetch("UPDATE import_upload SET applied_at = {} WHERE token = {} AND applied_at IS NULL"
-                                 " RETURNING id", utcnow(), upload.token)
-        if not claimed:  # a second click or tab got there first
-            raise DomainError(_("This file has been imported already."), 409)
+        await wizard.claim_upload(ImportUpload, upload.token)
         counts = await apply_import(actor, plan, confirmed=confirmed, file_checksum=checksum(upload.data),
                                     filename=upload.filename)
-        await ImportUpload.update({ImportUpload.result: json.dumps(counts), ImportUpload.content: b""}).where(
-            ImportUpload.token == upload.token).run()
+        await wizard.finish_upload(ImportUpload, upload.token, counts)
     return counts
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Template
 
+from servicechain.platform.imports import web as wizard_web
+from servicechain.platform.imports.wizard import mapping_as_form, mapping_from_form, mapping_to_show
 from servicechain.platform.people import importing
 from servicechain.platform.security import actor_of
 from servicechain.platform.web import FormInvalid, redirect, render
 
 POLICY = {"policy": "people.import"}
-
-
-def _field_options() -> list[tuple[str, str]]:
-    return [(name, str(label)) for name, label in importing.FIELDS.items()]
 
 
 def _samples(upload: importing.Upload, limit: int = 3) -> list[list[str]]:
@@ -38,12 +35,8 @@ class ImportController(Controller):
 
     @post("/", name="people_import:upload", opt=POLICY)
     async def upload(self, request: Request) -> Any:
-        form = await request.form()
-        file = form.get("file")
+        form, data, filename = await wizard_web.read_upload_form(request)
         sheet = str(form.get("sheet") or "")
-        data, filename = b"", ""
-        if isinstance(file, UploadFile):
-            data, filename = await file.read(), file.filename or ""
         try:
             token = await importing.store_upload(actor_of(request), filename, data, sheet)
         except FormInvalid as exc:
@@ -57,11 +50,8 @@ class ImportController(Controller):
         if upload.applied:
             return redirect(request, f"/people/import/{token}/done")
         query = dict(request.query_params)
-        if any(key.startswith("col-") for key in query):  # back from the preview with the person's choices
-            mapping = importing.mapping_from_form(upload.headers, query)
-        else:
-            mapping = importing.guess_mapping(upload.headers)
-        return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping),
+        mapping = mapping_to_show(upload.headers, query, importing.guess_mapping)
+        return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping),
                                   bool(query.get("full")), {})
 
     @post("/{token:str}/preview", name="people_import:preview", opt=POLICY)
@@ -71,11 +61,11 @@ class ImportController(Controller):
         if upload.applied:
             return redirect(request, f"/people/import/{token}/done")
         form = dict(await request.form())
-        mapping, full = importing.mapping_from_form(upload.headers, form), bool(form.get("full"))
+        mapping, full = mapping_from_form(upload.headers, form), bool(form.get("full"))
         try:
             plan = await importing.preview_upload(actor, upload, mapping, full)
         except FormInvalid as exc:
-            return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping), full, exc.errors)
+            return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping), full, exc.errors)
         return self._preview_page(request, upload, mapping, plan, {})
 
     @post("/{token:str}/apply", name="people_import:apply", opt=POLICY)
@@ -83,11 +73,11 @@ class ImportController(Controller):
         actor = actor_of(request)
         upload = await importing.load_upload(actor, token)
         form = dict(await request.form())
-        mapping, full = importing.mapping_from_form(upload.headers, form), bool(form.get("full"))
+        mapping, full = mapping_from_form(upload.headers, form), bool(form.get("full"))
         try:
             await importing.apply_upload(actor, upload, mapping, full, confirmed=bool(form.get("confirm")))
         except FormInvalid as exc:
-            return self._mapping_page(request, upload, importing.mapping_as_form(upload.headers, mapping), full, exc.errors)
+            return self._mapping_page(request, upload, mapping_as_form(upload.headers, mapping), full, exc.errors)
         except importing.ImportRejected as exc:
             errors = {"confirm": [importing.confirmation_message(exc.plan)]} if not exc.plan.problems else {}
             return self._preview_page(request, upload, mapping, exc.plan, errors, status_code=422)
@@ -102,7 +92,7 @@ class ImportController(Controller):
 
     def _mapping_page(self, request: Request, upload: importing.Upload, values: dict[str, str], full: bool,
                       errors: dict[str, list[str]]) -> Template:
-        context = {"upload": upload, "values": values, "full": full, "errors": errors, "options": _field_options(),
+        context = {"upload": upload, "values": values, "full": full, "errors": errors, "options": wizard_web.field_options(importing.FIELDS),
                    "samples": _samples(upload), "row_count": len(upload.rows)}
         return render(request, "people/import_mapping.html", context, status_code=422 if errors else 200)
 
@@ -110,7 +100,7 @@ class ImportController(Controller):
                       errors: dict[str, list[str]], status_code: int = 200) -> Template:
         context = {
             "upload": upload, "plan": plan, "counts": plan.counts(), "errors": errors,
-            "hidden": importing.mapping_as_form(upload.headers, mapping), "full": plan.full,
+            "hidden": mapping_as_form(upload.headers, mapping), "full": plan.full,
             "confirmation": importing.confirmation_message(plan) if plan.needs_confirmation else "",
         }
         return render(request, "people/import_preview.html", context, status_code=status_code)
