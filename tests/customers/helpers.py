@@ -3,20 +3,17 @@ with an assignment history."""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import uuid
 from datetime import date, timedelta
-
-from openpyxl import Workbook
 
 from servicechain.platform import db
 from servicechain.platform.customers import service
 from servicechain.platform.lib.text import person_search_text
 from servicechain.platform.people.service import today
-from servicechain.platform.people.tables import Assignment, Department, Person
+from servicechain.platform.people.tables import Assignment, Person
 from servicechain.platform.security import SYSTEM, utcnow
+from tests import helpers as shared
+from tests.helpers import csv_bytes, xlsx_bytes  # noqa: F401  (the customers tests import them from here)
 
 RU_HEADER = ["ID", "Дата", "Канал", "Подразделение", "Сотрудник", "Оценка", "NPS", "Номер обращения", "Комментарий"]
 EN_HEADER = ["Response ID", "Date", "Channel", "Department", "Employee", "CSAT", "NPS", "Ticket", "Comment"]
@@ -24,23 +21,6 @@ EN_HEADER = ["Response ID", "Date", "Channel", "Department", "Employee", "CSAT",
 
 def tag() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def csv_bytes(rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8", bom: bool = False) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
-    data = buffer.getvalue().encode(encoding)
-    return codecs.BOM_UTF8 + data if bom else data
-
-
-def xlsx_bytes(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def recent(days: int = 1) -> date:
@@ -60,15 +40,9 @@ def item(external_id: str, **values: str) -> dict[str, str]:
 
 
 async def department(name: str, parent: int | None, head: int | None = None) -> dict:
+    """The scores import names departments by code, so the tests need it too."""
     code = f"cs.{name.lower().replace(' ', '-')}.{tag()}"
-    async with db.write():
-        above = await Department.select().where(Department.id == parent).first().run() if parent else None
-        row = Department(code=code, name_en=name, name_ru=name + " (ru)", parent=parent, head=head,
-                         depth=(above["depth"] + 1) if above else 0)
-        await row.save().run()
-        await Department.update({Department.path: (above["path"] if above else "/") + f"{row.id}/"}).where(
-            Department.id == row.id).run()
-    return {"id": row.id, "code": code}
+    return {"id": await shared.department(name, parent, head, code=code), "code": code}
 
 
 async def person(department_id: int, manager: int | None = None, *, history: list[tuple] = (), active: bool = True,

@@ -8,40 +8,9 @@ from datetime import date, timedelta
 from servicechain.internal_service import summary
 from servicechain.internal_service.tables import InternalService, Rating, RatingRound
 from servicechain.platform import db
-from servicechain.platform.lib.text import person_search_text
 from servicechain.platform.people.service import today
-from servicechain.platform.people.tables import Department, Person
-from servicechain.platform.security import Actor, utcnow
-
-
-async def department(name: str, parent: int | None) -> int:
-    tag = uuid.uuid4().hex[:8]
-    async with db.write():
-        above = await Department.select().where(Department.id == parent).first().run() if parent else None
-        row = Department(code=f"is.{name}.{tag}", name_en=name, name_ru=name, parent=parent,
-                         depth=(above["depth"] + 1) if above else 0)
-        await row.save().run()
-        await Department.update({Department.path: (above["path"] if above else "/") + f"{row.id}/"}).where(
-            Department.id == row.id).run()
-    return row.id
-
-
-async def people(department_id: int, count: int, role: str = "employee") -> list[int]:
-    ids = []
-    now = utcnow()
-    async with db.write():
-        for _i in range(count):
-            number = f"IS-{uuid.uuid4().hex[:10]}"
-            p = Person(full_name=f"Оценщик {number}", employee_number=number, department=department_id, role=role,
-                       language="en", search_name=person_search_text(f"Оценщик {number}", number, None),
-                       created_at=now, updated_at=now)
-            await p.save().run()
-            ids.append(p.id)
-    return ids
-
-
-def actor(person_id: int, role: str = "employee") -> Actor:
-    return Actor(kind="person", person_id=person_id, role=role, name=f"#{person_id}", language="en")
+from servicechain.platform.security import utcnow
+from tests.helpers import actor, department, people  # noqa: F401  (the internal service tests import them from here)
 
 
 async def service(provider: int, name: str = "Laptop setup", for_all: bool = True) -> int:

@@ -1,19 +1,15 @@
 """The org import without HTTP: reading files, guessing columns, planning, applying.
 
-Files are built here as bytes. Most tests run inside a rolled-back transaction; the
+Files are built as bytes (tests/helpers.py). Most tests run inside a rolled-back transaction; the
 atomicity test needs real commits and rollbacks, so it cleans up after itself.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import json
 from datetime import date, timedelta
 
 import pytest
-from openpyxl import Workbook
 
 from servicechain.platform.people import importing
 from servicechain.platform.people.forms import CODE_RE
@@ -29,27 +25,9 @@ from servicechain.platform.people.importing import (
 from servicechain.platform.people.service import today
 from servicechain.platform.people.tables import Assignment, Department, Person
 from servicechain.platform.tables import AuditEntry
+from tests.helpers import csv_bytes, xlsx_bytes
 
 RU_HEADER = ["Табельный номер", "ФИО", "Эл. почта", "Должность", "Подразделение", "Руководитель", "Дата приёма"]
-
-
-def csv_bytes(rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8", bom: bool = False) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
-    data = buffer.getvalue().encode(encoding)
-    return codecs.BOM_UTF8 + data if bom else data
-
-
-def xlsx_bytes(sheets: dict[str, list[list[object]]]) -> bytes:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, rows in sheets.items():
-        sheet = workbook.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 async def plan_of(data: bytes, filename: str = "org.csv", *, full: bool = False, actor=None, sheet=None):

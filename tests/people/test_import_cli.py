@@ -13,7 +13,7 @@ import pytest
 
 from servicechain.platform.people.tables import Person
 from tests.conftest import ROOT, TMP
-from tests.people.test_import import csv_bytes, xlsx_bytes
+from tests.helpers import csv_bytes, xlsx_bytes
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

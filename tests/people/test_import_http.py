@@ -7,7 +7,7 @@ import re
 from servicechain.platform.people.tables import ImportUpload, Person
 from servicechain.platform.tables import AuditEntry
 from tests.conftest import post_form, sign_in, text_of
-from tests.people.test_import import csv_bytes, xlsx_bytes
+from tests.helpers import csv_bytes, xlsx_bytes
 
 
 async def upload(client, data: bytes, filename: str = "org.csv", sheet: str = ""):

@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from servicechain.platform import db
-from servicechain.platform.lib.text import person_search_text
 from servicechain.platform.people.service import today
-from servicechain.platform.people.tables import Department, Person
-from servicechain.platform.security import Actor, utcnow
+from servicechain.platform.security import Actor
 from servicechain.platform.surveys import service
-
-
-async def department(name: str, parent: int | None, head: int | None = None) -> int:
-    tag = uuid.uuid4().hex[:8]
-    async with db.write():
-        above = await Department.select().where(Department.id == parent).first().run() if parent else None
-        row = Department(code=f"pulse.{name}.{tag}", name_en=name, name_ru=name + " (ru)", parent=parent, head=head,
-                         depth=(above["depth"] + 1) if above else 0)
-        await row.save().run()
-        await Department.update({Department.path: (above["path"] if above else "/") + f"{row.id}/"}).where(
-            Department.id == row.id).run()
-    return row.id
-
-
-async def people(department_id: int, count: int, role: str = "employee") -> list[int]:
-    ids = []
-    now = utcnow()
-    async with db.write():
-        for _i in range(count):
-            number = f"PU-{uuid.uuid4().hex[:10]}"
-            p = Person(full_name=f"Участник {number}", employee_number=number, department=department_id, role=role,
-                       language="en", email=f"{number.lower()}@example.test",
-                       search_name=person_search_text(f"Участник {number}", number, None), created_at=now, updated_at=now)
-            await p.save().run()
-            ids.append(p.id)
-    return ids
-
-
-def actor(person_id: int, role: str = "employee") -> Actor:
-    return Actor(kind="person", person_id=person_id, role=role, name=f"#{person_id}", language="en")
+from tests.helpers import actor, department, people  # noqa: F401  (the surveys tests import them from here)
 
 
 async def company(sizes: dict[str, int], head: int | None = None) -> dict[str, object]:
