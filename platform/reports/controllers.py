@@ -1,4 +1,5 @@
-"""Report pages: the archive, generating on request, downloads. Rules live in service.py."""
+"""Report pages: the archive, asking for a report (made on the job queue), downloads. Rules live in
+service.py."""
 
 from __future__ import annotations
 
@@ -18,18 +19,18 @@ class ReportController(Controller):
     path = "/reports"
 
     @get("/", name="reports:archive", opt={"policy": "reports.read"})
-    async def archive(self, request: Request, made: FromQuery[str] = "", kept: FromQuery[str] = "") -> Template:
-        return await self._page(request, {}, {}, made=made, kept=kept)
+    async def archive(self, request: Request, asked: FromQuery[str] = "", kept: FromQuery[str] = "") -> Template:
+        return await self._page(request, {}, {}, asked=asked, kept=kept)
 
     @post("/generate", name="reports:generate", opt={"policy": "reports.generate"})
     async def generate(self, request: Request) -> Any:
         form = await request.form()
         data = {key: str(form.get(key, "")) for key in form.keys()}
         try:
-            row, made = await service.request_report(actor_of(request), data)
+            row, outcome = await service.request_report(actor_of(request), data)
         except FormInvalid as exc:
             return await self._page(request, data, exc.errors, status_code=422)
-        return redirect(request, f"/reports/?{'made' if made else 'kept'}={row['id']}")
+        return redirect(request, f"/reports/?kept={row['id']}" if row else f"/reports/?asked={outcome}")
 
     @get("/{report_id:int}/download", name="reports:download", opt={"policy": "reports.read"})
     async def download(self, request: Request, report_id: FromPath[int]) -> Response:
@@ -42,10 +43,10 @@ class ReportController(Controller):
             "X-Content-SHA256": digest, "Cache-Control": "private, no-store"})
 
     async def _page(self, request: Request, values: dict, errors: dict, *, status_code: int = 200,
-                    made: str = "", kept: str = "") -> Template:
+                    asked: str = "", kept: str = "") -> Template:
         context = await service.archive_page(actor_of(request))
         if values:
             context["values"] = {**context["values"], **values}
-        context.update(errors=errors, made=int(made) if made.isdigit() else None,
+        context.update(errors=errors, asked=asked if asked in ("queued", "pending") else None,
                        kept=int(kept) if kept.isdigit() else None)
         return render(request, "reports/archive.html", context, status_code=status_code)

@@ -13,6 +13,7 @@ inside ``use_language(lang)``, so a Russian report asked for from an English pag
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from dataclasses import dataclass
@@ -426,7 +427,7 @@ def _comparison(c: Any, metric: Any) -> dict[str, Any]:
 
     return {"cases": fmt.number(c.cases, 0), "matched": fmt.number(c.matched_cases, 0), "strata": fmt.number(c.strata, 0),
             "min_cases": c.min_cases, "too_small": c.csat.too_small and c.low_score_share.too_small,
-            "rows": [{"label": str(metric("csat").label), **outcome(c.csat, "csat", 2)},
+            "rows": [{"label": str(metric("csat").label), **outcome(c.csat, "csat", 1)},
                      {"label": str(metric("low_score_share").label), **outcome(c.low_score_share, "low_score_share", 1)}]}
 
 
@@ -590,7 +591,8 @@ async def make_pdf(month: date, lang: str, *, snap: Any = None) -> tuple[bytes, 
     if snap is None:
         snap, _built = await stored_snapshot(month, build_missing=True)
     context = await build_context(month, lang, snap=snap)
-    return render_pdf(render_html(context)), snap
+    # Seconds of typesetting in a thread: a worker running inside `serve` keeps answering.
+    return await asyncio.to_thread(render_pdf, render_html(context)), snap
 
 
 async def generate(month: date, lang: str, actor: Actor | None, *, snap: Any = None) -> ArchivedReport:

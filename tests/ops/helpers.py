@@ -191,3 +191,31 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+class Worker(Server):
+    """A real `servicechain worker` process: reports asked for on the web are made here."""
+
+    def start(self) -> "Worker":
+        self.process = subprocess.Popen(
+            [SERVICECHAIN, "worker"], cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        return self
+
+
+def report_jobs(url: str) -> list[tuple]:
+    """(id, attempts, finished, last_error) of every report asked for on the web."""
+    return sql(url, "SELECT id, attempts, finished_at IS NOT NULL, last_error FROM job"
+                    " WHERE kind = 'reports.generate' ORDER BY id")
+
+
+def wait_for_reports(url: str, seconds: float = 300) -> None:
+    """Until every report asked for is made (or refused); fails on a refusal or the time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        jobs = report_jobs(url)
+        if all(finished for _id, _attempts, finished, _error in jobs):
+            assert not any(error for *_rest, error in jobs), jobs
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"reports not made in {seconds} s: {report_jobs(url)}")

@@ -13,7 +13,7 @@ import pytest
 
 from servicechain.platform.reports.service import last_complete_month
 from servicechain.platform.lib.dates import month_key
-from tests.ops.helpers import Server
+from tests.ops.helpers import Server, Worker, sql, wait_for_reports
 from tests.ops.test_faults import PASSWORD, budgets_hold, near_the_end_of_a_budget, sign_in
 
 pytestmark = pytest.mark.postgres_only
@@ -84,10 +84,16 @@ def test_concurrent_uses_split_across_workers_overspend_no_budget(two_workers):
 def test_a_report_archived_through_one_worker_downloads_through_the_other(two_workers):
     _, _, a, b = two_workers
     on_a = sign_in(a.base, "ceo@example.com")
-    made = on_a.post("/reports/generate", data={"month": month_key(last_complete_month()), "lang": "en"},
+    month = last_complete_month()
+    made = on_a.post("/reports/generate", data={"month": month_key(month), "lang": "en"},
                      headers={"x-csrftoken": on_a.cookies["sc_csrf"]}, timeout=300)
     assert made.status_code == 303, made.text
-    report_id = int(made.headers["location"].rsplit("=", 1)[1])
+    worker = Worker(two_workers[0]).start()  # the report is made on the job queue
+    try:
+        wait_for_reports(two_workers[0])
+    finally:
+        worker.stop()
+    [(report_id,)] = sql(two_workers[0], f"SELECT id FROM report_archive WHERE month = '{month}' AND lang = 'en'")
     on_b = moved_to(on_a, b)
     pdf = on_b.get(f"/reports/{report_id}/download")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -4,11 +4,15 @@ the file name and are checked against the stored checksum."""
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 import pytest
 
+from servicechain.platform import db
+
 from servicechain.platform.lib.dates import month_key
 from tests.conftest import post_form
+from tests.reports.helpers import queued, work_off_reports
 
 
 @pytest.mark.parametrize("who", ["employee", "manager"])
@@ -44,7 +48,7 @@ async def test_an_executive_downloads_the_stored_pdf_with_its_name_and_checksum(
     assert hashlib.sha256(response.content).hexdigest() == made.sha256 == response.headers["x-content-sha256"]
 
 
-async def test_generating_a_report_already_archived_keeps_it_unless_asked(as_user, seeded):
+async def test_generating_a_report_already_archived_keeps_it_unless_asked(as_user, cast, seeded, database_copy):
     from servicechain.platform.reports import monthly
 
     client = await as_user("ceo")
@@ -52,22 +56,71 @@ async def test_generating_a_report_already_archived_keeps_it_unless_asked(as_use
     before = await monthly.archived(seeded["month"], "ru")
     kept = await post_form(client, "/reports/generate", {"month": month, "lang": "ru"})
     assert kept.status_code == 303 and "kept=" in kept.headers["location"]
-    assert (await monthly.archived(seeded["month"], "ru"))["generated_at"] == before["generated_at"]
+    assert await queued() == []
 
     again = await post_form(client, "/reports/generate", {"month": month, "lang": "ru", "regenerate": "1"})
-    assert again.status_code == 303 and "made=" in again.headers["location"]
+    assert again.status_code == 303 and again.headers["location"] == "/reports/?asked=queued"
+    # The request only queued the work: the archive still holds the old report, and says so.
+    assert (await monthly.archived(seeded["month"], "ru"))["generated_at"] == before["generated_at"]
+    page = await client.get(again.headers["location"])
+    assert "being prepared" in page.text and 'hx-trigger="every 3s"' in page.text
+    assert monthly.month_title(seeded["month"]) + ", Русский: being prepared" in page.text
+    twice = await post_form(client, "/reports/generate", {"month": month, "lang": "ru", "regenerate": "1"})
+    assert twice.headers["location"] == "/reports/?asked=pending" and len(await queued()) == 1
+
+    await work_off_reports()
     after = await monthly.archived(seeded["month"], "ru")
     assert after["id"] == before["id"] and after["generated_at"] > before["generated_at"]  # replaced, not added
-    page = await client.get(again.headers["location"])
-    assert "ready and stored" in page.text
+    assert after["generated_by"] == cast.ids["ceo"]  # the person who asked, not the worker
+    page = await client.get("/reports/")
+    assert "being prepared" not in page.text and "every 3s" not in page.text
+    assert after["sha256"][:16] in page.text
 
 
-async def test_a_month_without_data_or_a_bad_language_is_explained_on_the_page(as_user, database):
+async def test_a_month_without_data_or_a_bad_language_is_explained_on_the_page(as_user, database_copy):
+    from servicechain.platform.analytics import snapshot
+
     client = await as_user("ceo")
-    response = await post_form(client, "/reports/generate", {"month": "2019-03", "lang": "en"})
-    assert response.status_code == 422 and "no data for 2019-03" in response.text
     response = await post_form(client, "/reports/generate", {"month": "2026-10", "lang": "de"})
     assert response.status_code == 422 and "Choose a language" in response.text
+
+    # No snapshot of the month yet: the job builds it, finds nothing and the page says so.
+    assert await snapshot.load(date(2019, 3, 1)) is None
+    response = await post_form(client, "/reports/generate", {"month": "2019-03", "lang": "en"})
+    assert response.status_code == 303
+    await work_off_reports()
+    page = await client.get("/reports/")
+    assert "March 2019, English: the report could not be made." in page.text
+    assert "no data for 2019-03" in page.text and 'role="alert"' in page.text
+    assert "every 3s" not in page.text  # nothing left to wait for: no polling
+    assert await db.fetch("SELECT id FROM report_archive WHERE month = {}", date(2019, 3, 1)) == []
+
+    # With the month's (empty) snapshot stored, the form says it at once and queues nothing.
+    await snapshot.refresh(date(2019, 3, 1))
+    response = await post_form(client, "/reports/generate", {"month": "2019-03", "lang": "en"})
+    assert response.status_code == 422 and "no data for 2019-03" in response.text
+    assert await queued() == []
+
+
+async def test_a_failure_of_the_queue_is_retried_then_shown(as_user, seeded, database_copy, monkeypatch):
+    from servicechain.platform import outbox
+    from servicechain.platform.reports import monthly
+
+    async def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(monthly, "make_pdf", broken)
+    client = await as_user("ceo")
+    await post_form(client, "/reports/generate", {"month": month_key(seeded["month"]), "lang": "en", "regenerate": "1"})
+    await work_off_reports()
+    page = await client.get("/reports/")
+    assert "being prepared" in page.text and "trying again" in page.text
+    async with db.write():  # as if every attempt but the last had been made
+        await db.fetch("UPDATE job SET attempts = {}, run_at = {} WHERE kind = 'reports.generate'",
+                       outbox.MAX_ATTEMPTS - 1, outbox.now())
+    await work_off_reports()
+    page = await client.get("/reports/")
+    assert "the report could not be made." in page.text and "disk full" in page.text
 
 
 async def test_generating_needs_the_csrf_token(as_user, seeded):
