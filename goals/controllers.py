@@ -29,10 +29,8 @@ def _plain(value: float | None) -> str:
 
 
 async def _cycle_context(cycle: str) -> dict[str, Any]:
-    current = await service.pick_cycle(_int(cycle))
-    if current:
-        current = {**current, "label": service.cycle_label(current)}
-    return {"cycle": current, "cycles": await service.cycles_for_browsing(), "labels": service.labels()}
+    cycles = await service.cycles_for_browsing()
+    return {"cycle": service.choose_cycle(cycles, _int(cycle)), "cycles": cycles, "labels": service.labels()}
 
 
 class GoalController(Controller):
@@ -144,16 +142,17 @@ class GoalController(Controller):
         actor = actor_of(request)
         data = dict(await request.form())
         try:
-            await service.add_check_in(actor, goal_id, data)
+            goal = await service.add_check_in(actor, goal_id, data)
         except FormInvalid as exc:
             page = await service.goal_page(actor, goal_id)
             page.update(labels=service.labels(), values=data, errors=exc.errors)
             return render(request, "goals/detail.html", page, status_code=422, fragment="goals/_check_ins.html")
         if not getattr(request, "htmx", False):
             return redirect(request, f"/goals/{goal_id}")
-        page = await service.goal_page(actor, goal_id)
-        page.update(labels=service.labels(), values={"taken_on": service.today().isoformat()}, errors={})
-        return render(request, "goals/detail.html", page, fragment="goals/_check_ins.html", trigger_event="checkInAdded")
+        # htmx swaps the progress section only: render just that, not the whole page again.
+        section = await service.check_ins_fragment(goal)
+        section.update(labels=service.labels(), values={"taken_on": service.today().isoformat()}, errors={})
+        return render(request, "goals/_check_ins.html", section, fragment="goals/_check_ins.html", trigger_event="checkInAdded")
 
     @post("/carry-over", name="goals:carry_over_mine", opt=POLICY)
     async def carry_over_mine(self, request: Request) -> Any:

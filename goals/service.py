@@ -23,13 +23,16 @@ from servicechain.platform.config import get_settings
 from servicechain.platform.i18n import format_date
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext
+from servicechain.platform.lib.ids import MAX_ID
 from servicechain.platform.people.service import department_name
 from servicechain.platform.people.tables import Department, Person
 from servicechain.platform.security import (
     Actor,
     Forbidden,
     GoalViewer,
+    NotFound,
     can,
+    goal_access,
     goal_for,
     goal_viewer,
     require,
@@ -132,6 +135,15 @@ async def pick_cycle_by_code(code: str) -> dict[str, Any] | None:
     return await Cycle.select().where(Cycle.code == code).first().run()
 
 
+def choose_cycle(cycles: list[dict[str, Any]], cycle_id: int | None, on: date | None = None) -> dict[str, Any] | None:
+    """``pick_cycle`` over the cycles already read for the menu (newest first), saving the
+    pages that show both a query each."""
+    on = on or today()
+    return (next((c for c in cycles if cycle_id and c["id"] == cycle_id), None)
+            or next((c for c in cycles if c["starts_on"] <= on <= c["ends_on"]), None)
+            or (cycles[0] if cycles else None))
+
+
 async def pick_cycle(cycle_id: int | None) -> dict[str, Any] | None:
     """The cycle asked for, else the one running today, else the latest one."""
     if cycle_id:
@@ -179,31 +191,65 @@ def rolled_up(children: list[tuple[float, int]]) -> float:
     return sum(p * w for p, w in children) / total if total else 0.0
 
 
-async def recompute_progress(goal_id: int | None) -> None:
-    """Recompute a goal's progress and every goal above it. Runs inside ``db.write()``."""
-    seen: set[int] = set()
-    postgres = db.engine().engine_type == "postgres"
-    while goal_id and goal_id not in seen:
-        seen.add(goal_id)
-        if postgres:
-            # Two check-ins on sibling goals meet here: the second waits for the first to commit
-            # and then reads its child's new progress (SQLite's write lock serializes them anyway).
-            # NO KEY UPDATE, the lock our UPDATEs take anyway: FOR UPDATE also conflicts with the
-            # key-share lock a check-in's insert takes on its goal, and under the load test a
-            # manager's check-in on a goal and reports' check-ins below it deadlocked.
-            await db.fetch("SELECT id FROM goal WHERE id = {} FOR NO KEY UPDATE", goal_id)
-        goal = await Goal.select(Goal.id, Goal.parent, Goal.baseline, Goal.target, Goal.current_value).where(
-            Goal.id == goal_id).first().run()
-        if goal is None:
-            return
-        children = await Goal.select(Goal.progress, Goal.weight).where(
-            (Goal.parent == goal_id) & (Goal.status != "cancelled")).run()
-        if children:
-            progress = rolled_up([(c["progress"] or 0.0, c["weight"] or 1) for c in children])
-        else:
-            progress = progress_of(goal["baseline"], goal["target"], goal["current_value"])
-        await Goal.update({Goal.progress: progress}).where(Goal.id == goal_id).run()
-        goal_id = goal["parent"]
+def _progress_sql(node: str, child: str) -> str:
+    """SQL for one goal's progress as ``rolled_up``/``progress_of`` compute it: the weighted
+    average of its children that are not cancelled (a weight of 0 or none counts as 1), else
+    how far its last value came from baseline to target, 0-100. ``child`` is the expression of a
+    child's progress (the roll-up substitutes the new progress of the child it came up from)."""
+    clamp = ("GREATEST(0.0, LEAST(100.0, {}))" if db.engine().engine_type == "postgres" else "MAX(0.0, MIN(100.0, {}))")
+    weight = "(CASE WHEN c.weight IS NULL OR c.weight = 0 THEN 1 ELSE c.weight END)"
+    leaf = (f"(CASE WHEN {node}.current_value IS NULL OR {node}.baseline IS NULL OR {node}.target IS NULL"
+            f" OR {node}.target = {node}.baseline THEN 0.0 ELSE "
+            + clamp.format(f"({node}.current_value - {node}.baseline) / ({node}.target - {node}.baseline) * 100.0")
+            + " END)")
+    return (f"COALESCE((SELECT CASE WHEN SUM({weight}) = 0 THEN 0.0 ELSE SUM({child} * {weight}) * 1.0 / SUM({weight}) END"
+            f" FROM goal c WHERE c.parent = {node}.id AND c.status != 'cancelled'), {leaf})")
+
+
+def _roll_up_sql() -> str:
+    """One statement that recomputes a goal and every goal above it: a recursive walk up the
+    chain carries each level's new progress into its parent's average, and one UPDATE writes
+    them all. A goal whose children are all cancelled falls back to its own value (the
+    subquery's SUM over no rows is NULL)."""
+    up = ("WITH RECURSIVE up(id, parent, progress, depth) AS ("
+          f" SELECT g.id, g.parent, {_progress_sql('g', 'COALESCE(c.progress, 0.0)')}, 0 FROM goal g WHERE g.id = {{}}"
+          " UNION ALL"
+          f" SELECT g.id, g.parent, {_progress_sql('g', 'CASE WHEN c.id = up.id THEN up.progress ELSE COALESCE(c.progress, 0.0) END')},"
+          " up.depth + 1 FROM goal g JOIN up ON g.id = up.parent WHERE up.depth < 100)")
+    return up + " UPDATE goal SET progress = up.progress FROM up WHERE goal.id = up.id RETURNING goal.id, goal.progress"
+
+
+# Lock a goal and the goals above it, lowest first, before the roll-up reads their children.
+# Every writer that rolls up takes its locks in this order (up the tree), so two check-ins in
+# one branch queue instead of deadlocking; the second then reads the first's committed
+# progress. NO KEY UPDATE, the lock our UPDATEs take anyway: FOR UPDATE also conflicts with the
+# key-share lock a check-in's insert takes on its goal, and under the load test a manager's
+# check-in on a goal and reports' check-ins below it deadlocked. (SQLite's one writer
+# serializes them anyway.)
+LOCK_CHAIN_SQL = (
+    "WITH RECURSIVE chain(id, parent, depth) AS ("
+    " SELECT id, parent, 0 FROM goal WHERE id = {}"
+    " UNION ALL SELECT g.id, g.parent, c.depth + 1 FROM goal g JOIN chain c ON g.id = c.parent WHERE c.depth < 100)"
+    " SELECT g.id FROM goal g JOIN chain c ON c.id = g.id ORDER BY c.depth FOR NO KEY UPDATE OF g"
+)
+
+
+async def recompute_progress(goal_id: int | None) -> dict[int, float]:
+    """Recompute a goal's progress and every goal above it; returns {goal id: new progress}.
+    Runs inside ``db.write()``: one statement on SQLite, a lock and that statement on
+    PostgreSQL, however long the chain (it was three statements per level)."""
+    if not goal_id:
+        return {}
+    for _attempt in range(5):
+        locked: list[int] = []
+        if db.engine().engine_type == "postgres":
+            locked = [r["id"] for r in await db.fetch(LOCK_CHAIN_SQL, goal_id)]
+        rows = await db.fetch(_roll_up_sql(), goal_id)
+        # The chain is read again by the update; if a goal above was re-parented between the
+        # lock and the update, lock the new chain and recompute it.
+        if not locked or set(locked) == {r["id"] for r in rows}:
+            break
+    return {r["id"]: r["progress"] for r in rows}
 
 
 # --- SMART --------------------------------------------------------------------------------------
@@ -432,9 +478,10 @@ async def change_status(actor: Actor, goal_id: int, to: str) -> str:
     return to
 
 
-async def add_check_in(actor: Actor, goal_id: int, data: dict[str, Any]) -> int:
+async def add_check_in(actor: Actor, goal_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """The owner or the approver records where an agreed goal stands. Updates the goal's
-    progress and everything above it. Audited."""
+    progress and everything above it. Audited. Returns the goal as it stands after it, with
+    ``check_in_id`` (what ``check_ins_fragment`` shows)."""
     goal = await goal_for(actor, goal_id, write=True)
     if goal["status"] != "agreed":
         raise DomainError(_("Check-ins are for agreed goals; this one is “%(status)s”.", status=str(STATUS_LABELS[goal["status"]])), 409)
@@ -445,18 +492,21 @@ async def add_check_in(actor: Actor, goal_id: int, data: dict[str, Any]) -> int:
     if errors:
         raise FormInvalid(errors)
     values = form.parsed
+    # Everything above was read before the transaction; inside, only writes: on SQLite the
+    # transaction holds the one writer across each statement's trip through the event loop.
     async with db.write():
         check_in = CheckIn(goal=goal_id, value=values["value"], confidence=values["confidence"], comment=values["comment"],
                            taken_on=values["taken_on"], author=actor.person_id, created_at=utcnow())
         await check_in.save().run()
-        latest = await CheckIn.select(CheckIn.value, CheckIn.confidence, CheckIn.taken_on).where(CheckIn.goal == goal_id).order_by(
-            CheckIn.taken_on, ascending=False).order_by(CheckIn.id, ascending=False).first().run()
-        await Goal.update({Goal.current_value: latest["value"], Goal.confidence: latest["confidence"],
-                           Goal.last_check_in_on: latest["taken_on"], Goal.updated_at: utcnow()}).where(Goal.id == goal_id).run()
-        await recompute_progress(goal_id)
+        # The goal shows its latest check-in by date, which need not be this one (a late entry).
+        latest = await db.fetch(
+            "UPDATE goal SET current_value = l.value, confidence = l.confidence, last_check_in_on = l.taken_on, updated_at = {}"
+            " FROM (SELECT value, confidence, taken_on FROM goal_check_in WHERE goal = {} ORDER BY taken_on DESC, id DESC"
+            " LIMIT 1) l WHERE goal.id = {} RETURNING goal.current_value, goal.confidence", utcnow(), goal_id, goal_id)
+        progress = await recompute_progress(goal_id)
         await audit.record(actor, "goal.check_in", object_type="goal", object_id=goal_id, summary=goal["title"],
                            after={k: values[k] for k in ("value", "confidence", "taken_on")}, check_in=check_in.id)
-    return check_in.id
+    return {**goal, **latest[0], "progress": progress[goal_id], "check_in_id": check_in.id}
 
 
 async def carry_over(actor: Actor, goal_id: int) -> int:
@@ -659,33 +709,71 @@ async def _count_visible_children(viewer: GoalViewer, rows: list[dict[str, Any]]
             by_id[child["parent"]]["children"] += 1
 
 
+# A goal's page in one row: the goal, its owner's name, its department, its cycle, its parent
+# (to name and link it) and whether it was carried over already.
+GOAL_PAGE_SQL = (
+    "SELECT g.*, p.full_name AS owner_name, d.name_en AS d_name_en, d.name_ru AS d_name_ru, d.path AS department_path,"
+    " cy.code AS cycle_code, cy.starts_on AS cycle_starts_on, cy.ends_on AS cycle_ends_on,"
+    " pg.title AS parent_title, pg.level AS parent_level, pg.owner_person AS parent_owner_person,"
+    " pg.owner_department AS parent_owner_department, pd.path AS parent_department_path,"
+    " EXISTS (SELECT 1 FROM goal x WHERE x.carried_from = g.id) AS carried"
+    " FROM goal g JOIN cycle cy ON cy.id = g.cycle LEFT JOIN person p ON p.id = g.owner_person"
+    " LEFT JOIN department d ON d.id = g.owner_department LEFT JOIN goal pg ON pg.id = g.parent"
+    " LEFT JOIN department pd ON pd.id = pg.owner_department WHERE g.id = {}"
+)
+CHECK_INS_SQL = (
+    "SELECT c.id, c.value, c.confidence, c.comment, c.taken_on, p.full_name AS author_name FROM goal_check_in c"
+    " LEFT JOIN person p ON p.id = c.author WHERE c.goal = {} ORDER BY c.taken_on DESC, c.id DESC"
+)
+
+
 async def goal_page(actor: Actor, goal_id: int) -> dict[str, Any]:
-    goal = await goal_for(actor, goal_id)
+    """A goal's page for those who may see it (404 for others, as ``goal_for``): the goal, its
+    SMART check, its check-ins and chart, the moves the actor may make. A few queries whatever
+    the size of the company: the actor's reach is asked only about the goal's owner, its
+    parent's and its children's."""
+    require(actor, "goals.view")
+    rows = await db.fetch(GOAL_PAGE_SQL, goal_id) if goal_id <= MAX_ID else []
+    if not rows:
+        raise NotFound()
+    row = rows[0]
+    # A person's goal has no goals aligned to it (only department and company goals do).
+    children = [] if row["level"] == "person" else await db.fetch(
+        "SELECT c.level, c.owner_person, c.owner_department, d.path AS department_path FROM goal c"
+        " LEFT JOIN department d ON d.id = c.owner_department WHERE c.parent = {} AND c.status != 'cancelled'", goal_id)
+    viewer = await goal_viewer(actor, among=[row["owner_person"], row["parent_owner_person"],
+                                             *(c["owner_person"] for c in children)])
+    roles = goal_access(viewer, row, row["department_path"])
     on = today()
-    rows = _decorate(await db.fetch(SELECT_GOALS + " WHERE g.id = {}", goal_id), on)
-    full = {**goal, **rows[0]}
-    await _count_visible_children(await goal_viewer(actor), [full])
-    check_ins = await db.fetch(
-        "SELECT c.id, c.value, c.confidence, c.comment, c.taken_on, p.full_name AS author_name FROM goal_check_in c"
-        " LEFT JOIN person p ON p.id = c.author WHERE c.goal = {} ORDER BY c.taken_on DESC, c.id DESC", goal_id)
+    full = _decorate([{**row, "_roles": roles}], on)[0]
+    full["children"] = sum(1 for c in children if viewer.roles(c, c["department_path"])["see"])
     parent = None
-    if goal["parent"]:
-        parent = await Goal.select(Goal.id, Goal.title, Goal.level, Goal.owner_person, Goal.owner_department).where(
-            Goal.id == goal["parent"]).first().run()
-        if parent and not (await goal_viewer(actor)).roles(parent, await _department_path(parent["owner_department"]))["see"]:
+    if row["parent"] and row["parent_level"]:
+        parent = {"id": row["parent"], "title": row["parent_title"], "level": row["parent_level"],
+                  "owner_person": row["parent_owner_person"], "owner_department": row["parent_owner_department"]}
+        if not viewer.roles(parent, row["parent_department_path"])["see"]:
             parent = None  # a private goal above is not linked nor named
-    cycle = await Cycle.select().where(Cycle.id == goal["cycle"]).first().run()
-    roles = goal["_roles"]
-    moves = [to for to in TRANSITIONS if may_move(roles, goal["status"], to)]
-    carried = await Goal.exists().where(Goal.carried_from == goal_id).run()
+    check_ins = await db.fetch(CHECK_INS_SQL, goal_id)
+    cycle = {"id": row["cycle"], "code": row["cycle_code"], "starts_on": row["cycle_starts_on"],
+             "ends_on": row["cycle_ends_on"]}
+    moves = [to for to in TRANSITIONS if may_move(roles, row["status"], to)]
     return {
         "goal": full, "check_ins": check_ins, "parent": parent, "cycle": {**cycle, "label": cycle_label(cycle)},
         "smart": smart_of(full, parent), "moves": moves, "roles": roles,
-        "may_edit": (roles["own"] or roles["approve"]) and goal["status"] in ("draft", "proposed"),
-        "may_check_in": (roles["own"] or roles["approve"]) and goal["status"] == "agreed",
-        "may_carry": (roles["own"] or roles["approve"]) and goal["status"] in OPEN_STATUSES and not carried,
+        "may_edit": (roles["own"] or roles["approve"]) and row["status"] in ("draft", "proposed"),
+        "may_check_in": (roles["own"] or roles["approve"]) and row["status"] == "agreed",
+        "may_carry": (roles["own"] or roles["approve"]) and row["status"] in OPEN_STATUSES and not row["carried"],
         "chart": chart(full, check_ins),
     }
+
+
+async def check_ins_fragment(goal: dict[str, Any]) -> dict[str, Any]:
+    """What the progress section (``goals/_check_ins.html``) needs right after a check-in by
+    someone who may make one (``goal`` as ``add_check_in`` returned it): the goal's new progress and
+    its check-ins, without the rest of the page (one query, after the write)."""
+    check_ins = await db.fetch(CHECK_INS_SQL, goal["id"])
+    full = {**goal, "expected": expected_progress(goal["starts_on"], goal["deadline"], today())}
+    return {"goal": full, "check_ins": check_ins, "may_check_in": True, "chart": chart(full, check_ins)}
 
 
 async def overdue_check_ins(actor: Actor, limit: int = 10) -> list[dict[str, Any]]:

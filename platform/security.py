@@ -11,6 +11,7 @@ see but not change.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -479,25 +480,71 @@ class GoalViewer:
         return {"see": in_reach, "own": False, "approve": in_reach}
 
 
-async def goal_viewer(actor: Actor) -> GoalViewer:
+async def goal_viewer(actor: Actor, among: Iterable[int | None] | None = None) -> GoalViewer:
+    """The actor's goal roles, worked out once per request and passed down.
+
+    With ``among`` (the owners of the goals about to be judged: one goal's page, its parent and
+    children), ``reach`` holds only those of them in the actor's reach, found by one query that
+    walks up from them; ``roles()`` then treats any other person's goal as out of reach (hidden,
+    never shown by mistake). Without it, ``reach`` is everyone the actor manages, which lists
+    and filters of many goals need (for a head of a large department, thousands of ids)."""
     if not actor.is_person:
         return GoalViewer(None, False, False, (), "", frozenset())
-    reach = await people_in_reach(actor)
-    department_id = actor.department_id
-    if department_id is None:  # actors made outside a session (CLI, tests) may not carry it
-        row = await Person.select(Person.department).where(Person.id == actor.person_id).first().run()
-        department_id = row["department"] if row else None
-    return GoalViewer(
-        person_id=actor.person_id, org=can(actor, "goals.manage_org"), view_all=can(actor, "people.view_all"),
-        headed=tuple(await department_paths_headed(actor.person_id)),  # type: ignore[arg-type]
-        mine=await _department_path(department_id) or "", reach=None if reach is None else frozenset(reach),
-    )
+    view_all = can(actor, "people.view_all")
+    # The departments they head and their own department's path, in one query.
+    rows = await db.fetch(
+        "SELECT d.id, d.path, d.head, p.department AS mine FROM person p JOIN department d"
+        " ON d.head = p.id OR d.id = p.department WHERE p.id = {}", actor.person_id)
+    headed = tuple(sorted(r["path"] for r in rows if r["head"] == actor.person_id))
+    mine = next((r["path"] for r in rows if r["id"] == r["mine"]), "")
+    if view_all:
+        reach: frozenset[int] | None = None
+    elif among is None:
+        found = await people_in_reach(actor)
+        reach = None if found is None else frozenset(found)
+    else:
+        reach = await _reach_among(actor.person_id, headed, among)  # type: ignore[arg-type]
+    return GoalViewer(person_id=actor.person_id, org=can(actor, "goals.manage_org"), view_all=view_all,
+                      headed=headed, mine=mine, reach=reach)
+
+
+async def _reach_among(person_id: int, headed: tuple[str, ...], among: Iterable[int | None]) -> frozenset[int]:
+    """Which of ``among`` the person manages: a line of managers up from them reaches the
+    person, or their department lies in one the person heads (``people_in_reach``, asked of a
+    few people instead of listing everyone below)."""
+    ids = sorted({int(i) for i in among if i is not None and i != person_id})
+    if not ids:
+        return frozenset()
+    listed = ", ".join(str(i) for i in ids)  # ints: safe to inline, and one plan for any count
+    sql = ("WITH RECURSIVE up(start, id) AS ("
+           f" SELECT id, manager FROM person WHERE id IN ({listed}) AND manager IS NOT NULL"
+           " UNION SELECT u.start, p.manager FROM up u JOIN person p ON p.id = u.id WHERE p.manager IS NOT NULL)"
+           " SELECT start AS id FROM up WHERE id = {}")
+    args: list[Any] = [person_id]
+    if headed:
+        sql += (" UNION SELECT p.id FROM person p JOIN department d ON d.id = p.department"
+                f" WHERE p.id IN ({listed}) AND ({' OR '.join(['d.path LIKE {}'] * len(headed))})")
+        args += [h + "%" for h in headed]
+    return frozenset(r["id"] for r in await db.fetch(sql, *args))
+
+
+def goal_access(viewer: GoalViewer, goal: dict[str, Any], department_path: str | None = None, *,
+                write: bool = False) -> dict[str, bool]:
+    """The viewer's roles on a loaded goal row: NotFound when they may not see it, Forbidden
+    with ``write=True`` when they may neither draft nor agree it. For pages that load the goal
+    with more than ``goal_for`` does and judge it with a viewer they already have."""
+    roles = viewer.roles(goal, department_path)
+    if not roles["see"]:
+        raise NotFound()
+    if write and not (roles["own"] or roles["approve"]):
+        raise Forbidden()
+    return roles
 
 
 async def goal_roles(actor: Actor, goal: dict[str, Any]) -> dict[str, bool]:
     """May the actor see the goal, are they its owner (who drafts and proposes) and its
     approver (who agrees and closes)."""
-    viewer = await goal_viewer(actor)
+    viewer = await goal_viewer(actor, among=[goal.get("owner_person")])
     return viewer.roles(goal, await _department_path(goal.get("owner_department")))
 
 
@@ -507,15 +554,11 @@ async def goal_for(actor: Actor, goal_id: int, *, write: bool = False) -> dict[s
     from servicechain.goals.tables import Goal
 
     require(actor, "goals.view")
-    row = await Goal.select().where(Goal.id == goal_id).first().run()
+    row = await Goal.select().where(Goal.id == goal_id).first().run() if goal_id <= MAX_ID else None
     if row is None:
         raise NotFound()
-    roles = await goal_roles(actor, row)
-    if not roles["see"]:
-        raise NotFound()
-    if write and not (roles["own"] or roles["approve"]):
-        raise Forbidden()
-    row["_roles"] = roles
+    viewer = await goal_viewer(actor, among=[row["owner_person"]])
+    row["_roles"] = goal_access(viewer, row, await _department_path(row["owner_department"]), write=write)
     return row
 
 

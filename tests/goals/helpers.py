@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 from servicechain.goals import service
@@ -47,3 +49,44 @@ async def make_cascade(cast) -> dict[str, int]:
 
 def days_ago(n: int) -> str:
     return (service.today() - timedelta(days=n)).isoformat()
+
+
+class QueryCount:
+    def __init__(self) -> None:
+        self.total = 0
+        self.in_transaction = 0
+        self.sql: list[str] = []
+
+
+@contextlib.contextmanager
+def counted_queries() -> Iterator[QueryCount]:
+    """Count the statements sent to the database while the block runs, and how many of them ran
+    inside a transaction (what holds SQLite's one writer), on either engine."""
+    from servicechain.platform import db
+
+    count = QueryCount()
+    cls = type(db.engine())
+    saved = {}
+    for name in ("_run_in_new_connection", "_run_in_existing_connection", "_run_in_pool"):
+        original = getattr(cls, name, None)
+        if original is None:
+            continue
+        saved[name] = cls.__dict__.get(name)
+
+        def make(original):
+            async def counting(self, *args, **kwargs):
+                count.total += 1
+                count.in_transaction += db.in_transaction()
+                count.sql.append(next((a for a in args if isinstance(a, str)), ""))
+                return await original(self, *args, **kwargs)
+            return counting
+
+        setattr(cls, name, make(original))
+    try:
+        yield count
+    finally:
+        for name, original in saved.items():
+            if original is None:
+                delattr(cls, name)  # it was inherited: fall back to the base class's again
+            else:
+                setattr(cls, name, original)

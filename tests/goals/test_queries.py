@@ -1,0 +1,177 @@
+"""What the goal flows cost the database: a few queries per page however large the team, a
+check-in's write transaction as short as the chain allows, and the one-statement roll-up
+giving what the progress maths says."""
+
+from __future__ import annotations
+
+import pytest
+
+from servicechain.goals import service
+from servicechain.goals.tables import Goal
+from servicechain.platform.people.tables import Person
+from servicechain.platform.security import goal_viewer, utcnow
+from tests.goals.helpers import counted_queries, goal_data, make_cascade
+
+
+async def _agreed(cast, author: str, approver: str, data: dict) -> int:
+    goal_id = await service.create_goal(cast.actor(author), data)
+    await service.change_status(cast.actor(author), goal_id, "proposed")
+    await service.change_status(cast.actor(approver), goal_id, "agreed")
+    return goal_id
+
+
+async def _page_queries(cast, who: str, goal_id: int) -> int:
+    with counted_queries() as count:
+        await service.goal_page(cast.actor(who), goal_id)
+    return count.total
+
+
+async def test_the_goal_page_runs_the_same_few_queries_however_many_goals_and_check_ins_it_has(cast):
+    goals = await make_cascade(cast)
+    viewers = ("manager", "ceo", "employee")
+    before = {(who, level): await _page_queries(cast, who, goals[level]) for who in viewers for level in ("department", "person")}
+    for n in range(4):
+        await service.create_goal(cast.actor("manager"), goal_data(
+            cast, owner_person_id=str(cast.ids["employee"]), parent_id=str(goals["department"]), title=f"Also {n}"))
+        await service.add_check_in(cast.actor("employee"), goals["person"], {"value": str(90 - n), "confidence": "on_track"})
+    after = {(who, level): await _page_queries(cast, who, goals[level]) for who in viewers for level in ("department", "person")}
+    assert after == before
+    # The goal with its cycle, parent and owner; its children; the viewer's departments and, for
+    # someone who does not see everyone, whether those owners are in their reach; the check-ins.
+    assert max(after.values()) <= 5
+    assert after[("employee", "person")] <= 3  # their own goal: no reach to ask about
+
+
+async def test_the_goal_page_counts_only_the_aligned_goals_the_viewer_may_open(cast):
+    goals = await make_cascade(cast)
+    # The manager's own goal under the support goal: theirs, not their team's to see.
+    await _agreed(cast, "manager", "ceo", goal_data(cast, owner_person_id=str(cast.ids["manager"]),
+                                                      parent_id=str(goals["department"])))
+    assert (await service.goal_page(cast.actor("manager"), goals["department"]))["goal"]["children"] == 2
+    assert (await service.goal_page(cast.actor("ceo"), goals["department"]))["goal"]["children"] == 2
+    page = await service.goal_page(cast.actor("employee"), goals["department"])
+    assert page["goal"]["children"] == 1 and page["parent"]["id"] == goals["company"] and not page["may_check_in"]
+    own = await service.goal_page(cast.actor("employee"), goals["person"])
+    assert own["parent"]["id"] == goals["department"] and own["goal"]["children"] == 0
+    assert own["may_check_in"] and own["roles"] == {"see": True, "own": True, "approve": False}
+    assert (await service.goal_page(cast.actor("manager"), goals["person"]))["roles"]["approve"]
+
+
+async def _chain_of_four(cast) -> dict[str, int]:
+    """Company, support, first line (a department below support) and the employee's goal."""
+    goals = await make_cascade(cast)
+    line1 = await _agreed(cast, "ceo", "ceo", goal_data(
+        cast, "department", owner_department_id=str(cast.departments["support.line1"]), parent_id=str(goals["department"])))
+    person = await _agreed(cast, "employee", "manager", goal_data(cast, parent_id=str(line1), baseline="100", target="50"))
+    return {**goals, "line1": line1, "person4": person}
+
+
+async def test_a_check_in_writes_in_the_same_few_statements_however_long_the_chain(cast):
+    goals = await _chain_of_four(cast)
+    employee = cast.actor("employee")
+    with counted_queries() as three:
+        await service.add_check_in(employee, goals["person"], {"value": "75", "confidence": "on_track"})
+    with counted_queries() as four:
+        await service.add_check_in(employee, goals["person4"], {"value": "75", "confidence": "on_track"})
+    assert three.in_transaction == four.in_transaction
+    # The check-in, the goal's latest value, the roll-up (with its lock on PostgreSQL), the audit entry.
+    assert four.in_transaction <= 7
+    progress = {r["id"]: r["progress"] for r in await Goal.select(Goal.id, Goal.progress).where(
+        Goal.id.is_in(list(goals.values()))).run()}
+    assert progress[goals["person4"]] == pytest.approx(50.0) and progress[goals["line1"]] == pytest.approx(50.0)
+    # support has the first person goal (50 %) and the first line's goal (50 %) below it
+    assert progress[goals["department"]] == pytest.approx(50.0) and progress[goals["company"]] == pytest.approx(50.0)
+
+
+async def test_a_late_check_in_does_not_replace_the_latest_value(cast):
+    goals = await make_cascade(cast)
+    employee = cast.actor("employee")
+    start = (await Goal.select(Goal.starts_on).where(Goal.id == goals["person"]).first().run())["starts_on"]
+    await service.add_check_in(employee, goals["person"], {"value": "60", "confidence": "at_risk", "taken_on": service.today().isoformat()})
+    after = await service.add_check_in(employee, goals["person"], {"value": "95", "confidence": "on_track",
+                                                                     "taken_on": start.isoformat()})
+    row = await Goal.select(Goal.current_value, Goal.confidence, Goal.progress).where(Goal.id == goals["person"]).first().run()
+    assert row == {"current_value": 60.0, "confidence": "at_risk", "progress": pytest.approx(80.0)}
+    assert (after["current_value"], after["progress"]) == (60.0, pytest.approx(80.0))
+
+
+# --- the roll-up in SQL against the maths in Python --------------------------------------------------
+
+CASES = [
+    # (baseline, target, value) of a leaf, and its progress by progress_of
+    {"leaf": (0.0, 100.0, 50.0)}, {"leaf": (90.0, 30.0, 100.0)}, {"leaf": (90.0, 30.0, 10.0)},
+    {"leaf": (10.0, 10.0, 12.0)}, {"leaf": (10.0, 20.0, None)}, {"leaf": (None, 20.0, 5.0)}, {"leaf": (3.0, 7.0, 4.1)},
+    # children as (progress, weight, status)
+    {"children": [(100.0, 3, "agreed"), (0.0, 1, "agreed")]},
+    {"children": [(33.3, 0, "agreed"), (12.5, 2, "draft"), (99.0, 5, "cancelled")]},
+    {"children": [(80.0, 1, "cancelled")], "leaf": (0.0, 10.0, 2.5)},  # all children cancelled: its own value
+    {"children": [(17.0, 7, "achieved"), (41.0, 2, "missed"), (0.0, 1, "proposed")]},
+]
+
+
+async def _goal(cycle_id: int, **values) -> int:
+    on = service.today()
+    goal = Goal(cycle=cycle_id, level="department", title="Roll-up case", starts_on=on, deadline=on, created_at=utcnow(),
+                updated_at=utcnow(), **values)
+    await goal.save().run()
+    return goal.id
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_the_roll_up_statement_gives_what_the_progress_maths_gives(cast, case, rollback):
+    cycle = await service.ensure_cycle(service.quarter_of(service.today())[0])
+    baseline, target, value = case.get("leaf", (None, None, None))
+    top = await _goal(cycle["id"], status="agreed")
+    goal_id = await _goal(cycle["id"], parent=top, baseline=baseline, target=target, current_value=value, weight=2)
+    for progress, weight, status in case.get("children", []):
+        await _goal(cycle["id"], parent=goal_id, progress=progress, weight=weight, status=status)
+    live = [(p, w or 1) for p, w, s in case.get("children", []) if s != "cancelled"]
+    expected = service.rolled_up(live) if live else service.progress_of(baseline, target, value)
+    result = await service.recompute_progress(goal_id)
+    assert result[goal_id] == pytest.approx(expected, abs=1e-9)
+    assert result[top] == pytest.approx(expected, abs=1e-9)  # its only child
+    stored = await Goal.select(Goal.progress).where(Goal.id == goal_id).first().run()
+    assert stored["progress"] == pytest.approx(expected, abs=1e-9)
+
+
+# --- reach ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["manager", "employee", "outsider", "ceo", "hr", "admin"])
+async def test_reach_asked_about_some_people_agrees_with_the_whole_reach(cast, who):
+    everyone = [r["id"] for r in await Person.select(Person.id).run()]
+    actor = cast.actor(who)
+    whole = await goal_viewer(actor)
+    some = await goal_viewer(actor, among=everyone)
+    assert (some.headed, some.mine, some.org, some.view_all) == (whole.headed, whole.mine, whole.org, whole.view_all)
+    assert some.reach == whole.reach
+    if whole.reach is not None:
+        few = await goal_viewer(actor, among=[cast.ids["employee"], cast.ids["outsider"], None])
+        assert few.reach == whole.reach & {cast.ids["employee"], cast.ids["outsider"]}
+
+
+async def test_a_person_goal_outside_the_people_asked_about_is_hidden_not_shown(cast):
+    viewer = await goal_viewer(cast.actor("manager"), among=[cast.ids["outsider"]])
+    assert viewer.reach == frozenset()
+    assert not viewer.roles({"level": "person", "owner_person": cast.ids["employee"]})["see"]
+
+
+def test_the_cycle_shown_is_the_one_asked_for_else_todays_else_the_latest():
+    from datetime import date
+
+    cycles = [{"id": 3, "starts_on": date(2027, 1, 1), "ends_on": date(2027, 3, 31)},
+              {"id": 2, "starts_on": date(2026, 10, 1), "ends_on": date(2026, 12, 31)},
+              {"id": 1, "starts_on": date(2026, 7, 1), "ends_on": date(2026, 9, 30)}]
+    assert service.choose_cycle(cycles, 1, date(2026, 11, 24))["id"] == 1
+    assert service.choose_cycle(cycles, 99, date(2026, 11, 24))["id"] == 2  # unknown: today's
+    assert service.choose_cycle(cycles, None, date(2026, 11, 24))["id"] == 2
+    assert service.choose_cycle(cycles, None, date(2030, 1, 1))["id"] == 3  # none running: the latest
+    assert service.choose_cycle([], None) is None
+
+
+async def test_my_goals_page_reads_the_session_the_cycles_and_the_goals(client, cast, as_user):
+    await as_user("employee")
+    assert (await client.get("/goals/")).status_code == 200
+    with counted_queries() as count:
+        assert (await client.get("/goals/")).status_code == 200
+    assert count.total <= 3, count.sql
