@@ -126,6 +126,84 @@ async def test_sqlite_connections_close_at_stop_and_reopen_on_use(database_copy)
     assert await SystemFlag.exists().where(SystemFlag.key == "test.reopen").run()
 
 
+@pytest.fixture
+def thread_trips(monkeypatch):
+    """Counts statements handed to an aiosqlite connection's thread."""
+    import aiosqlite
+
+    trips: list[str] = []
+    original = aiosqlite.Connection.execute_fetchall
+
+    async def counted(self, sql, parameters=None):
+        trips.append(sql)
+        return await original(self, sql, parameters)
+
+    monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall", counted)
+    return trips
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_reads_and_a_short_write_transaction_stay_on_the_event_loops_thread(database_copy, thread_trips):
+    async with db.read():
+        await db.fetch("SELECT COUNT(*) AS n FROM person")
+        await SystemFlag.select().where(SystemFlag.key == "test.inline").run()
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="test.inline", value="1")).run()
+        await SystemFlag.update({SystemFlag.value: "2"}).where(SystemFlag.key == "test.inline").run()
+    assert thread_trips == []
+    assert (await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == "test.inline").first().run())["value"] == "2"
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_long_read_moves_to_the_connections_thread_with_the_same_answer(database_copy, thread_trips, monkeypatch):
+    monkeypatch.setattr(db, "INLINE_BUDGET_S", 0.0)  # every read is "too long" for the event loop
+    monkeypatch.setattr(db.engine(), "_slow_statements", {}, raising=False)
+    query = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT SUM(i) AS total FROM n"
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="test.long-read", value="1")).run()
+        assert (await db.fetch(query))[0]["total"] == 20000 * 20001 // 2
+        assert db.in_transaction()
+        # The interrupted read rolled nothing back: the transaction's own write is still there.
+        assert await SystemFlag.exists().where(SystemFlag.key == "test.long-read").run()
+        await db.fetch(query)
+    assert thread_trips.count(query) == 2  # re-run there once, and sent there directly after
+    assert await SystemFlag.exists().where(SystemFlag.key == "test.long-read").run()
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_write_waits_on_its_thread_while_another_process_holds_the_lock(database_copy):
+    import sqlite3
+
+    other = sqlite3.connect(db.engine().path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (a CLI import, the worker) is writing
+
+    async def write() -> None:
+        async with db.write():
+            await SystemFlag.insert(SystemFlag(key="test.after-other", value="1")).run()
+
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0.2)
+    assert not task.done()  # waiting in SQLite's busy handler, on the connection's thread
+    loop_still_answers = await asyncio.wait_for(asyncio.sleep(0, result=True), timeout=0.1)
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(task, timeout=10)
+    assert loop_still_answers
+    assert await SystemFlag.exists().where(SystemFlag.key == "test.after-other").run()
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_writer_hold_time_is_recorded(database_copy):
+    before = db.WRITER_HOLD.count
+    async with db.write():
+        await SystemFlag.insert(SystemFlag(key="test.hold", value="1")).run()
+        await asyncio.sleep(0.02)
+    assert db.WRITER_HOLD.count == before + 1
+    assert db.WRITER_HOLD.samples[-1] >= 0.02
+    p50, p95 = db.WRITER_HOLD.percentiles()
+    assert 0 <= p50 <= p95
+
+
 async def test_fetch_uses_the_same_placeholders_on_both_engines(cast):
     rows = await db.fetch("SELECT id, name_ru FROM department WHERE code = {} AND depth = {}", "support", 1)
     assert rows == [{"id": cast.departments["support"], "name_ru": "Служба поддержки"}]
