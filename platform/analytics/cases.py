@@ -51,7 +51,7 @@ SCORES_SCHEMA = {
 
 @dataclass
 class OutcomeDifference:
-    measure: str  # "csat" (mean of 1–5 scores) or "low_score_share" (percent of scores that were low)
+    measure: str  # "csat" (percent of scores that were satisfied) or "low_score_share" (percent that were low)
     with_use_n: int  # matched scores given after an authority use on their case
     without_n: int  # control scores in the same strata
     with_use_mean: float | None
@@ -235,8 +235,13 @@ def _queries(since: date, until: date, department_ids: Iterable[int] | None, pos
     else:
         used = "s.case_ref IN (SELECT case_ref FROM authority_use WHERE case_ref IS NOT NULL)"
         unused = "s.case_ref NOT IN (SELECT case_ref FROM authority_use WHERE case_ref IS NOT NULL)"
+    # CSAT per score as satisfied (100) or not (0): its mean is the product's CSAT, the share of
+    # satisfied scores, and the difference in means is in percentage points.
+    # (A float, not PostgreSQL's numeric, which the driver hands over as decimals.)
+    sat = ("CAST(CASE WHEN s.csat IS NULL AND s.csat_good IS NULL THEN NULL"
+           " WHEN s.csat >= 4 OR s.csat_good THEN 100 ELSE 0 END AS DOUBLE PRECISION)")
     use_scores = (
-        "SELECT s.id AS score_id, s.case_ref, s.given_on, s.channel, s.department AS department_id, s.csat, s.low, "
+        f"SELECT s.id AS score_id, s.case_ref, s.given_on, s.channel, s.department AS department_id, {sat} AS csat, s.low, "
         "(SELECT MIN(a.used_on) FROM authority_use a WHERE a.case_ref = s.case_ref) AS first_use "
         f"FROM customer_score s WHERE {where} AND {used}"
     )
@@ -246,8 +251,8 @@ def _queries(since: date, until: date, department_ids: Iterable[int] | None, pos
     month = "CAST(date_trunc('month', s.given_on) AS date)" if postgres else "substr(s.given_on, 1, 7) || '-01'"
     low = "CASE WHEN s.low THEN 1 ELSE 0 END" if postgres else "s.low"
     controls = (
-        f"SELECT s.department AS department_id, s.channel, {month} AS month, COUNT(s.csat) AS csat_n,"
-        f" SUM(s.csat) AS csat_sum, SUM(s.csat * s.csat) AS csat_sumsq, COUNT(s.low) AS low_n, SUM({low}) AS low_sum"
+        f"SELECT s.department AS department_id, s.channel, {month} AS month, COUNT({sat}) AS csat_n,"
+        f" SUM({sat}) AS csat_sum, SUM({sat} * {sat}) AS csat_sumsq, COUNT(s.low) AS low_n, SUM({low}) AS low_sum"
         f" FROM customer_score s WHERE {where} AND {unused} GROUP BY s.department, s.channel, {month}"
     )
     return {"use_scores": (use_scores, SCORES_SCHEMA), "controls": (controls, CONTROLS_SCHEMA)}

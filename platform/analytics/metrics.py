@@ -51,7 +51,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("authority_grants", "people", lazy_gettext("Authority grants per head"), "per_head", 2, True, False),
     Metric("authority_uses", "people", lazy_gettext("Authority uses"), "count", 0, True, False),
     Metric("authority_spend", "people", lazy_gettext("Authority spend"), "rub", 0, True, False),
-    Metric("csat", "customer", lazy_gettext("CSAT"), "index", 2, True, False),
+    # CSAT is the share of satisfied customers (4-5 of 5, or "good"), as the industry and the
+    # customers pages read it; the 1-5 mean is not a product figure.
+    Metric("csat", "customer", lazy_gettext("CSAT"), "percent", 1, True, False),
     Metric("nps", "customer", lazy_gettext("NPS"), "points", 0, True, False),
     Metric("qa_score", "customer", lazy_gettext("Quality check score"), "index", 0, True, False),
     Metric("mystery_score", "customer", lazy_gettext("Mystery shopper score"), "index", 0, True, False),

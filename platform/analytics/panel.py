@@ -31,9 +31,9 @@ month, the internal service's hiding result, the follow-up medians month by mont
 parsed pulse sums with the pulses' hidden departments.
 
 Definitions follow the domains: customer figures are ``customers.metrics.department_months``'s
-(NPS, low-score share, follow-ups closed among those the month's scores opened and the median
-hours to close them) except ``csat``, which the analytics contract defines as the mean of 1-5
-scores (``csat_n`` of them; good/bad-only scores have none); QA and mystery-shopper scores are
+(CSAT: the share of satisfied scores, 4-5 or "good", among the ``csat_n`` scores with a CSAT; NPS,
+low-score share, follow-ups closed among those the month's scores opened and the median hours to
+close them); QA and mystery-shopper scores are
 ``customers.quality.service.monthly_by_department``'s; the top-three share is
 ``recognition.service.top_three_share``'s; goals at risk use ``goals.service.is_at_risk``'s rule.
 """
@@ -296,8 +296,15 @@ def _queries(w: _Window) -> dict[str, tuple[str, dict[str, pl.DataType]]]:
 # --- customer scores: cached sums ---------------------------------------------------------------------
 
 SCORES_CACHE = "customer_score_months"
-SCORE_SCHEMA = {"department": pl.Int64, "m": pl.String, "n": pl.Int64, "csat_sum": pl.Float64, "csat_n": pl.Int64,
+# v2: CSAT as the count of satisfied scores (v1 kept the sum of 1-5 scores); a kept v1 is read again.
+SCORES_VERSION = "v2"
+SCORE_SCHEMA = {"department": pl.Int64, "m": pl.String, "n": pl.Int64, "csat_ok": pl.Int64, "csat_n": pl.Int64,
                 "nps_n": pl.Int64, "promoters": pl.Int64, "detractors": pl.Int64, "low": pl.Int64}
+
+
+# A satisfied customer: 4 or 5 on the 1-5 scale, or "good" where the channel asks good/bad only
+# (customers.metrics counts CSAT the same way).
+SATISFIED_SQL = "CASE WHEN s.csat >= 4 OR s.csat_good THEN 1 ELSE 0 END"
 
 
 def _scores_sql(since: date | None = None, end: date | None = None) -> str:
@@ -310,7 +317,8 @@ def _scores_sql(since: date | None = None, end: date | None = None) -> str:
         source += "" if _postgres() else " NOT INDEXED"  # in index order every row is a random read
     else:
         where = f" WHERE s.department IN (SELECT id FROM department) AND s.given_on >= {_lit(since)} AND s.given_on < {_lit(end)}"
-    return (f"SELECT s.department, {month} AS m, COUNT(*) AS n, SUM(s.csat) AS csat_sum, COUNT(s.csat) AS csat_n,"
+    return (f"SELECT s.department, {month} AS m, COUNT(*) AS n, SUM({SATISFIED_SQL}) AS csat_ok,"
+            " SUM(CASE WHEN s.csat IS NOT NULL OR s.csat_good IS NOT NULL THEN 1 ELSE 0 END) AS csat_n,"
             " COUNT(s.nps) AS nps_n, SUM(CASE WHEN s.nps >= 9 THEN 1 ELSE 0 END) AS promoters,"
             " SUM(CASE WHEN s.nps <= 6 THEN 1 ELSE 0 END) AS detractors, SUM(CASE WHEN s.low THEN 1 ELSE 0 END) AS low"
             f" FROM {source}{where} GROUP BY s.department, {month}")
@@ -333,13 +341,13 @@ async def _score_months() -> pl.DataFrame:
     Re-reading 6.7 million scores costs seconds; the usual night adds one month's worth."""
     stats = (await db.fetch("SELECT COUNT(*) AS n, MAX(id) AS top FROM customer_score"))[0]
     count, top = int(stats["n"] or 0), int(stats["top"] or 0)
-    fingerprint = f"v1:{count}:{top}"
+    fingerprint = f"{SCORES_VERSION}:{count}:{top}"
     cached = None
     rows = await db.fetch("SELECT fingerprint, payload FROM analytics_cache WHERE name = {}", SCORES_CACHE)
     if rows:
         try:
             version, old_count, old_top = rows[0]["fingerprint"].split(":")
-            cached = pl.read_parquet(io.BytesIO(bytes(rows[0]["payload"]))) if version == "v1" else None
+            cached = pl.read_parquet(io.BytesIO(bytes(rows[0]["payload"]))) if version == SCORES_VERSION else None
         except (ValueError, OSError, pl.exceptions.PolarsError):
             cached = None
     frame = None
@@ -844,7 +852,7 @@ def _figures(df: pl.DataFrame) -> pl.DataFrame:
                             .when(num("au_uses") > 0).then(num("au_uses").cast(pl.Float64)).otherwise(None),
         "authority_spend": pl.when(pl.col("any_uses") & (hc > 0)).then(num("au_spend") / 100.0)
                              .when(num("au_uses") > 0).then(num("au_spend") / 100.0).otherwise(None),
-        "csat": _safe_ratio(num("cs_csat_sum"), num("cs_csat_n")),
+        "csat": _safe_ratio(num("cs_csat_ok"), num("cs_csat_n"), 100.0),
         "nps": _safe_ratio(num("cs_promoters") - num("cs_detractors"), num("cs_nps_n"), 100.0),
         "qa_score": _safe_ratio(num("qa_total"), num("qa_n")),
         "mystery_score": _safe_ratio(num("ms_total"), num("ms_n")),

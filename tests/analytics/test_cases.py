@@ -132,16 +132,17 @@ async def test_authority_outcomes_reads_scores_and_uses_from_the_database(databa
 
     last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     result = await cases.authority_outcomes(month, last, department_ids=[line1])
-    after = [4 + i % 2 for i in range(12)]
-    controls = [2 + i % 3 for i in range(14)]
+    # CSAT per score: satisfied (4-5) counts 100, else 0; the means are shares in percent.
+    after = [100.0 * (4 + i % 2 >= 4) for i in range(12)]
+    controls = [100.0 * (2 + i % 3 >= 4) for i in range(14)]
     assert (result.n_with, result.n_without, result.strata, result.cases) == (12, 14, 1, 12)
     assert result.csat.with_use_mean == pytest.approx(np.mean(after))
     assert result.csat.without_mean == pytest.approx(np.mean(controls))
     assert result.difference == pytest.approx(np.mean(after) - np.mean(controls))
     assert result.ci[0] < result.difference < result.ci[1] and result.ci[0] > 0
-    assert result.csat.before_n == 12 and result.csat.before_mean == pytest.approx(1.0)
+    assert result.csat.before_n == 12 and result.csat.before_mean == pytest.approx(0.0)
     assert result.low_score_share.with_use_mean == 0
-    assert result.low_score_share.without_mean == pytest.approx(100 * np.mean([c <= 3 for c in controls]))
+    assert result.low_score_share.without_mean == pytest.approx(100 * np.mean([2 + i % 3 <= 3 for i in range(14)]))
     assert result.department_ids == (line1,)
 
     company = await cases.authority_outcomes(month, last)

@@ -496,15 +496,16 @@ async def test_authority_grants_uses_and_spend(company, panel):
 
 
 async def test_customer_figures_by_hand(company, panel):
-    assert near(cell(panel, "B2", SEP, "csat", company), (5 + 4 + 2) / 3)
-    assert cell(panel, "B2", SEP, "csat_n", company) == 3  # the good/bad score has no 1-5 value
+    # CSAT: the share of satisfied scores, 4-5 or "good" (5, 4, 2 and a "good": 3 of 4)
+    assert near(cell(panel, "B2", SEP, "csat", company), 100 * 3 / 4)
+    assert cell(panel, "B2", SEP, "csat_n", company) == 4  # the good/bad score counts too
     assert near(cell(panel, "B2", SEP, "nps", company), 100 * (2 - 1) / 4)
     assert near(cell(panel, "B2", SEP, "low_score_share", company), 25.0)
     assert cell(panel, "B2", SEP, "follow_up_rate", company) == 100.0
     assert near(cell(panel, "B2", SEP, "follow_up_hours", company), 18.0)
     assert cell(panel, "C", SEP, "follow_up_rate", company) == 0.0
     assert cell(panel, "C", SEP, "follow_up_hours", company) is None
-    assert near(cell(panel, "A", SEP, "csat", company), (5 + 4 + 2 + 3 + 5) / 5)
+    assert near(cell(panel, "A", SEP, "csat", company), 100 * 4 / 6)  # 5, 4, good, 5 of 5, 4, 2, good, 3, 5
     assert near(cell(panel, "A", SEP, "nps", company), 100 * (3 - 2) / 6)
     assert cell(panel, "A", SEP, "nps_n", company) == 6
     assert cell(panel, "A", SEP, "follow_up_rate", company) == 50.0
@@ -555,14 +556,14 @@ async def test_score_sums_kept_between_builds_follow_new_and_removed_scores(comp
                               department=company["ids"]["C"], csat=1, nps=0, low=True, created_at=utcnow())
         await extra.save().run()
     after = await build_panel(date(2023, 9, 15), months=3)
-    assert near(cell(after, "C", SEP, "csat", company), (3 + 5 + 1) / 3)
+    assert near(cell(after, "C", SEP, "csat", company), 100 * 1 / 3)  # 3, 5, 1
     assert cell(after, "C", SEP, "nps_n", company) == 3
     kept = await panels._score_months()
     assert kept.sort("department", "month").equals((await panels._read_scores()).sort("department", "month"))
     async with db.write():
         await CustomerScore.delete().where(CustomerScore.id == extra.id).run()
     back = await build_panel(date(2023, 9, 15), months=3)  # a count that no longer adds up: read all again
-    assert near(cell(back, "C", SEP, "csat", company), 4.0)
+    assert near(cell(back, "C", SEP, "csat", company), 50.0)  # 3, 5
     assert cell(back, "C", SEP, "nps_n", company) == 2
 
 

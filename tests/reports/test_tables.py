@@ -29,7 +29,7 @@ def panel(*, pulse_in_october: bool = True) -> Panel:
         # Tiny team: 2 respondents, under the minimum of 5: its survey figures are null.
         "engagement": [60.0, 60.0, 61.0, None, engaged, engaged, 72.6 if pulse_in_october else None, None],
         "enps": [10.0, 10.0, 12.0, None, 20.0, 20.0, 22.0, None] if pulse_in_october else [10.0, 10.0, 12.0, None] + [None] * 4,
-        "csat": [4.1, 4.1, 4.0, 4.9, 4.3, 4.3, 4.2, 3.1],
+        "csat": [81.0, 81.0, 80.0, 95.0, 83.0, 83.0, 82.0, 62.5],
         "nps": [30.0, 30.0, 28.0, 60.0, 35.0, 35.0, 33.0, 10.0],
     }, schema_overrides={"respondents": pl.Int64, "engagement": pl.Float64, "enps": pl.Float64})
     company = frame.filter(pl.col("department_id") == 1).drop("department_id")
@@ -46,7 +46,7 @@ def test_a_department_under_the_minimum_has_blank_people_cells_and_a_footnote():
     tiny, big = rows["Tiny team"], rows["Big team"]
     assert tiny["hidden"] and table["any_hidden"]
     assert [c["text"] for c, k in zip(tiny["cells"], keys) if k in ("engagement", "enps")] == ["", ""]
-    assert [c["text"] for c, k in zip(tiny["cells"], keys) if k == "csat"] == ["3.10"]  # the customer side stays
+    assert [c["text"] for c, k in zip(tiny["cells"], keys) if k == "csat"] == ["62.5\u00a0%"]  # the customer side stays
     assert not big["hidden"] and [c["text"] for c, k in zip(big["cells"], keys) if k == "engagement"] == ["73"]
     assert [r["depth"] for r in table["rows"]] == [0, 1, 1]  # Support, then its teams: one table
 
@@ -65,7 +65,7 @@ def test_movers_leave_out_hidden_figures_and_the_company():
     names = [r["name"] for r in movers["engagement"]["up"] + movers["engagement"]["down"]]
     assert "Малая" not in names and "Компания" not in names
     assert [r["name"] for r in movers["csat"]["down"]] == ["Малая"]
-    assert movers["csat"]["down"][0]["change"] == "\u22121,80"
+    assert movers["csat"]["down"][0]["change"] == "\u221232,5\u00a0п. п."  # 95 % to 62.5 %, in points
 
 
 def test_the_scatter_line_is_fitted_on_every_point():
