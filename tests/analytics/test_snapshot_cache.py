@@ -178,3 +178,48 @@ async def test_the_picker_speaks_russian(cast, months, as_user):
         page = await dashboards.company_page(cast.actor("ceo"), {"month": "2026-11"})
     labels = [o["label"] for o in page["facts"]["picker"]["options"]]
     assert labels[0].startswith("Ноябрь 2026") and "месяц" in labels[0] and labels[1] == "Октябрь 2026"
+
+
+# --- what the pages derive from a snapshot, kept per process ------------------------------------------
+
+
+async def test_a_warm_view_builds_nothing_again_and_a_moved_department_is_seen_at_once(cast, months, monkeypatch):
+    dashboards.forget_pages()
+    built: list[str] = []
+    company_body, department_body = dashboards._company_body, dashboards._department_body
+    monkeypatch.setattr(dashboards, "_company_body", lambda *a: built.append("company") or company_body(*a))
+    monkeypatch.setattr(dashboards, "_department_body", lambda *a: built.append("department") or department_body(*a))
+    ceo, support = cast.actor("ceo"), cast.departments["support"]
+    first = await dashboards.company_page(ceo, {})
+    again = await dashboards.company_page(cast.actor("admin"), {})  # another executive: the same page
+    await dashboards.department_page(ceo, support, {})
+    await dashboards.department_page(ceo, support, {})
+    assert built == ["company", "department"] and again["headline"] == first["headline"]
+    await dashboards.company_page(ceo, {"sort": "nps"})  # other choices: another page
+    with i18n.use_language("ru"):
+        await dashboards.company_page(ceo, {})  # another language
+    assert built == ["company", "department", "company", "company"]
+
+    # A department moved in the tree since the snapshot: pages follow today's tree at once.
+    warehouse = cast.departments["warehouse"]
+    path = (await db.fetch("SELECT path FROM department WHERE id = {}", warehouse))[0]["path"]
+    async with db.write():
+        await db.fetch("UPDATE department SET path = {} WHERE id = {}", path + "moved/", warehouse)
+    try:
+        await dashboards.company_page(ceo, {})
+        assert built[-1] == "company" and len(built) == 5
+    finally:
+        async with db.write():
+            await db.fetch("UPDATE department SET path = {} WHERE id = {}", path, warehouse)
+
+
+async def test_kept_pages_are_bounded(cast, months, monkeypatch):
+    dashboards.forget_pages()
+    monkeypatch.setattr(dashboards, "PAGE_CACHE_ENTRIES", 2)
+    for sort in ("csat", "nps", "name"):
+        await dashboards.company_page(cast.actor("ceo"), {"sort": sort})
+    assert len(dashboards._PAGES) == 2
+    monkeypatch.setattr(dashboards, "PAGE_CACHE_BYTES", 1)  # nothing fits: every view is built, none kept
+    dashboards.forget_pages()
+    page = await dashboards.company_page(cast.actor("ceo"), {})
+    assert page["headline"] and not dashboards._PAGES
