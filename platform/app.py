@@ -25,6 +25,7 @@ from servicechain.goals.authority.controllers import AuthorityController
 from servicechain.platform.config import REPO_ROOT, get_settings
 from servicechain.goals.controllers import GoalController
 from servicechain.platform.controllers import AuditController, TokenController, healthz, home
+from servicechain.platform.lib.checked_request import CheckedRequest
 from servicechain.platform.customers.api import CustomerScoresApi
 from servicechain.platform.customers.controllers import CustomersController, ScoreImportController
 from servicechain.platform.people.controllers import DepartmentController, PeopleController
@@ -91,6 +92,7 @@ def create_app(*, run_worker: bool = False) -> Litestar:
         guards=[policy_guard],
         middleware=[request_context_middleware],
         plugins=[HTMXPlugin()],
+        request_class=CheckedRequest,  # no control characters in form or JSON texts, on either engine
         template_config=TemplateConfig(instance=template_engine),
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_name="sc_csrf", cookie_secure=settings.secure_cookies,
