@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import re
 import sqlite3
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -95,6 +96,60 @@ def role_options(roles: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(r, role_label(r)) for r in roles]
 
 
+# --- the site header ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: Any  # lazy: translated when the header is drawn
+    capability: str | None  # None: every signed-in person
+    group: str  # "main": always in view; "more" and "admin": under the header's "More" menu
+    prefixes: tuple[str, ...] = ()  # paths that make this the current page; default: href
+    not_prefixes: tuple[str, ...] = ()
+
+    def current(self, path: str) -> bool:
+        if self.href == "/":
+            return path == "/"
+        if any(path.startswith(p) for p in self.not_prefixes):
+            return False
+        return any(path.startswith(p) for p in self.prefixes or (self.href.rstrip("/"),))
+
+
+# Fifteen links (longer in Russian) wrapped the header onto two lines even at 1280 px: the
+# everyday places stay in view, the rest sit under "More", administration last.
+NAV_ITEMS = (
+    NavItem("/", i18n.lazy_gettext("Home"), None, "main"),
+    NavItem("/people/", i18n.lazy_gettext("People"), None, "main", not_prefixes=("/people/import",)),
+    NavItem("/goals/", i18n.lazy_gettext("Goals"), "goals.view", "main"),
+    NavItem("/recognition/", i18n.lazy_gettext("Recognition"), "recognition.view", "main", prefixes=("/recognition", "/rewards")),
+    NavItem("/authority/", i18n.lazy_gettext("Authority"), "authority.view_own", "main"),
+    NavItem("/departments/", i18n.lazy_gettext("Departments"), None, "more"),
+    NavItem("/pulses/", i18n.lazy_gettext("Pulses"), "pulses.answer", "more"),
+    NavItem("/internal-service/", i18n.lazy_gettext("Internal service"), "internal_service.view", "more"),
+    NavItem("/quality/", i18n.lazy_gettext("Quality"), "quality.view", "more"),
+    NavItem("/customers/", i18n.lazy_gettext("Customers"), "scores.view", "more"),
+    NavItem("/analytics/", i18n.lazy_gettext("Analytics"), "analytics.view", "more"),
+    NavItem("/reports/", i18n.lazy_gettext("Monthly reports"), "reports.read", "more"),
+    NavItem("/people/import/", i18n.lazy_gettext("Import"), "people.import", "admin"),
+    NavItem("/audit/", i18n.lazy_gettext("Audit log"), "audit.view", "admin"),
+    NavItem("/admin/tokens/", i18n.lazy_gettext("API tokens"), "tokens.manage", "admin", prefixes=("/admin",)),
+)
+
+
+def main_menu(actor: Actor, path: str) -> dict[str, Any]:
+    """The header's links for this person, by group, each as (href, label, is current page);
+    `more_current` marks the "More" menu when the current page is inside it."""
+    groups: dict[str, list[tuple[str, str, bool]]] = {"main": [], "more": [], "admin": []}
+    if not actor.is_person:
+        return {**groups, "more_current": False}
+    for item in NAV_ITEMS:
+        if item.capability is None or can(actor, item.capability):
+            groups[item.group].append((item.href, str(item.label), item.current(path)))
+    more_current = any(current for group in ("more", "admin") for _, _, current in groups[group])
+    return {**groups, "more_current": more_current}
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -121,6 +176,7 @@ def build_environment() -> Environment:
         format_number=i18n.format_number,
         money=i18n.format_money,
         to_json=_csp_safe_json,
+        main_menu=main_menu,
     )
     env.globals.update(role_label=role_label, department_label=department_label)
     env.filters.update(department_options=department_options, people_options=people_options, role_options=role_options)
