@@ -137,3 +137,33 @@ async def test_the_assignee_compensates_at_once_within_their_authority(client, a
     assert row["outcome"] == "compensated" and row["authority_use"]
     after = await client.get(f"/customers/follow-ups/{follow_up['id']}")
     assert "Compensated the customer" in after.text and "1,500" in text_of(after.text)
+
+
+async def test_follow_up_words_take_the_russian_of_where_they_stand(client, as_user):
+    """"Open" and "Overdue" filter a list ("Открытые") and mark one follow-up ("Просрочен"):
+    the same English word, two Russian ones (pgettext contexts)."""
+    from datetime import timedelta
+
+    from servicechain.platform.i18n import gettext, pgettext, use_language
+    from servicechain.platform.security import utcnow
+
+    with use_language("ru"):
+        assert pgettext("follow-ups filter", "Open") == "Открытые" and gettext("Open") == "Открыт"
+        assert pgettext("company value", "Value") == "Ценность" and gettext("Value") == "Значение"
+        assert pgettext("from a person", "From") == "От кого" and gettext("From") == "С"
+    source = f"ctx-{h.tag()}"
+    await on_app_loop(client, h.save, [h.item("late", csat="1")], source)
+    score = await on_app_loop(client, CustomerScore.select().where(CustomerScore.source == source).first().run)
+    await on_app_loop(client, ScoreFollowUp.update({ScoreFollowUp.due_at: utcnow() - timedelta(days=2)}).where(
+        ScoreFollowUp.score == score["id"]).run)
+    follow_up = await on_app_loop(client, ScoreFollowUp.select().where(ScoreFollowUp.score == score["id"]).first().run)
+    await as_user("manager")
+    await post_form(client, "/language", {"language": "ru", "next": "/"})
+    try:
+        listed = await client.get("/customers/follow-ups?status=overdue")
+        assert "<strong>Просроченные</strong>" in listed.text and "Открытые" in listed.text and "Закрытые" in listed.text
+        assert "<mark>Просрочен</mark>" in listed.text
+        page = await client.get(f"/customers/follow-ups/{follow_up['id']}")
+        assert "<mark>Просрочен</mark>" in page.text
+    finally:
+        await post_form(client, "/language", {"language": "en", "next": "/"})
