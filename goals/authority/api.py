@@ -15,9 +15,9 @@ from litestar.params import JSONBody, QueryParameter
 
 from servicechain.goals.authority import service
 from servicechain.goals.authority.forms import MAX_AMOUNT
+from servicechain.platform import db
 from servicechain.platform.api.schema import ERROR_RESPONSES, ErrorResponse
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.people.tables import Person
 from servicechain.platform.security import actor_of
 from servicechain.platform.web import DomainError
 
@@ -65,19 +65,18 @@ def _responses(**extra: str) -> dict[int, ResponseSpec]:
 
 
 async def _employee(email: str) -> dict[str, Any]:
-    row = await Person.select().where(Person.email == email.strip().lower()).first().run()
-    if row is None or not row["active"]:
+    # Raw SQL for the two columns needed: the ORM's whole person row cost more CPU than the query.
+    rows = await db.fetch("SELECT id, active FROM person WHERE email = {}", email.strip().lower())
+    if not rows or not rows[0]["active"]:
         raise DomainError(_("No employee has this email."), 404)
-    return row
+    return rows[0]
 
 
 async def _scope(code: str) -> dict[str, Any]:
-    from servicechain.goals.authority.tables import AuthorityScope
-
-    row = await AuthorityScope.select().where(AuthorityScope.code == code.strip()).first().run()
-    if row is None or not row["active"]:
+    rows = await db.fetch("SELECT * FROM authority_scope WHERE code = {}", code.strip())
+    if not rows or not rows[0]["active"]:
         raise DomainError(_("No scope has this code."), 404)
-    return row
+    return rows[0]
 
 
 def _invalid(field: str, message: str) -> ValidationException:

@@ -66,7 +66,7 @@ class AuthorityController(Controller):
         actor = actor_of(request)
         data = dict(await request.form())
         scope_id = parse_id(str(data.get("scope_id", "")))
-        scope = next((i["scope"] for i in await service.authority_of(actor.person_id) if i["scope"]["id"] == scope_id), None)  # type: ignore[arg-type]
+        scope = await service.usable_scope(actor.person_id, scope_id)  # type: ignore[arg-type]
         if scope is None:
             return await self._mine(request, data, {"scope_id": [_("Choose from the list.")]}, None, 422)
         values, errors = forms.parse_use(data, scope["kind"], service.today())
@@ -230,7 +230,7 @@ class AuthorityController(Controller):
         actor = actor_of(request)
         data = dict(await request.form())
         scope_id = parse_id(str(data.get("scope_id", "")))
-        scope = next((i["scope"] for i in await service.authority_of(actor.person_id) if i["scope"]["id"] == scope_id), None)  # type: ignore[arg-type]
+        scope = await service.usable_scope(actor.person_id, scope_id)  # type: ignore[arg-type]
         if scope is None:
             return await self._escalations(request, data, {"scope_id": [_("Choose from the list.")]}, 422)
         values, errors = forms.parse_use(data, scope["kind"], service.today())

@@ -185,6 +185,13 @@ async def _grants(ids: list[int], spent_on: date | None = None) -> dict[int, dic
     return grants
 
 
+def _scope_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A scope's own columns from a row that joined it to a grant, shaped as the ORM reads them."""
+    scope = {k: v for k, v in row.items() if k not in ("grant_id", "grant_path")}
+    scope["active"] = bool(scope["active"])
+    return scope
+
+
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:
     """Raw SQLite rows carry dates as text and booleans as 0/1."""
     for key in ("valid_from", "valid_until"):
@@ -209,26 +216,50 @@ async def _spent(grants: list[dict[str, Any]], day: date) -> dict[int, int]:
     return spent
 
 
-async def _case_uses(scope_id: int, case_ref: str) -> list[dict[str, Any]]:
-    return await db.fetch(
-        "SELECT grant_path, amount FROM authority_use WHERE case_ref = {} AND scope = {}", case_ref, scope_id
-    )
-
-
-async def _case_uses_and_retry(scope_id: int, case_ref: str, request_key: str | None
-                               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The case's uses in the scope (for per-case limits) and the use an earlier request with
-    this key recorded (for retries), in one query."""
-    if request_key is None:
-        return await _case_uses(scope_id, case_ref), None
-    # UNION ALL, not OR: each half reads its own index (SQLite scans the table for the OR).
-    columns = "id, grant_id, grant_path, amount, request_hash, remaining_after"
-    rows = await db.fetch(
-        f"SELECT 1 AS part, {columns} FROM authority_use WHERE case_ref = {{}} AND scope = {{}}"
-        f" UNION ALL SELECT 2 AS part, {columns} FROM authority_use WHERE request_key = {{}}", case_ref, scope_id, request_key,
-    )
-    replay = next((r for r in rows if r["part"] == 2), None)
-    return [r for r in rows if r["part"] == 1], replay
+async def _chains_for_use(ids: list[int], day: date, scope_id: int, case_ref: str, request_key: str | None
+                          ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None]:
+    """For a use, in one query: the grants ``ids`` with their running totals for the period
+    containing ``day`` (``spent``) and what each, with the grants below it, has used on the case
+    in the scope (``used_on_case``); and the use an earlier request with ``request_key``
+    recorded (for retries), or None. Each query in a write transaction is a trip through the
+    event loop with SQLite's writer held, so a use reads all of this at once."""
+    replay_columns = ", r.id AS replay_id, r.grant_id AS replay_grant, r.request_hash AS replay_hash," \
+        " r.remaining_after AS replay_remaining" if request_key else ""
+    replay_join = " LEFT JOIN authority_use r ON r.request_key = {}" if request_key else ""
+    rows = []
+    if ids:
+        month, quarter = period_start(day, "month").isoformat(), period_start(day, "quarter").isoformat()
+        rows = await db.fetch(
+            "SELECT g.*, p.full_name AS grantee_name, sm.spent AS spent_month, sq.spent AS spent_quarter,"
+            # "+u.scope": look the case up by its own index; without statistics SQLite picks the
+            # scope's and reads every use in the scope, once per grant of the chain.
+            " (SELECT COALESCE(SUM(u.amount), 0) FROM authority_use u WHERE u.case_ref = {} AND +u.scope = {}"
+            "  AND u.grant_path LIKE g.path || '%') AS used_on_case" + replay_columns +
+            " FROM authority_grant g JOIN person p ON p.id = g.grantee"
+            " LEFT JOIN authority_spent sm ON sm.key = CAST(g.id AS TEXT) || {}"
+            " LEFT JOIN authority_spent sq ON sq.key = CAST(g.id AS TEXT) || {}" + replay_join +
+            f" WHERE g.id IN ({db.placeholders(len(ids))})",
+            case_ref, scope_id, ":" + month, ":" + quarter, *([request_key] if request_key else []), *ids,
+        )
+    replay = None
+    if request_key and rows and rows[0]["replay_id"] is not None:
+        first = rows[0]
+        replay = {"id": first["replay_id"], "grant_id": first["replay_grant"], "request_hash": first["replay_hash"],
+                  "remaining_after": first["replay_remaining"]}
+    elif request_key and not rows:  # no grant to join to: the retry of a request for someone else
+        found = await db.fetch("SELECT id, grant_id, request_hash, remaining_after FROM authority_use WHERE request_key = {}",
+                               request_key)
+        replay = found[0] if found else None
+    grants = {}
+    for row in rows:
+        for key in ("replay_id", "replay_grant", "replay_hash", "replay_remaining"):
+            row.pop(key, None)
+        row["spent"] = (row.pop("spent_quarter") if row["period"] == "quarter" else row.pop("spent_month")) or 0
+        row.pop("spent_month", None)
+        row.pop("spent_quarter", None)
+        row["used_on_case"] = int(row["used_on_case"])
+        grants[row["id"]] = _normalise(row)
+    return grants, replay
 
 
 def _used_on_case(case_uses: list[dict[str, Any]], grant: dict[str, Any]) -> int:
@@ -250,24 +281,33 @@ async def authority_of(person_id: int, case_ref: str | None = None, on: date | N
     """What a person may do today, one item per usable grant: the per-case limit, the budget
     left this period (the least anywhere up the chain), and what is left for a case."""
     on = on or today()
+    # Two queries whatever the person holds (three with a case): their grants with the scopes,
+    # then every grant up their chains with this period's totals. The page, the API and the
+    # home page ask this on every view; it used to cost four queries and one more per grant.
     rows = await db.fetch(
-        "SELECT id FROM authority_grant WHERE grantee = {} AND revoked_at IS NULL AND valid_from <= {}"
-        " AND (valid_until IS NULL OR valid_until >= {}) ORDER BY valid_until, id",
+        "SELECT g.id AS grant_id, g.path AS grant_path, s.* FROM authority_grant g JOIN authority_scope s ON s.id = g.scope"
+        " WHERE g.grantee = {} AND g.revoked_at IS NULL AND g.valid_from <= {}"
+        " AND (g.valid_until IS NULL OR g.valid_until >= {}) ORDER BY g.valid_until, g.id",
         person_id, on, on,
     )
-    own = [r["id"] for r in rows]
-    if not own:
+    if not rows:
         return []
-    first = await _grants(own)
-    everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}))
-    scope_rows = {s["id"]: s for s in await AuthorityScope.select().run()}
+    own = [r["grant_id"] for r in rows]
+    scope_rows = {r["id"]: _scope_row(r) for r in rows}
+    everything = await _grants(sorted({i for r in rows for i in chain_ids(r["grant_path"])}), spent_on=on)
+    uses_by_scope: dict[int, list[dict[str, Any]]] = {}
+    if case_ref:
+        for use in await db.fetch(
+                "SELECT scope, grant_path, amount FROM authority_use WHERE case_ref = {}"  # by the case's index
+                f" AND +scope IN ({db.placeholders(len(scope_rows))})", case_ref, *scope_rows):
+            uses_by_scope.setdefault(use["scope"], []).append(use)
     items = []
     for grant_id in own:
         chain = [everything[i] for i in chain_ids(everything[grant_id]["path"])]
         if any(g["revoked_at"] is not None or not valid_on(g, on) for g in chain):
             continue
-        spent = await _spent(chain, on)
-        case_uses = await _case_uses(everything[grant_id]["scope"], case_ref) if case_ref else None
+        spent = {g["id"]: g["spent"] for g in chain}
+        case_uses = uses_by_scope.get(everything[grant_id]["scope"], []) if case_ref else None
         budget_left, case_left, limit = _effective(chain, spent, case_uses)
         grant = everything[grant_id]
         items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "per_case_limit": limit,
@@ -275,6 +315,29 @@ async def authority_of(person_id: int, case_ref: str | None = None, on: date | N
                       "valid_until": grant["valid_until"], "period": grant["period"], "budget": grant["budget"]})
     items.sort(key=lambda i: (i["scope"]["code"], i["valid_until"] or date.max))
     return items
+
+
+async def usable_scope(person_id: int, scope_id: int | None, on: date | None = None) -> dict[str, Any] | None:
+    """The scope, when the person holds a grant in it usable on ``on`` (today): the grant and
+    every grant above it unrevoked and valid. What the use and escalation forms may choose;
+    two queries, where ``authority_of`` would also read every budget the person draws on."""
+    if scope_id is None:
+        return None
+    on = on or today()
+    rows = await db.fetch(
+        "SELECT g.id AS grant_id, g.path AS grant_path, s.* FROM authority_grant g JOIN authority_scope s ON s.id = g.scope"
+        " WHERE g.grantee = {} AND g.scope = {} AND g.revoked_at IS NULL AND g.valid_from <= {}"
+        " AND (g.valid_until IS NULL OR g.valid_until >= {})",
+        person_id, scope_id, on, on,
+    )
+    if not rows:
+        return None
+    chains = await _grants(sorted({i for r in rows for i in chain_ids(r["grant_path"])}))
+    for row in rows:
+        chain = [chains.get(i) for i in chain_ids(row["grant_path"])]
+        if all(g is not None and g["revoked_at"] is None and valid_on(g, on) for g in chain):
+            return _scope_row(row)
+    return None
 
 
 # --- scopes and grants -------------------------------------------------------------------------
@@ -590,8 +653,9 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 
 
 def _refusal(grant: dict[str, Any], chain: list[dict[str, Any]], scope: dict[str, Any], amount: int, day: date,
-             spent: dict[int, int], case_uses: list[dict[str, Any]], case_ref: str) -> str | None:
-    """Why this grant cannot cover the use, naming the limit and what remains; None if it can."""
+             spent: dict[int, int], case_ref: str) -> str | None:
+    """Why this grant cannot cover the use, naming the limit and what remains; None if it can.
+    Each grant of the chain carries ``used_on_case`` (see ``_chains_for_use``)."""
     show = lambda value: format_amount(scope, max(value, 0))  # noqa: E731
     for g in chain:
         if g["revoked_at"] is not None:
@@ -603,7 +667,7 @@ def _refusal(grant: dict[str, Any], chain: list[dict[str, Any]], scope: dict[str
                      holder=g["grantee_name"], start=i18n.format_date(g["valid_from"]), end=until,
                      day=i18n.format_date(day))
     for g in chain:
-        used = _used_on_case(case_uses, g)
+        used = g["used_on_case"]
         if used + amount > g["per_case_limit"]:
             return _("Refused: %(amount)s is over the per-case limit of the grant held by %(holder)s "
                      "(%(limit)s per case); %(left)s remains for case %(case)s.",
@@ -647,33 +711,34 @@ async def record_use(
     # same id sent again for another employee is another body, a conflict, not a new use.
     request_key = f"{requester_key(actor)}:{request_id}" if request_id else None
     refusal: str | None = None
-    # Everything below runs on the transaction's one connection: on SQLite a query outside it
-    # would open a connection of its own, which costs more than the query.
+    # Read before the transaction: the scope and the person's grants in it. A grant's chain
+    # (its path) never changes, and whether each grant in it is revoked or valid is read again
+    # under the lock below, so nothing checked here can go stale. Under load every query inside
+    # the transaction holds SQLite's one writer for a trip through the event loop; the
+    # transaction keeps only the reads the budget and per-case checks must see atomically.
+    rows = await db.fetch(
+        "SELECT s.*, g.id AS grant_id, g.path AS grant_path FROM authority_scope s LEFT JOIN authority_grant g"
+        " ON g.scope = s.id AND g.grantee = {} WHERE s.id = {} ORDER BY g.id DESC" f" LIMIT {MAX_CANDIDATES}",
+        grantee_id, scope_id,
+    )
+    if not rows:
+        raise NotFound()
+    scope = {k: v for k, v in rows[0].items() if k not in ("grant_id", "grant_path")}
+    if via_grant is not None:
+        paths = {g["id"]: g["path"] for g in (await _grants([via_grant])).values()}
+    else:
+        paths = {r["grant_id"]: r["grant_path"] for r in rows if r["grant_id"] is not None}
+    candidate_ids = list(paths)
+    everything_ids = sorted({i for path in paths.values() for i in chain_ids(path)})
     async with db.write():
-        # One query for the scope and the person's grants in it, one for their chains with this
-        # period's totals, one for the case's uses and the retry: each trip to SQLite's thread
-        # costs more than the work, so a use makes as few as it can.
-        rows = await db.fetch(
-            "SELECT s.*, g.id AS grant_id, g.path AS grant_path FROM authority_scope s LEFT JOIN authority_grant g"
-            " ON g.scope = s.id AND g.grantee = {} WHERE s.id = {} ORDER BY g.id DESC" f" LIMIT {MAX_CANDIDATES}",
-            grantee_id, scope_id,
-        )
-        if not rows:
-            raise NotFound()
-        scope = {k: v for k, v in rows[0].items() if k not in ("grant_id", "grant_path")}
-        if via_grant is not None:
-            paths = {g["id"]: g["path"] for g in (await _grants([via_grant])).values()}
-        else:
-            paths = {r["grant_id"]: r["grant_path"] for r in rows if r["grant_id"] is not None}
-        candidate_ids = list(paths)
-        everything_ids = sorted({i for path in paths.values() for i in chain_ids(path)})
         await _lock_chain(everything_ids)
-        case_uses, replay = await _case_uses_and_retry(scope_id, case_ref, request_key)
+        # Read under the lock, in one query: the chains with this period's totals, what each
+        # grant (with those below it) has used on this case, and the retry's first answer.
+        everything, replay = await _chains_for_use(everything_ids, used_on, scope_id, case_ref, request_key)
         if replay is not None:
             if replay["request_hash"] != fingerprint:
                 raise RequestConflict(_("This request id was used for another request."))
             return UseResult(replay["id"], replay["grant_id"], replay["remaining_after"] or 0, replayed=True)
-        everything = await _grants(everything_ids, spent_on=used_on)  # read under the lock
         candidates = sorted(
             (everything[i] for i in candidate_ids),
             key=lambda g: (g["revoked_at"] is not None, not valid_on(g, used_on), g["valid_until"] or date.max, g["id"]),
@@ -682,7 +747,7 @@ async def record_use(
         for grant in candidates:
             chain = [everything[i] for i in chain_ids(grant["path"])]
             spent = {g["id"]: g["spent"] for g in chain}
-            reason = _refusal(grant, chain, scope, amount, used_on, spent, case_uses, case_ref)
+            reason = _refusal(grant, chain, scope, amount, used_on, spent, case_ref)
             if reason is None:
                 chosen = (grant, chain, spent)
                 break
@@ -822,7 +887,9 @@ async def ledger(actor: Actor, *, person_id: int | None = None, scope_id: int | 
     """Uses the actor may see: their own; their team's with `authority.team`; everyone's for
     those who see everyone. Newest first."""
     conditions, args = [], []
-    reach = await people_in_reach(actor) if can(actor, "authority.team") else set()
+    # One's own uses are always visible: "my authority" need not work out a manager's reach.
+    own = person_id is not None and person_id == actor.person_id
+    reach = await people_in_reach(actor) if can(actor, "authority.team") and not own else set()
     if reach is not None:
         ids = sorted(reach | {actor.person_id})  # type: ignore[arg-type]
         conditions.append(f"u.grantee IN ({db.placeholders(len(ids))})")
