@@ -13,7 +13,7 @@ import click
 
 from servicechain.platform.customers import importing
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, parse_maps, read_file,
+from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, open_table, parse_maps,
                                               show_mapping)
 
 
@@ -32,14 +32,10 @@ def import_command(file: str, *, dry_run: bool = False, source: str = importing.
     from servicechain.platform.security import SYSTEM
     from servicechain.platform.web import FormInvalid
 
-    data = read_file(file)
-    if data is None:
+    table = open_table(file, sheet, importing.iter_table)
+    if table is None:
         return EXIT_USAGE
-    try:
-        headers, _rows = importing.iter_table(data, Path(file).name, sheet)
-    except importing.ImportFileError as exc:
-        error(f"{file}: {exc.message}")
-        return EXIT_USAGE
+    data, headers, _rows = table
     try:
         overrides = parse_maps(maps)
     except click.UsageError as exc:

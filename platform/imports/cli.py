@@ -7,13 +7,14 @@ stdout carries a command's result; stderr its mapping, progress and errors.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from servicechain.platform.i18n import gettext as _
+from servicechain.platform.lib.tabular import ImportFileError
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
@@ -29,6 +30,21 @@ def read_file(file: str) -> bytes | None:
     except OSError as exc:
         error(_("Cannot read %(file)s: %(reason)s", file=file, reason=exc.strerror or str(exc)))
         return None
+
+
+def open_table(file: str, sheet: str | None, read: Callable[[bytes, str, str | None], tuple[list[str], Any]]
+               ) -> tuple[bytes, list[str], Any] | None:
+    """The file's bytes, headers and rows as ``read`` gives them, or None after saying why the
+    file cannot be read (a missing file, an encoding or format we do not read)."""
+    data = read_file(file)
+    if data is None:
+        return None
+    try:
+        headers, rows = read(data, Path(file).name, sheet)
+    except ImportFileError as exc:
+        error(f"{file}: {exc.message}")
+        return None
+    return data, headers, rows
 
 
 def parse_maps(maps: tuple[str, ...]) -> dict[str, str]:

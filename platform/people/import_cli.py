@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, parse_maps, read_file,
+from servicechain.platform.imports.cli import (EXIT_DATA, EXIT_OK, EXIT_USAGE, Bar, error, open_table, parse_maps,
                                               show_mapping)
 from servicechain.platform.people import importing
 
@@ -58,14 +58,10 @@ def import_command(
     from servicechain.platform.cli import run
     from servicechain.platform.security import SYSTEM
 
-    data = read_file(file)
-    if data is None:
+    table = open_table(file, sheet, importing.read_table)
+    if table is None:
         return EXIT_USAGE
-    try:
-        headers, rows = importing.read_table(data, Path(file).name, sheet)
-    except importing.ImportFileError as exc:
-        error(f"{file}: {exc.message}")
-        return EXIT_USAGE
+    data, headers, rows = table
     try:
         mapping = _mapping_from(headers, mapping_file, maps)
     except click.UsageError as exc:
