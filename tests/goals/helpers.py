@@ -67,7 +67,9 @@ def counted_queries() -> Iterator[QueryCount]:
     count = QueryCount()
     cls = type(db.engine())
     saved = {}
-    for name in ("_run_in_new_connection", "_run_in_existing_connection", "_run_in_pool"):
+    # run_querystring: every query of both engines passes there (PostgreSQL's inside a
+    # transaction go straight to the connection after it).
+    for name in ("run_querystring",):
         original = getattr(cls, name, None)
         if original is None:
             continue
@@ -77,7 +79,7 @@ def counted_queries() -> Iterator[QueryCount]:
             async def counting(self, *args, **kwargs):
                 count.total += 1
                 count.in_transaction += db.in_transaction()
-                count.sql.append(next((a for a in args if isinstance(a, str)), ""))
+                count.sql.append(str(args[0] if args else kwargs.get("querystring", ""))[:200])
                 return await original(self, *args, **kwargs)
             return counting
 
