@@ -21,6 +21,13 @@ from servicechain.platform.lib.text import control_character, control_character_
 from servicechain.platform.web import DomainError
 
 
+# How a JSON text carries a control character: \u0000-\u001f, \b or \f (a raw one is invalid
+# JSON). A body with none of these is not decoded a second time: a 1,000-score batch (1 MB) costs
+# ~10 ms CPU to decode and scan, and 1-4 ms to look for them. A false alarm ("\u00e9", "\\b")
+# only means the full check runs.
+_JSON_CONTROL_ESCAPES = (b"\\u00", b"\\b", b"\\f")
+
+
 class CheckedRequest(HTMXRequest):
     async def body(self) -> bytes:
         body = await super().body()
@@ -48,6 +55,8 @@ class CheckedRequest(HTMXRequest):
         if content_type == RequestEncodingType.URL_ENCODED:
             return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if content_type.endswith("json") or self.url.path.startswith("/api/"):
+            if not any(escape in body for escape in _JSON_CONTROL_ESCAPES):
+                return None
             try:
                 return msgspec.json.decode(body)
             except msgspec.DecodeError:

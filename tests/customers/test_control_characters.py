@@ -98,3 +98,11 @@ async def test_a_typed_json_body_is_checked_before_its_handler(client, cast):
     data = {"from": EMAILS["hr"], "to": [EMAILS["employee"]], "values": ["customer"], "message": "Thanks\x0b"}
     refused = assert_error_shape(await client.post("/api/v1/recognitions", json=data, headers=bearer(raw)), 422)
     assert "(code 11)" in refused["detail"]
+
+
+async def test_a_backslash_and_letters_that_look_like_an_escape_are_text(client, cast):
+    raw, source = await token(client, cast)
+    batch = [score("t1", comment="Путь C:\\u0001\\beta, café")]
+    saved = await client.post(URL, json=batch, headers=bearer(raw))
+    assert saved.status_code == 200, saved.text
+    assert await count(client, source) == 1
