@@ -30,7 +30,7 @@ from typing import Any
 from servicechain.platform import audit, db
 from servicechain.platform.config import LANGUAGES, get_settings
 from servicechain.platform.imports import wizard
-from servicechain.platform.imports.wizard import Problem, checksum, normalise_mapping, override_mapping
+from servicechain.platform.imports.wizard import Problem, checksum, normalise_mapping, override_mapping  # noqa: F401
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import lazy_gettext, use_language
 from servicechain.platform.lib.dates import BadDate, parse_date
