@@ -48,6 +48,9 @@ TABLE_LEVELS = 3
 LAGS = (0, 1, 2, 3)
 VIEWS = ("within", "across")
 DEFAULT_PAIR = ("engagement", "csat")
+# Dots a scatter chart draws at most (as the report's; the same ones each time).
+SCATTER_POINTS = 600
+SCATTER_SEED = 20261
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -473,10 +476,16 @@ def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair
     """One pair: its words, its scatter chart with the fitted line, and who followed."""
     points = chain.scatter_points(units, pair.people, pair.customer, pair.lag, pair.view)
     names = {d: r["name"] for d, r in ctx.departments.items()}
-    rows = points.to_dicts()
+    fit = chain.fit_line(points) if not pair.too_small else None  # from every point
+    drawn = points.drop_nulls(["x", "y"])
+    total = drawn.height
+    if total > SCATTER_POINTS:
+        # At 20,000 people a pair has ~21,000 department-months: every dot made a 4 MB chart and
+        # a 27 MB page. A fixed random sample shows the cloud's shape; the line uses them all.
+        drawn = drawn.sample(SCATTER_POINTS, seed=SCATTER_SEED)
+    rows = drawn.to_dicts()
     tips = [names.get(r["department_id"], str(r["department_id"])) + (
         ", " + charts.month_label(r["month"]) if r["month"] else "") for r in rows]
-    fit = chain.fit_line(points) if not pair.too_small else None
     y_label = f"{label(pair.customer)}, {when(pair.lag)}"
     chart = charts.scatter_chart([(r["x"], r["y"]) for r in rows], x_label=label(pair.people), y_label=y_label,
                                  fit=fit, width=width, height=height, point_labels=tips,
@@ -495,7 +504,10 @@ def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair
     ][:8]
     return {"pair": pair, "people": label(pair.people), "customer": label(pair.customer), "when": when(pair.lag),
             "view_label": _("across departments") if pair.view == "across" else _("within departments over time"),
-            "sentences": describe_pair(pair, elasticity, result.tested), "chart": chart, "points": len(rows),
+            "sentences": describe_pair(pair, elasticity, result.tested), "chart": chart, "points": total,
+            "sampled": _("%(shown)s of %(total)s points drawn, chosen at random; the line fits them all.",
+                         shown=charts.format_value(len(rows), 0), total=charts.format_value(total, 0))
+            if total > len(rows) else None,
             "followers": followers}
 
 
@@ -690,7 +702,9 @@ def _page_size(page: dict[str, Any]) -> int:
 
 def _kept_page(ctx: Context, kind: str, params: Params, build, *extra) -> dict[str, Any]:
     """The page's body for this context and these choices, built once per process. The month
-    picker is not part of it: the months stored and the running month are read per view."""
+    picker is not part of it: the months stored and the running month are read per view. The
+    caller may keep what it renders from the body in it (``kept`` in the page: the controller
+    keeps the sections' HTML there)."""
     key = (kind, ctx.key, params, *extra)
     hit = _PAGES.get(key) if ctx.key else None
     if hit is not None:
@@ -717,7 +731,7 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
     if ctx is None:
         return empty_page(actor)
     body = _kept_page(ctx, "company", params, lambda: _company_body(ctx, params))
-    return {**body, "facts": _snapshot_facts(ctx, picker)}
+    return {**body, "facts": _snapshot_facts(ctx, picker), "kept": body}
 
 
 def _company_body(ctx: Context, params: Params) -> dict[str, Any]:
@@ -772,7 +786,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
         return {**base, "missing": True}
     body = _kept_page(ctx, "department", params, lambda: _department_body(ctx, department_id, info, params),
                       department_id)
-    return {**base, **body}
+    return {**base, **body, "kept": body}
 
 
 def _department_body(ctx: Context, department_id: int, info: dict[str, Any], params: Params) -> dict[str, Any]:

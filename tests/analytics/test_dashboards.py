@@ -235,7 +235,7 @@ async def test_the_page_reads_a_snapshot_stored_in_the_database(client, as_user,
     await snapshots.store(data.build(cast.departments, month=month).panel)
     try:
         await as_user("manager")
-        page = await client.get("/analytics/?all=1")
+        page = await client.get("/analytics/?all=1&month=2031-05")
         assert page.status_code == 200 and "May 2031" in page.text and "Support team 3" in page.text
         assert "Warehouse team" not in page.text
     finally:
@@ -289,3 +289,29 @@ async def test_the_explorer_names_followers_of_a_pair_the_chain_did_not_pick(cas
     assert ("engagement", "csat", 1) not in [(c["pair"].people, c["pair"].customer, c["pair"].lag) for c in page["chain"]["cards"]]
     assert page["chain"]["explorer"]["followers"]
     assert len({(c["pair"].people, c["pair"].customer) for c in page["chain"]["cards"]}) == len(page["chain"]["cards"])
+
+
+async def test_a_scatter_chart_draws_a_fixed_sample_and_fits_the_line_to_every_point(cast, snapshot, monkeypatch):
+    from servicechain.platform.analytics import chain, charts
+
+    fits = []
+    real = charts.scatter_chart
+
+    def recorded(points, **kwargs):
+        fits.append(kwargs.get("fit"))
+        return real(points, **kwargs)
+
+    monkeypatch.setattr(charts, "scatter_chart", recorded)
+    monkeypatch.setattr(dashboards, "SCATTER_POINTS", 40)
+    dashboards.forget_pages()
+    page = await dashboards.company_page(cast.actor("ceo"), {}, snapshot=snapshot)
+    card = page["chain"]["cards"][0]
+    assert card["points"] > 40 and str(card["chart"]).count("<circle") == 40
+    assert card["sampled"] == f"40 of {card['points']} points drawn, chosen at random; the line fits them all."
+    units = dashboards._units_in_scope(await dashboards.load_context(cast.actor("ceo"), snapshot))
+    pair = card["pair"]
+    assert fits[0] == pytest.approx(chain.fit_line(chain.scatter_points(units, pair.people, pair.customer, pair.lag,
+                                                                        pair.view)))
+    dashboards.forget_pages()
+    again = await dashboards.company_page(cast.actor("ceo"), {}, snapshot=snapshot)
+    assert str(again["chain"]["cards"][0]["chart"]) == str(card["chart"])  # the same dots every time
