@@ -57,6 +57,10 @@ async def test_a_form_field_with_a_nul_is_refused_and_the_follow_up_stays_open(c
     assert refused.status_code == 422 and NUL_MESSAGE in refused.text
     fragment = await post_form(client, url, {"outcome": "called_back", "note": "bell\x07"}, htmx=True)
     assert fragment.status_code == 422 and "(code 7)" in fragment.text and "<html" not in fragment.text
+    # As a browser posts it: the CSRF token in the body, so the CSRF check reads the form first.
+    browser = await client.post(url, data={"_csrf_token": await ensure_csrf(client), "outcome": "called_back",
+                                           "note": "Called\x00back"}, follow_redirects=False)
+    assert browser.status_code == 422 and NUL_MESSAGE in browser.text
     row = await on_app_loop(client, ScoreFollowUp.select().where(ScoreFollowUp.id == follow_up["id"]).first().run)
     assert row["status"] == "open" and not row["note"]
     await post_form(client, "/language", {"language": "ru", "next": "/"})
