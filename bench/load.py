@@ -4,8 +4,10 @@ For each engine (SQLite with one worker, PostgreSQL with several): a migrated da
 demo company (`servicechain demo --employees 20000 --months 24`), an API token for the helpdesk,
 the server on loopback (behind which loopback plays the reverse proxy that names each client),
 then `locust --headless` with 200 users (1-3 s think time) started and signed in at 5 a second,
-then 60 s with all of them on (see bench/load/locustfile.py); figures cover the whole run, ramp
-included, and the server's CPU time is printed beside them (the machine may be shared).
+then 60 s with all of them on (see bench/load/locustfile.py). The target is judged on the
+requests made while all of them are on, from the end of the last sign-in (the ramp's sign-ins are
+argon2 by design and are reported apart); the whole run, ramp included, is printed too, and the
+server's CPU time beside them (the machine may be shared).
 Afterwards the database is asked for every write the
 users made (each carries a marker unique to the run): a write the server confirmed must be
 there exactly once, and nothing may be there twice. Prints requests, errors and p50/p95/p99 per
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BIN, PG_SERVER, ROOT  # noqa: E402
 
 TARGET_P95_MS = 150
+SIGN_IN_TAIL_S = 15  # the last sign-ins queue behind argon2 after the last user starts: room for them
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Path(tempfile.gettempdir()) / "servicechain-load-templates"
 PG_TEMPLATE = "load_template"
@@ -325,10 +328,19 @@ def percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, max(0, round(q * len(sorted_ms)) - 1))]
 
 
-def summarise(samples: list) -> list[tuple]:
-    """(label, requests, errors, p50, p95, p99) per flow, per request name, overall and sign-in."""
+def steady_window(out: dict) -> float:
+    """When all users are on: the later of the last user started and the last sign-in answered."""
+    signed_in = [start + ms / 1000 for name, ms, _ok, start in out["samples"] if name in SIGN_IN]
+    return max([*out.get("all_on", []), *signed_in], default=0.0)
+
+
+def summarise(samples: list, since: float = 0.0) -> list[tuple]:
+    """(label, requests, errors, p50, p95, p99) per flow, per request name, overall and sign-in,
+    over the requests started at ``since`` or later (unix seconds)."""
     groups: dict[str, list] = {}
-    for name, ms, ok in samples:
+    for name, ms, ok, start in samples:
+        if start < since:
+            continue
         groups.setdefault(name, []).append((ms, ok))
         flow = "sign-in" if name in SIGN_IN else FLOWS.get(name, name)
         if name not in SIGN_IN:
@@ -392,7 +404,7 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
         ramp = math.ceil(args.users / args.spawn_rate)
         locust = subprocess.run(
             [str(BIN / "locust"), "-f", str(HERE / "load" / "locustfile.py"), "--headless", "--only-summary",
-             "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + args.seconds}s", "-H", base,
+             "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + SIGN_IN_TAIL_S + args.seconds}s", "-H", base,
              "--csv", str(work / "locust"), "--loglevel", "WARNING"],
             cwd=ROOT, env={**os.environ, "LOAD_PLAN": str(plan_file), "LOAD_OUT": str(out_file)},
             capture_output=True, text=True)
@@ -407,10 +419,15 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
             raise RuntimeError(f"locust wrote no results: {locust.stderr[-3000:]}")
         out = json.loads(out_file.read_text())
         found = inner(env, "count", run)
-        result = {"engine": engine, "workers": workers, "rows": summarise(out["samples"]), "writes": check_writes(out["writes"], found),
+        since = steady_window(out)
+        last = max(start + ms / 1000 for _name, ms, _ok, start in out["samples"])
+        result = {"engine": engine, "workers": workers, "users": args.users, "rows": summarise(out["samples"], since),
+                  "whole_run": summarise(out["samples"]), "steady_s": last - since,
+                  "steady_requests": sum(1 for _n, _ms, _ok, start in out["samples"] if start >= since),
+                  "writes": check_writes(out["writes"], found),
                   "cpu_s": cpu_used, "requests": len(out["samples"]), "argon2_s": argon2_cpu_s(),
-                  "seconds": math.ceil(args.users / args.spawn_rate) + args.seconds,
-                  "sign_ins": sum(1 for name, _ms, _ok in out["samples"] if name == "sign in"),
+                  "seconds": math.ceil(args.users / args.spawn_rate) + SIGN_IN_TAIL_S + args.seconds,
+                  "sign_ins": sum(1 for name, _ms, _ok, _start in out["samples"] if name == "sign in"),
                   "load": load_avg, "failures": failures(work / "locust_failures.csv")}
         if args.profile:
             result["profile"] = profile_shares(Path(f"{args.profile}.{engine}.txt"))
@@ -445,11 +462,11 @@ def report(result: dict) -> None:
           f"argon2 costs {result['argon2_s'] * 1000:.0f} ms of CPU per sign-in here")
     if result.get("profile"):
         print("  where the server's busy samples went (py-spy): " + ", ".join(f"{k} {v:.0f} %" for k, v in result["profile"].items()))
-    print(f"  | requests | n | errors | p50 ms | p95 ms (target ≤ {TARGET_P95_MS}) | p99 ms |")
-    print("  |---|---|---|---|---|---|")
-    for label, n, errors, p50, p95, p99 in result["rows"]:
-        flag = "" if label in SIGN_IN or label == "flow: sign-in" else (" ✅" if p95 <= TARGET_P95_MS else " ❌")
-        print(f"  | {label} | {n} | {errors} | {p50:.0f} | {p95:.0f}{flag} | {p99:.0f} |")
+    print(f"\n  all {result['users']} users on: {result['steady_requests']} requests in {result['steady_s']:.0f} s "
+          f"({result['steady_requests'] / max(result['steady_s'], 1):.0f}/s), from the last sign-in on (the target is judged here)")
+    table(result["rows"], judged=True)
+    print("\n  the whole run, ramp and sign-ins included")
+    table(result["whole_run"], judged=False)
     print("\n  | writes | confirmed | rows in the database | lost | doubled | stored, answer never came | stored though refused or never sent |")
     print("  |---|---|---|---|---|---|---|")
     for kind, confirmed, rows, lost, doubled, unconfirmed, unknown in result["writes"]:
@@ -459,6 +476,14 @@ def report(result: dict) -> None:
                 print(f"    {what}: {', '.join(items[:10])}")
     for line in result["failures"]:
         print(f"  failed: {line}")
+
+
+def table(rows: list[tuple], judged: bool) -> None:
+    print(f"  | requests | n | errors | p50 ms | p95 ms{f' (target ≤ {TARGET_P95_MS})' if judged else ''} | p99 ms |")
+    print("  |---|---|---|---|---|---|")
+    for label, n, errors, p50, p95, p99 in rows:
+        flag = "" if not judged or label in SIGN_IN or label == "flow: sign-in" else (" ✅" if p95 <= TARGET_P95_MS else " ❌")
+        print(f"  | {label} | {n} | {errors} | {p50:.0f} | {p95:.0f}{flag} | {p99:.0f} |")
 
 
 def main() -> None:
@@ -489,7 +514,7 @@ def main() -> None:
     for engine in args.engines.split(","):
         result = run_engine(engine, 1 if engine == "sqlite" else args.pg_workers, args)
         overall = next(r for r in result["rows"] if r[0] == "ALL but sign-in")
-        failed |= any(r[2] for r in result["rows"]) or any(w[3] or w[4] or w[6] for w in result["writes"])
+        failed |= any(r[2] for r in result["whole_run"]) or any(w[3] or w[4] or w[6] for w in result["writes"])
         failed |= overall[4] > TARGET_P95_MS
     sys.exit(1 if failed else 0)
 

@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import time
 
 from locust import FastHttpUser, between, events, task
 
@@ -28,7 +29,8 @@ PLAN = json.loads(open(os.environ["LOAD_PLAN"], encoding="utf-8").read()) if os.
 OUT = os.environ.get("LOAD_OUT")
 
 # What every user noted, written to LOAD_OUT when the run ends.
-samples: list[tuple[str, float, bool]] = []  # (request name, milliseconds, ok)
+samples: list[tuple[str, float, bool, float]] = []  # (request name, milliseconds, ok, when it started: unix s)
+all_on: list[float] = []  # when the last user had been started (and had signed in): the ramp's end
 writes: dict[str, dict[str, str]] = {"check_in": {}, "thanks": {}, "rating": {}, "authority_web": {}, "authority_api": {}}
 _people = itertools.count()
 _helpdesks = itertools.count()
@@ -38,14 +40,19 @@ SERVICE_LINK = re.compile(r'href="/internal-service/services/(\d+)/rate"')
 
 @events.request.add_listener
 def _sample(request_type, name, response_time, response_length, exception, **_kw):
-    samples.append((name, response_time, exception is None))
+    samples.append((name, response_time, exception is None, time.time() - response_time / 1000))
+
+
+@events.spawning_complete.add_listener
+def _all_on(user_count, **_kw):
+    all_on.append(time.time())
 
 
 @events.quitting.add_listener
 def _write_out(environment, **_kw):
     if OUT:
         with open(OUT, "w", encoding="utf-8") as out:
-            json.dump({"samples": samples, "writes": writes}, out)
+            json.dump({"samples": samples, "writes": writes, "all_on": all_on[:1]}, out)
 
 
 def _marker(kind: str, who: int, n: int) -> str:
