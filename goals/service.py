@@ -679,9 +679,9 @@ async def team_departments(actor: Actor, also: int | None = None) -> list[dict[s
 async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = None,
                      department_id: int | None = None) -> list[dict[str, Any]]:
     """One level of the cascade: the company's goals (or a department's) for the first level,
-    a goal's children after that. Only goals the actor may see; children are loaded on demand."""
+    a goal's children after that. Only goals the actor may see; children are loaded on demand.
+    The actor's reach is asked only about the owners of these goals and of their children."""
     require(actor, "goals.view")
-    viewer = await goal_viewer(actor)
     if parent_id is not None:
         await goal_for(actor, parent_id)
         rows = await db.fetch(SELECT_GOALS + " WHERE g.parent = {} AND g.status != 'cancelled' ORDER BY g.level, g.title, g.id",
@@ -692,26 +692,32 @@ async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = Non
     else:
         rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'company' AND g.status != 'cancelled'"
                               " ORDER BY g.title, g.id", cycle_id)
+    children = await _children_of(rows)
+    viewer = await goal_viewer(actor, among=[r["owner_person"] for r in rows + children])
     rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"]]
-    await _count_visible_children(viewer, rows)
+    _count_visible_children(viewer, rows, children)
     return _decorate(rows, today())
 
 
-async def _count_visible_children(viewer: GoalViewer, rows: list[dict[str, Any]]) -> None:
-    """Set each row's ``children`` to the goals aligned to it that the viewer may open (not
-    cancelled), so "show 4 goals below" opens four goals, not the team's private ones too."""
-    for row in rows:
-        row["children"] = 0
-    if not rows:
-        return
-    by_id = {r["id"]: r for r in rows}
-    ids = sorted(by_id)
-    children = await db.fetch(
+async def _children_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The goals aligned to ``rows`` that are not cancelled, with what deciding who sees them takes."""
+    ids = sorted({r["id"] for r in rows})
+    if not ids:
+        return []
+    return await db.fetch(
         "SELECT c.parent, c.level, c.owner_person, c.owner_department, d.path AS department_path FROM goal c"
         f" LEFT JOIN department d ON d.id = c.owner_department WHERE c.parent IN ({db.placeholders(len(ids))})"
         " AND c.status != 'cancelled'", *ids)
+
+
+def _count_visible_children(viewer: GoalViewer, rows: list[dict[str, Any]], children: list[dict[str, Any]]) -> None:
+    """Set each row's ``children`` to the goals aligned to it that the viewer may open (not
+    cancelled), so "show 4 goals below" opens four goals, not the team's private ones too."""
+    by_id = {r["id"]: r for r in rows}
+    for row in rows:
+        row["children"] = 0
     for child in children:
-        if viewer.roles(child, child["department_path"])["see"]:
+        if child["parent"] in by_id and viewer.roles(child, child["department_path"])["see"]:
             by_id[child["parent"]]["children"] += 1
 
 

@@ -177,3 +177,29 @@ async def test_my_goals_page_reads_the_session_the_cycles_and_the_goals(client, 
     with counted_queries() as count:
         assert (await client.get("/goals/")).status_code == 200
     assert count.total <= 3, count.sql
+
+
+async def test_a_level_of_the_cascade_runs_the_same_few_queries_however_many_goals_are_below(cast):
+    goals = await make_cascade(cast)
+    cycle = (await Goal.select(Goal.cycle).where(Goal.id == goals["company"]).first().run())["cycle"]
+
+    async def level_queries(who: str, **where) -> int:
+        with counted_queries() as count:
+            await service.tree_level(cast.actor(who), cycle, **where)
+        return count.total
+
+    before = [await level_queries(who, **where) for who in ("manager", "employee", "ceo")
+              for where in ({}, {"parent_id": goals["department"]})]
+    for n in range(3):
+        await service.create_goal(cast.actor("manager"), goal_data(
+            cast, owner_person_id=str(cast.ids["employee"]), parent_id=str(goals["department"]), title=f"Below {n}"))
+    after = [await level_queries(who, **where) for who in ("manager", "employee", "ceo")
+             for where in ({}, {"parent_id": goals["department"]})]
+    assert after == before and max(after) <= 8
+    below = await service.tree_level(cast.actor("manager"), cycle, parent_id=goals["department"])
+    assert goals["person"] in {g["id"] for g in below}
+    # Another department's goal stays hidden from the warehouse, and so does its count below.
+    outsider = await service.tree_level(cast.actor("outsider"), cycle, parent_id=goals["company"])
+    assert goals["department"] not in {g["id"] for g in outsider}
+    company = {g["id"]: g for g in await service.tree_level(cast.actor("outsider"), cycle)}[goals["company"]]
+    assert company["children"] == len([g for g in outsider if g["id"] != goals["department"]])
