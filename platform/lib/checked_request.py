@@ -9,6 +9,7 @@ not texts: their contents are the imports' to read, and they refuse control byte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,19 +32,20 @@ _JSON_CONTROL_ESCAPES = (b"\\u00", b"\\b", b"\\f")
 class CheckedRequest(HTMXRequest):
     async def body(self) -> bytes:
         body = await super().body()
-        state = self.scope.setdefault("servicechain_checked", set())  # type: ignore[typeddict-item]
-        if "body" not in state:
-            state.add("body")
-            self._refuse(self._texts_of(body))
+        self._check_once("body", lambda: self._texts_of(body))
         return body
 
     async def form(self) -> FormMultiDict:
         form = await super().form()
-        state = self.scope.setdefault("servicechain_checked", set())  # type: ignore[typeddict-item]
-        if "form" not in state:
-            state.add("form")
-            self._refuse({key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)})
+        self._check_once("form", lambda: [(k, v) for k, v in form.multi_items() if not isinstance(v, UploadFile)])
         return form
+
+    def _check_once(self, what: str, texts: Callable[[], Any]) -> None:
+        """Each request object of a request reads the same body, so it is checked once."""
+        checked = self.scope.setdefault("servicechain_checked", set())  # type: ignore[typeddict-item]
+        if what not in checked:
+            checked.add(what)
+            self._refuse(texts())
 
     def _texts_of(self, body: bytes) -> Any:
         """What a body says as texts: a URL-encoded form's fields, or a JSON body's values
