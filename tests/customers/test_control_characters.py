@@ -79,6 +79,9 @@ async def test_a_multipart_text_field_is_checked_but_the_file_is_left_to_the_imp
     refused = await client.post("/customers/import/", files={"file": ("scores.csv", data, "text/csv")},
                                 data={"source": "survey\x1b"}, headers=headers, follow_redirects=False)
     assert refused.status_code == 422 and "(code 27)" in refused.text
+    repeated = await client.post("/customers/import/", files={"file": ("scores.csv", data, "text/csv")},
+                                 data={"source": ["survey\x00", "survey"]}, headers=headers, follow_redirects=False)
+    assert repeated.status_code == 422 and NUL_MESSAGE in repeated.text, "every value of a repeated field"
     assert await on_app_loop(client, ScoreUpload.count().run) == before
     nul_file = await client.post("/customers/import/", files={"file": ("scores.csv", b"ID\x00,Date\n", "text/csv")},
                                  data={"source": "survey"}, headers=headers, follow_redirects=False)
