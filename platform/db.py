@@ -36,6 +36,8 @@ MAX_IDLE_READERS = 32  # a busy server has tens of requests in flight; an idle r
 # connection's thread instead (see TunedSQLiteEngine._execute).
 INLINE_BUDGET_S = 0.002
 MAX_SLOW_STATEMENTS = 512
+OVERRUNS_TO_SLOW = 3
+CHECKPOINT_EVERY = 200  # write commits; SQLite's own default is about 1,000 pages of WAL
 _READ_ONLY = re.compile(r"\s*(SELECT\b|WITH\b(?!.*\b(INSERT|UPDATE|DELETE|REPLACE)\b))", re.IGNORECASE | re.DOTALL)
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|WITH)\b", re.IGNORECASE)
 
@@ -77,6 +79,8 @@ class _Connections:
         self.write_lock = asyncio.Lock()
         self.writer: aiosqlite.Connection | None = None
         self.held_since = 0.0  # when the writer was taken, for WRITER_HOLD
+        self.commits = 0  # write commits since the last checkpoint
+        self.checkpoint: asyncio.Task | None = None
         self.idle: list[aiosqlite.Connection] = []
         self.file: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
 
@@ -95,20 +99,29 @@ class PooledSQLiteTransaction(SQLiteTransaction):
     nesting are Piccolo's own. A connection whose transaction did not end cleanly is closed,
     never reused.
 
-    BEGIN, and the COMMIT of a read snapshot, run on the event loop's thread (see
-    ``TunedSQLiteEngine._execute``); a write's COMMIT stays on the connection's thread, where a
-    WAL checkpoint it may start (file I/O and an fsync) cannot stop the event loop."""
+    BEGIN and COMMIT run on the event loop's thread (see ``TunedSQLiteEngine._execute``): a
+    write's COMMIT on the connection's thread kept the writer held for one more trip through
+    the busy loop. In WAL mode with synchronous=NORMAL a commit appends to the WAL and does not
+    sync; the checkpoint that SQLite would run inside some commits (copying the WAL into the
+    file, with an fsync) is switched off on the writer and run every ``CHECKPOINT_EVERY``
+    commits on a reader's thread instead (``TunedSQLiteEngine._after_commit``)."""
 
     async def begin(self):
         if not self.engine._begin_inline(self.connection, self.transaction_type):
             await super().begin()
+            # BEGIN IMMEDIATE holds a snapshot and the write lock from here on.
+            self.connection.sc_snapshot = self.transaction_type is TransactionType.immediate
 
     async def commit(self):
-        if self.transaction_type is not TransactionType.immediate and self.engine._inline(self.connection) is not None:
-            self.engine._inline(self.connection).execute("COMMIT")
-            self._committed = True
+        raw = self.engine._inline(self.connection)
+        if raw is None:
+            await super().commit()
             return
-        await super().commit()
+        raw.execute("COMMIT")
+        self._committed = True
+        self.connection.sc_snapshot = False
+        if self.transaction_type is TransactionType.immediate:
+            self.engine._after_commit()
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
@@ -149,19 +162,20 @@ class TunedSQLiteEngine(SQLiteEngine):
     it inside a transaction anyway. A page of five queries spent more time on those trips
     than in SQLite.
 
-    Statements run on the event loop's own thread, not aiosqlite's: a hand-off to the
-    connection's thread and back cost about 45 us of CPU per query on an idle machine (3 us
-    inline for an indexed SELECT) and, under load, a wait for the busy event loop on every
-    return. A write transaction held this process's one writer across each of those waits, so
-    writes queued behind each other whenever the loop was busy. Now a transaction of short
-    statements runs from BEGIN to COMMIT without giving the loop away. Inline only where it
-    cannot wait for a lock: reads (WAL readers never wait for writers), and writes inside a
-    write transaction that already holds SQLite's write lock (BEGIN IMMEDIATE). A read that
-    runs longer than ``INLINE_BUDGET_S`` is interrupted (harmless for a read-only statement:
-    SQLite rolls nothing back) and run again on the connection's thread; a statement that ran
-    longer than that twice goes to the thread from then on (``_slow``). Lone writes outside a
-    transaction, BEGIN IMMEDIATE when another process holds the lock, a write's COMMIT,
-    savepoints and bulk loads stay on the thread.
+    Write transactions run on the event loop's own thread, not aiosqlite's: BEGIN IMMEDIATE,
+    every statement, COMMIT. Each trip to the connection's thread and back waited for the busy
+    event loop, and a write transaction held this process's one writer across every such wait
+    (a check-in's ten queries: ten waits), so writes queued behind each other whenever the loop
+    was busy. Now a transaction of short statements holds the writer for its own CPU time. None
+    of it can wait for a lock there: BEGIN IMMEDIATE runs with busy timeout 0 and, refused
+    (another process writes), begins on the thread instead, waiting there as before; after it
+    the transaction holds its snapshot and the write lock. A read in it that runs longer than
+    ``INLINE_BUDGET_S`` is interrupted (harmless for a read-only statement: SQLite rolls nothing
+    back) and run again on the connection's thread; a statement that overran
+    ``OVERRUNS_TO_SLOW`` times in a row goes to the thread from then on (``_slow``). Read
+    snapshots keep their thread (see ``_execute``); their BEGIN and COMMIT, which take no lock,
+    run inline. ROLLBACK, savepoints, lone statements, bulk loads and WAL checkpoints stay on a
+    thread.
     """
 
     # --- statements on the event loop's thread -------------------------------------------------
@@ -170,18 +184,24 @@ class TunedSQLiteEngine(SQLiteEngine):
         """The sqlite3 connection under an aiosqlite one of ours (opened for any thread)."""
         return connection._connection if getattr(connection, "sc_inline", False) else None
 
+    def _fast(self, query: str) -> None:
+        overruns = self.__dict__.get("_overruns")
+        if overruns:
+            overruns.pop(query, None)  # "in a row": a quick run forgives earlier overruns
+
     def _slow(self) -> dict[str, None]:
         return self.__dict__.setdefault("_slow_statements", {})
 
     def _overran(self, query: str) -> None:
-        """A statement ran past the budget. The second time it goes to the thread for good:
-        once can be the machine preempting us (wall clock; a per-thread CPU clock costs a
-        system call of several microseconds here, more than a short query)."""
+        """A statement ran past the budget. After OVERRUNS_TO_SLOW overruns in a row it goes to
+        the thread for good: one can be the machine preempting us (wall clock; a per-thread CPU
+        clock costs a system call of several microseconds here, more than a short query)."""
         overruns = self.__dict__.setdefault("_overruns", {})
-        if overruns.pop(query, 0) + 1 < 2:
+        count = overruns.pop(query, 0) + 1
+        if count < OVERRUNS_TO_SLOW:
             if len(overruns) >= MAX_SLOW_STATEMENTS:
                 overruns.pop(next(iter(overruns)))
-            overruns[query] = 1
+            overruns[query] = count
             return
         slow = self._slow()
         if len(slow) >= MAX_SLOW_STATEMENTS:
@@ -189,10 +209,14 @@ class TunedSQLiteEngine(SQLiteEngine):
         slow[query] = None
 
     def _begin_inline(self, connection, transaction_type: TransactionType) -> bool:
-        """BEGIN on the loop's thread when it cannot wait: always for a read snapshot (a deferred
-        BEGIN takes no lock), and for BEGIN IMMEDIATE when no other process holds the write lock
-        right now (busy timeout 0 for that one statement). False: begin on the thread."""
+        """BEGIN on the loop's thread. A deferred BEGIN touches no lock (the first read takes the
+        snapshot, on the connection's thread, see _execute). BEGIN IMMEDIATE too, so a write
+        transaction of short statements holds the writer for its own CPU time only, not for a
+        trip through the busy loop: with busy timeout 0 for that one statement, it either gets
+        the write lock at once or is refused (another process writes) and begins on the thread,
+        waiting there as before. False: begin on the thread."""
         raw = self._inline(connection)
+        connection.sc_snapshot = False  # type: ignore[attr-defined]
         if raw is None:
             return False
         if transaction_type is not TransactionType.immediate:
@@ -201,35 +225,40 @@ class TunedSQLiteEngine(SQLiteEngine):
         raw.execute("PRAGMA busy_timeout = 0")
         try:
             raw.execute("BEGIN IMMEDIATE")
-            return True
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                return False  # another process writes: wait for it on the thread, as before
+                return False
             raise
         finally:
             raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+        connection.sc_snapshot = True  # type: ignore[attr-defined]
+        return True
 
     async def _execute(self, connection, query: str, args) -> list:
         raw = self._inline(connection)
         args = args or []
-        if raw is not None and query not in self._slow():
+        # Inline only inside a write transaction (the writer, after BEGIN IMMEDIATE): its
+        # snapshot and the write lock are held, so no statement can wait for a lock. Read
+        # snapshots stay on their thread: inline, each page became one long step of the event
+        # loop, and every other request, timer and writer waited behind it (loop lag p95
+        # 140 ms -> 1.5 s in a saturated test) for about the same CPU per page.
+        if (raw is not None and connection is self._connections().writer and raw.in_transaction
+                and getattr(connection, "sc_snapshot", False) and query not in self._slow()):
             if _READ_ONLY.match(query):
                 rows = _read_inline(raw, query, args)
                 if rows is not None:
+                    self._fast(query)
                     return rows
                 self._overran(query)
-            elif raw.in_transaction and connection is self._connections().writer and _WRITE.match(query):
+            elif _WRITE.match(query):
                 started = time.perf_counter()
                 rows = raw.execute(query, args).fetchall()
                 if time.perf_counter() - started > INLINE_BUDGET_S:
                     self._overran(query)
+                else:
+                    self._fast(query)
                 return rows
         return list(await connection.execute_fetchall(query, args))
-
-    async def get_connection(self):
-        connection = await super().get_connection()
-        await connection.execute("PRAGMA synchronous = NORMAL")
-        return connection
 
     # --- long-lived connections --------------------------------------------------------------
 
@@ -292,6 +321,8 @@ class TunedSQLiteEngine(SQLiteEngine):
                 if pool.writer is None:
                     pool.writer = await self._open()
                     pool.writer.sc_file = pool.file  # type: ignore[attr-defined]
+                    # Its commits run on the event loop's thread: checkpoints go elsewhere (_after_commit).
+                    await pool.writer.execute("PRAGMA wal_autocheckpoint = 0")
             except BaseException:
                 pool.write_lock.release()
                 raise
@@ -318,12 +349,40 @@ class TunedSQLiteEngine(SQLiteEngine):
         else:
             _discard(connection)
 
+    def _after_commit(self) -> None:
+        """Every CHECKPOINT_EVERY write commits, copy the WAL into the database file on an idle
+        reader's thread (PASSIVE: it waits for no reader or writer), so the WAL stays short
+        and neither the event loop nor the writer pays for the I/O. One at a time."""
+        pool = self._connections()
+        pool.commits += 1
+        if pool.commits < CHECKPOINT_EVERY or pool.checkpoint is not None:
+            return
+        pool.commits = 0
+        pool.checkpoint = asyncio.get_running_loop().create_task(self._checkpoint(pool))
+
+    async def _checkpoint(self, pool: _Connections) -> None:
+        try:
+            connection = await self._take(False)
+            clean = False
+            try:
+                await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                clean = True
+            finally:
+                self._give_back(connection, False, clean=clean)
+        except Exception as exc:  # the next one tries again; SQLite checkpoints at close anyway
+            log.warning("SQLite checkpoint failed: %s", exc)
+        finally:
+            pool.checkpoint = None
+
     async def close_connections(self) -> None:
         """Close this loop's long-lived connections (at shutdown, or before the file is swapped)."""
         pools = self.__dict__.get("_pools")
-        pool = pools.pop(asyncio.get_running_loop(), None) if pools is not None else None
+        pool = pools.get(asyncio.get_running_loop()) if pools is not None else None
         if pool is None:
             return
+        if pool.checkpoint is not None:
+            await pool.checkpoint
+        pools.pop(asyncio.get_running_loop(), None)
         async with pool.write_lock:
             if pool.writer is not None:
                 await pool.writer.close()

@@ -126,31 +126,42 @@ async def test_sqlite_connections_close_at_stop_and_reopen_on_use(database_copy)
     assert await SystemFlag.exists().where(SystemFlag.key == "test.reopen").run()
 
 
+async def _open_connections() -> None:
+    """Opening a connection takes trips to its thread; have the writer and a reader open."""
+    async with db.write():
+        pass
+    async with db.read():
+        await db.fetch("SELECT 1 AS one")
+
+
 @pytest.fixture
 def thread_trips(monkeypatch):
-    """Counts statements handed to an aiosqlite connection's thread."""
+    """The SQL of every statement handed to an aiosqlite connection's thread."""
     import aiosqlite
 
     trips: list[str] = []
-    original = aiosqlite.Connection.execute_fetchall
+    original = aiosqlite.Connection._execute
 
-    async def counted(self, sql, parameters=None):
-        trips.append(sql)
-        return await original(self, sql, parameters)
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(next((a for a in args if isinstance(a, str)), getattr(fn, "__name__", "?")))
+        return await original(self, fn, *args, **kwargs)
 
-    monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall", counted)
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return trips
 
 
 @pytest.mark.sqlite_only
-async def test_sqlite_reads_and_a_short_write_transaction_stay_on_the_event_loops_thread(database_copy, thread_trips):
-    async with db.read():
-        await db.fetch("SELECT COUNT(*) AS n FROM person")
-        await SystemFlag.select().where(SystemFlag.key == "test.inline").run()
+async def test_sqlite_write_transaction_runs_on_the_event_loops_thread_and_reads_on_their_own(database_copy, thread_trips):
+    await _open_connections()
+    thread_trips.clear()
     async with db.write():
         await SystemFlag.insert(SystemFlag(key="test.inline", value="1")).run()
+        assert await SystemFlag.exists().where(SystemFlag.key == "test.inline").run()
         await SystemFlag.update({SystemFlag.value: "2"}).where(SystemFlag.key == "test.inline").run()
-    assert thread_trips == []
+    assert thread_trips == []  # BEGIN IMMEDIATE, reads, writes and COMMIT: no trip to wait for
+    async with db.read():
+        await db.fetch("SELECT COUNT(*) AS n FROM person")
+    assert thread_trips == ["SELECT COUNT(*) AS n FROM person"]
     assert (await SystemFlag.select(SystemFlag.value).where(SystemFlag.key == "test.inline").first().run())["value"] == "2"
 
 
@@ -168,8 +179,10 @@ async def test_sqlite_long_read_moves_to_the_connections_thread_with_the_same_an
         assert await SystemFlag.exists().where(SystemFlag.key == "test.long-read").run()
         await db.fetch(query)
         await db.fetch(query)
-    # Re-run there after each of the first two overruns, and sent there directly after that.
-    assert thread_trips.count(query) == 3
+        assert query in db.engine()._slow()  # three overruns in a row
+        await db.fetch(query)
+    # Re-run there after each of the three overruns, and sent there directly after that.
+    assert thread_trips.count(query) == 4
     assert await SystemFlag.exists().where(SystemFlag.key == "test.long-read").run()
 
 
@@ -193,6 +206,25 @@ async def test_sqlite_write_waits_on_its_thread_while_another_process_holds_the_
     await asyncio.wait_for(task, timeout=10)
     assert loop_still_answers
     assert await SystemFlag.exists().where(SystemFlag.key == "test.after-other").run()
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_wal_is_checkpointed_on_a_readers_thread_every_few_hundred_commits(database_copy, thread_trips, monkeypatch):
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 3)
+    await _open_connections()
+    thread_trips.clear()
+    pool = db.engine()._connections()
+    pool.commits = 0
+    for n in range(3):
+        async with db.write() as transaction:
+            await SystemFlag.insert(SystemFlag(key=f"test.checkpoint.{n}", value="1")).run()
+    assert pool.checkpoint is not None
+    await pool.checkpoint
+    assert thread_trips == ["PRAGMA wal_checkpoint(PASSIVE)"]  # the transactions themselves made no trip
+    async with db.read():  # readers keep SQLite's own setting
+        assert (await db.fetch("PRAGMA wal_autocheckpoint"))[0]["wal_autocheckpoint"] == 1000
+    async with db.write() as transaction:
+        assert transaction.connection._connection.execute("PRAGMA wal_autocheckpoint").fetchone()["wal_autocheckpoint"] == 0
 
 
 @pytest.mark.sqlite_only
