@@ -219,37 +219,45 @@ def _roll_up_sql() -> str:
     return up + " UPDATE goal SET progress = up.progress FROM up WHERE goal.id = up.id RETURNING goal.id, goal.progress"
 
 
-# Lock a goal and the goals above it, lowest first, before the roll-up reads their children.
-# Every writer that rolls up takes its locks in this order (up the tree), so two check-ins in
-# one branch queue instead of deadlocking; the second then reads the first's committed
-# progress. NO KEY UPDATE, the lock our UPDATEs take anyway: FOR UPDATE also conflicts with the
-# key-share lock a check-in's insert takes on its goal, and under the load test a manager's
-# check-in on a goal and reports' check-ins below it deadlocked. (SQLite's one writer
-# serializes them anyway.)
-LOCK_CHAIN_SQL = (
-    "WITH RECURSIVE chain(id, parent, depth) AS ("
-    " SELECT id, parent, 0 FROM goal WHERE id = {}"
-    " UNION ALL SELECT g.id, g.parent, c.depth + 1 FROM goal g JOIN chain c ON g.id = c.parent WHERE c.depth < 100)"
-    " SELECT g.id FROM goal g JOIN chain c ON c.id = g.id ORDER BY c.depth FOR NO KEY UPDATE OF g"
+# Lock the goals about to be recomputed and every goal above them, deepest in the tree first
+# (then by id), before the roll-up reads their children. Every writer that rolls up takes its
+# locks in this one order (up the tree), so two check-ins in one branch queue instead of
+# deadlocking, and the second then reads the first's committed progress; a goal moved to
+# another parent locks both lines in the same order. NO KEY UPDATE, the lock our UPDATEs take
+# anyway: FOR UPDATE also conflicts with the key-share lock a check-in's insert takes on its
+# goal, and under the load test a manager's check-in on a goal and reports' check-ins below it
+# deadlocked. (SQLite's one writer serializes them anyway.)
+LOCK_CHAINS_SQL = (
+    "WITH RECURSIVE chain(start, id, parent, depth) AS ("
+    " SELECT id, id, parent, 0 FROM goal WHERE id IN ({ids})"
+    " UNION ALL SELECT c.start, g.id, g.parent, c.depth + 1 FROM goal g JOIN chain c ON g.id = c.parent WHERE c.depth < 100),"
+    " levels AS (SELECT id, MAX(depth) OVER (PARTITION BY start) - depth AS level FROM chain)"
+    " SELECT g.id FROM goal g JOIN (SELECT id, MAX(level) AS level FROM levels GROUP BY id) l ON l.id = g.id"
+    " ORDER BY l.level DESC, g.id FOR NO KEY UPDATE OF g"
 )
 
 
-async def recompute_progress(goal_id: int | None) -> dict[int, float]:
-    """Recompute a goal's progress and every goal above it; returns {goal id: new progress}.
-    Runs inside ``db.write()``: one statement on SQLite, a lock and that statement on
-    PostgreSQL, however long the chain (it was three statements per level)."""
-    if not goal_id:
+async def recompute_progress(goal_id: int | None, *more: int | None) -> dict[int, float]:
+    """Recompute a goal's progress and every goal above it (and of ``more`` goals: a goal's
+    old parent after it moved); returns {goal id: new progress}. Runs inside ``db.write()``:
+    one statement per line on SQLite, one lock for all lines and those statements on
+    PostgreSQL, however long the lines (it was three statements per level)."""
+    starts = list(dict.fromkeys(int(g) for g in (goal_id, *more) if g))
+    if not starts:
         return {}
+    result: dict[int, float] = {}
     for _attempt in range(5):
         locked: list[int] = []
         if db.engine().engine_type == "postgres":
-            locked = [r["id"] for r in await db.fetch(LOCK_CHAIN_SQL, goal_id)]
-        rows = await db.fetch(_roll_up_sql(), goal_id)
-        # The chain is read again by the update; if a goal above was re-parented between the
-        # lock and the update, lock the new chain and recompute it.
-        if not locked or set(locked) == {r["id"] for r in rows}:
+            locked = [r["id"] for r in await db.fetch(LOCK_CHAINS_SQL.replace("{ids}", db.placeholders(len(starts))), *starts)]
+        result = {}
+        for start in starts:
+            result.update({r["id"]: r["progress"] for r in await db.fetch(_roll_up_sql(), start)})
+        # The lines are read again by the updates; if a goal above was re-parented between the
+        # lock and the updates, lock the new lines and recompute them.
+        if not locked or set(locked) == set(result):
             break
-    return {r["id"]: r["progress"] for r in rows}
+    return result
 
 
 # --- SMART --------------------------------------------------------------------------------------
@@ -429,9 +437,9 @@ async def update_goal(actor: Actor, goal_id: int, data: dict[str, Any]) -> None:
         cycle = await ensure_cycle(form.cycle)
         await Goal.update({**{getattr(Goal, k): v for k, v in values.items()}, Goal.cycle: cycle["id"], Goal.status: status,
                            Goal.updated_at: utcnow()}).where(Goal.id == goal_id).run()
-        await recompute_progress(goal_id)
-        if before["parent"] != values["parent"]:
-            await recompute_progress(before["parent"])
+        # One call for both lines (the new parent's and, when it moved, the old one's), so their
+        # goals are locked in one order.
+        await recompute_progress(goal_id, before["parent"] if before["parent"] != values["parent"] else None)
         await audit.record(actor, "goal.update", object_type="goal", object_id=goal_id, summary=values["title"],
                            before=_auditable(before), after=_auditable({**values, "status": status}))
 
@@ -502,7 +510,10 @@ async def add_check_in(actor: Actor, goal_id: int, data: dict[str, Any]) -> dict
         latest = await db.fetch(
             "UPDATE goal SET current_value = l.value, confidence = l.confidence, last_check_in_on = l.taken_on, updated_at = {}"
             " FROM (SELECT value, confidence, taken_on FROM goal_check_in WHERE goal = {} ORDER BY taken_on DESC, id DESC"
-            " LIMIT 1) l WHERE goal.id = {} RETURNING goal.current_value, goal.confidence", utcnow(), goal_id, goal_id)
+            " LIMIT 1) l WHERE goal.id = {} AND goal.status = 'agreed' RETURNING goal.current_value, goal.confidence",
+            utcnow(), goal_id, goal_id)
+        if not latest:  # closed or cancelled since it was read above: the check-in is undone
+            raise DomainError(_("Someone changed this goal a moment ago; reload the page."), 409)
         progress = await recompute_progress(goal_id)
         await audit.record(actor, "goal.check_in", object_type="goal", object_id=goal_id, summary=goal["title"],
                            after={k: values[k] for k in ("value", "confidence", "taken_on")}, check_in=check_in.id)

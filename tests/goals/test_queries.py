@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from servicechain.goals import service
-from servicechain.goals.tables import Goal
+from servicechain.goals.tables import CheckIn, Goal
 from servicechain.platform import db
 from servicechain.platform.people.tables import Person
 from servicechain.platform.security import goal_viewer, utcnow
+from servicechain.platform.web import DomainError
 from tests.goals.helpers import counted_queries, goal_data, make_cascade
 
 
@@ -203,3 +204,38 @@ async def test_a_level_of_the_cascade_runs_the_same_few_queries_however_many_goa
     assert goals["department"] not in {g["id"] for g in outsider}
     company = {g["id"]: g for g in await service.tree_level(cast.actor("outsider"), cycle)}[goals["company"]]
     assert company["children"] == len([g for g in outsider if g["id"] != goals["department"]])
+
+
+async def test_a_check_in_on_a_goal_closed_after_it_was_read_records_nothing(cast, monkeypatch):
+    goals = await make_cascade(cast)
+    stale = await service.goal_for(cast.actor("employee"), goals["person"], write=True)  # read while agreed
+    await service.change_status(cast.actor("manager"), goals["person"], "achieved")
+
+    async def read_before_the_close(actor, goal_id, *, write=False):
+        return stale
+
+    monkeypatch.setattr(service, "goal_for", read_before_the_close)
+    with pytest.raises(DomainError) as caught:
+        await service.add_check_in(cast.actor("employee"), goals["person"], {"value": "60", "confidence": "on_track"})
+    assert caught.value.status_code == 409
+    assert await CheckIn.count().where(CheckIn.goal == goals["person"]).run() == 0
+
+
+async def test_moving_a_goal_to_another_parent_recomputes_both_lines(cast):
+    goals = await make_cascade(cast)
+    employee, manager = cast.actor("employee"), cast.actor("manager")
+    await service.add_check_in(employee, goals["person"], {"value": "50", "confidence": "on_track"})  # 100 %
+    other = await _agreed(cast, "manager", "ceo", goal_data(cast, "department", parent_id=str(goals["company"]),
+                                                           title="Kinder answers"))
+    await service.add_check_in(manager, other, {"value": "70", "confidence": "on_track"})  # 90 → 30: 33 %
+    draft = await service.create_goal(employee, goal_data(cast, parent_id=str(goals["department"]), title="A draft"))
+
+    async def progress() -> dict[int, float]:
+        return {r["id"]: r["progress"] for r in await Goal.select(Goal.id, Goal.progress).run()}
+
+    assert (await progress())[goals["department"]] == pytest.approx(50.0)  # 100 % and the draft's 0 %
+    await service.update_goal(employee, draft, goal_data(cast, parent_id=str(other), title="A draft"))
+    after = await progress()
+    assert after[goals["department"]] == pytest.approx(100.0)  # the old line, without the draft
+    assert after[other] == pytest.approx(0.0)  # the new line: its one child, the draft
+    assert after[goals["company"]] == pytest.approx(50.0)
