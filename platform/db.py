@@ -219,9 +219,11 @@ class TunedSQLiteEngine(SQLiteEngine):
         connection.sc_snapshot = False  # type: ignore[attr-defined]
         if raw is None:
             return False
-        if transaction_type is not TransactionType.immediate:
-            raw.execute(f"BEGIN {transaction_type.value}")
+        if transaction_type is TransactionType.deferred:
+            raw.execute("BEGIN DEFERRED")
             return True
+        if transaction_type is not TransactionType.immediate:
+            return False  # EXCLUSIVE waits for readers too: on the thread
         raw.execute("PRAGMA busy_timeout = 0")
         try:
             raw.execute("BEGIN IMMEDIATE")
