@@ -20,6 +20,7 @@ async def test_hr_imports_a_scores_file_through_the_wizard(page, live_server, ca
                         [f"{prefix}-2", h.recent().isoformat(), "Чат", "Первая линия", "", "5", "10", "", ""]],
                        delimiter=";", encoding="cp1251")
     await sign_in(page, live_server, EMAILS["hr"], PASSWORD)
+    await page.locator("details.nav-more > summary").click()  # "Customers" is under the header's "More"
     await page.get_by_role("link", name="Customers").click()
     await page.get_by_role("link", name="Import scores").click()
     await page.locator("#f-file").set_input_files({"name": "scores.csv", "mimeType": "text/csv", "buffer": data})
