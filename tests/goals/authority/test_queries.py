@@ -111,3 +111,23 @@ async def test_authority_of_matches_the_chain_budgets_and_case_uses(cast, rollba
     assert item["remaining_budget"] == 800_000
     assert item["remaining_for_case"] == 300_000 and item["per_case_limit"] == 500_000
     assert item["scope"]["id"] == chain.scope_id and item["scope"]["active"] is True
+
+
+async def test_my_latest_uses_are_mine_newest_first_without_working_out_my_reach(cast, rollback, monkeypatch):
+    """A manager's own ledger needs no reach (their team's uses are not asked for); it reads
+    their latest uses off the (grantee, used_on, id) index."""
+    from datetime import timedelta
+
+    chain = await make_chain(cast)
+    for days, case in ((3, "Q-OLD"), (0, "Q-NEW"), (1, "Q-MID")):
+        await service.record_use(cast.actor("manager"), grantee_id=cast.ids["manager"], scope_id=chain.scope_id, amount=100,
+                                 case_ref=case, used_on=service.today() - timedelta(days=days))
+    await service.record_use(cast.actor("employee"), grantee_id=cast.ids["employee"], scope_id=chain.scope_id, amount=100,
+                             case_ref="Q-TEAM")
+
+    async def no_reach(actor):
+        raise AssertionError("one's own ledger must not work out a reach")
+
+    monkeypatch.setattr(service, "people_in_reach", no_reach)
+    rows = await service.ledger(cast.actor("manager"), person_id=cast.ids["manager"], scope_id=chain.scope_id, limit=3)
+    assert [r["case_ref"] for r in rows] == ["Q-NEW", "Q-MID", "Q-OLD"]
