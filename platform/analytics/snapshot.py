@@ -30,7 +30,8 @@ from servicechain.platform.security import utcnow
 
 MONTHS = 24
 FRAMES = ("frame", "units", "company", "departments")
-FORMAT = 1
+# 2: ``csat`` is the share of satisfied scores in percent; format 1 held the 1-5 mean.
+FORMAT = 2
 
 
 class SnapshotDamaged(RuntimeError):
@@ -74,8 +75,16 @@ def decode(payload: bytes) -> Panel:
             frames = {name: pl.read_parquet(io.BytesIO(archive.read(f"{name}.parquet"))) for name in FRAMES}
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise SnapshotDamaged(f"the stored analytics snapshot cannot be read: {exc}") from exc
+    if int(meta.get("format", 1)) < 2:
+        # Built when CSAT was the 1-5 mean: shown as today's share it would read "4.2 %". Left
+        # out (no figure) until the month is refreshed, rather than shown wrong.
+        frames = {name: _without_old_csat(frame) for name, frame in frames.items()}
     return Panel(**frames, until=date.fromisoformat(meta["until"]), months=int(meta["months"]),
                  min_group=int(meta["min_group"]))
+
+
+def _without_old_csat(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("csat")) if "csat" in frame.columns else frame
 
 
 def checksum_of(payload: bytes) -> str:

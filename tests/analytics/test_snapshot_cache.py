@@ -223,3 +223,24 @@ async def test_kept_pages_are_bounded(cast, months, monkeypatch):
     dashboards.forget_pages()
     page = await dashboards.company_page(cast.actor("ceo"), {})
     assert page["headline"] and not dashboards._PAGES
+
+
+def test_a_snapshot_stored_when_csat_was_the_mean_shows_no_csat_until_refreshed(cast):
+    import io
+    import json
+    import zipfile
+
+    panel = data.build(cast.departments, month=OCT).panel
+    payload = snapshots.encode(panel)
+    assert snapshots.decode(payload).frame["csat"].null_count() < panel.frame.height
+    old = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(old, "w") as target:
+        for name in source.namelist():
+            body = source.read(name)
+            if name == "meta.json":
+                body = json.dumps({**json.loads(body), "format": 1}).encode()
+            target.writestr(name, body)
+    decoded = snapshots.decode(old.getvalue())
+    assert decoded.frame["csat"].null_count() == decoded.frame.height
+    assert decoded.company["csat"].null_count() == decoded.company.height
+    assert decoded.frame["nps"].equals(panel.frame["nps"])  # everything else as stored
