@@ -47,6 +47,11 @@ universe (its atoms are disjoint from this one's).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import zipfile
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,7 +119,140 @@ def people_of(rows: Iterable[tuple[int, str]], k: int) -> tuple[int, set[str] | 
     return len(together), together
 
 
-class Universe:
+class Damaged(ValueError):
+    """Stored figures that do not match their checksum or cannot be decoded."""
+
+
+class Figures:
+    """The decided figures of one period, as pages read them: every figure's key, ratings, sums,
+    people and whether it is hidden, and the id maps that turn a page's question (groups, a
+    month, a round, a service) into a key. A :class:`Universe` is one just decided; stored ones
+    come back through :meth:`from_bytes`, without the atoms and without searching again."""
+
+    k: int
+    hidden: set[int]
+    group_ids: dict[tuple, int]
+    month_ids: dict[str, int]
+    round_ids: dict[int, int]
+    service_ids: dict[tuple[int, int], int]
+    all_group: int | None
+    _G: int
+    _Y: int
+    _T: int
+    _keys: np.ndarray
+    _count: np.ndarray
+    _sums: np.ndarray
+    _people: np.ndarray
+    _index: dict[int, int]
+
+    def _encode(self, kind: int, x: int | np.ndarray, y: int | np.ndarray, t: int | np.ndarray) -> int | np.ndarray:
+        return ((kind * self._G + x) * self._Y + y) * self._T + t
+
+    def group(self, key: tuple) -> int | None:
+        """The dense id of ("s", d), ("a", d) or ALL; a leaf's ("a", d) is its ("s", d)."""
+        if key[0] == "a" and key not in self.group_ids:
+            key = ("s", key[1])
+        return self.group_ids.get(key)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def cell(self, kind: int, rater: tuple | None = None, provider: tuple | None = None, *, month: str | None = None,
+             round_id: int | None = None, service: tuple[int, int] | None = None, quarter: int | None = None) -> Cell:
+        """The decided figure of ``kind`` (see the module text); an absent one is empty."""
+        key = self._key(kind, rater, provider, month, round_id, service, quarter)
+        i = None if key is None else self._index.get(key)
+        if i is None:
+            return Cell()
+        people = int(self._people[i])
+        return Cell(count=int(self._count[i]), sums=tuple(int(x) for x in self._sums[i]), hidden=key in self.hidden,
+                    people=people)
+
+    def _key(self, kind, rater, provider, month, round_id, service, quarter) -> int | None:
+        if kind in (MATRIX, ROUND, RECEIVED):
+            r = self.group(rater)  # type: ignore[arg-type]
+            if r is None:
+                return None
+        if kind in (MATRIX, ROUND, GIVEN):
+            p = self.group(provider)  # type: ignore[arg-type]
+            if p is None:
+                return None
+        if kind in (GIVEN, RECEIVED):
+            t = self.month_ids.get(month)  # type: ignore[arg-type]
+            if t is None:
+                return None
+        if kind == MATRIX:
+            return self._encode(MATRIX, r, p, 0)
+        if kind == ROUND:
+            t = self.round_ids.get(round_id)  # type: ignore[arg-type]
+            return None if t is None else self._encode(ROUND, r, p, t)
+        if kind == GIVEN:
+            return self._encode(GIVEN, 0, p, t)
+        if kind == RECEIVED:
+            return self._encode(RECEIVED, r, 0, t)
+        s = self.service_ids.get(service)  # type: ignore[arg-type]
+        if s is None:
+            return None
+        if kind == SERVICE:
+            return self._encode(SERVICE, 0, s + 1, 0)
+        return self._encode(SERVICE_QUARTER, 0, s + 1, int(quarter) + 1)  # type: ignore[arg-type]
+
+    def figure_keys(self) -> list[int]:
+        return self._keys.tolist()
+
+    def services(self) -> list[tuple[int, int]]:
+        return list(self.service_ids)
+
+    # --- storing --------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """Every decided figure and the id maps, as a compressed zip of numpy arrays (no pickle)."""
+        meta = {"k": self.k, "G": self._G, "Y": self._Y, "T": self._T, "all": self.all_group,
+                "groups": [[*key, i] for key, i in self.group_ids.items()],
+                "months": [[m, i] for m, i in self.month_ids.items()],
+                "rounds": [[r, i] for r, i in self.round_ids.items()],
+                "services": [[p, s, i] for (p, s), i in self.service_ids.items()]}
+        keys = np.asarray(self._keys, dtype=np.int64)
+        hidden = np.isin(keys, np.fromiter(self.hidden, dtype=np.int64, count=len(self.hidden)))
+        out = io.BytesIO()
+        np.savez_compressed(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), keys=keys,
+                            count=np.asarray(self._count, dtype=np.int64), sums=np.asarray(self._sums, dtype=np.int64),
+                            people=np.asarray(self._people, dtype=np.int64), hidden=hidden)
+        return out.getvalue()
+
+    @staticmethod
+    def checksum(blob: bytes) -> str:
+        return hashlib.sha256(blob).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, checksum: str | None = None) -> Figures:
+        """The figures :meth:`to_bytes` wrote. :class:`Damaged` when the bytes are not those whose
+        ``checksum`` was stored, or do not decode into a consistent set of figures: a page must
+        never show figures nobody decided."""
+        if checksum is not None and cls.checksum(blob) != checksum:
+            raise Damaged("the stored figures do not match their checksum")
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                keys, count, sums, people, hidden = z["keys"], z["count"], z["sums"], z["people"], z["hidden"]
+            made = Figures.__new__(Figures)
+            made.k, made._G, made._Y, made._T, made.all_group = meta["k"], meta["G"], meta["Y"], meta["T"], meta["all"]
+            made.group_ids = {tuple(g[:-1]): g[-1] for g in meta["groups"]}
+            made.month_ids = {m: i for m, i in meta["months"]}
+            made.round_ids = {r: i for r, i in meta["rounds"]}
+            made.service_ids = {(p, s): i for p, s, i in meta["services"]}
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise Damaged(f"the stored figures cannot be read: {exc}") from exc
+        n = len(keys)
+        if not (len(count) == len(people) == len(hidden) == n and sums.shape == (n, len(SUMS))
+                and hidden.dtype == bool and (n < 2 or bool(np.all(keys[1:] > keys[:-1])))):
+            raise Damaged("the stored figures are inconsistent")
+        made._keys, made._count, made._sums, made._people = keys, count, sums, people
+        made._index = dict(zip(keys.tolist(), range(n), strict=True))
+        made.hidden = set(keys[hidden].tolist())
+        return made
+
+
+class Universe(Figures):
     """Every figure the pages of one period can show, decided together (see the module text).
 
     ``parents`` maps every department to its parent (None at a root), closed ones included;
@@ -141,28 +279,30 @@ class Universe:
         self.month_ids: dict[str, int] = {}
         self.round_ids: dict[int, int] = {}
         n = len(self.atoms)
-        rd = np.empty(n, dtype=np.int64)
-        pd = np.empty(n, dtype=np.int64)
-        ps = np.empty(n, dtype=np.int64)
-        mo = np.empty(n, dtype=np.int64)
-        rn = np.empty(n, dtype=np.int64)
+        atoms = self.atoms
+        # Column by column through lists (numpy item assignment in a loop costs ~10x more).
+        index, services, month_ids, round_ids = self.dept_index, self.service_ids, self.month_ids, self.round_ids
+
+        def ints(values: Iterable[int]) -> np.ndarray:
+            return np.fromiter(values, dtype=np.int64, count=n)
+
+        rd = ints(index[a.rater] for a in atoms)
+        pd = ints(index[a.provider] for a in atoms)
+        ps = ints(services.setdefault((a.provider, a.service), len(services)) for a in atoms)
+        mo = ints(month_ids.setdefault(a.month, len(month_ids)) for a in atoms)
+        rn = ints(round_ids.setdefault(a.round, len(round_ids)) for a in atoms)
+        months = list(month_ids)  # the flags by month id, then per atom
+        by_month = np.asarray([(m in window, m in trend, m in quarters) for m in months], dtype=bool).reshape(-1, 3)
         flags = np.zeros((n, 4), dtype=bool)  # in window, in trend, has a round figure, has a quarter
-        qt = np.zeros(n, dtype=np.int64)
-        count = np.empty(n, dtype=np.int64)
-        sums = np.empty((n, len(SUMS)), dtype=np.int64)
-        people = np.empty(n, dtype=np.int64)
-        for i, a in enumerate(self.atoms):
-            rd[i] = self.dept_index[a.rater]
-            pd[i] = self.dept_index[a.provider]
-            ps[i] = self.service_ids.setdefault((a.provider, a.service), len(self.service_ids))
-            mo[i] = self.month_ids.setdefault(a.month, len(self.month_ids))
-            rn[i] = self.round_ids.setdefault(a.round, len(self.round_ids))
-            flags[i] = (a.month in window, a.month in trend, a.round in rounds, a.month in quarters)
-            qt[i] = quarters.get(a.month, 0)
-            count[i] = a.count
-            sums[i] = a.sums
-            people[i] = a.people
-        self._rd, self._ps, self._mo, self._rn, self._flags, self._qt = rd, ps, mo, rn, flags, qt
+        flags[:, 0], flags[:, 1], flags[:, 3] = by_month[mo, 0], by_month[mo, 1], by_month[mo, 2]
+        round_keys = list(round_ids)
+        flags[:, 2] = np.asarray([r in rounds for r in round_keys], dtype=bool)[rn] if n else False
+        qt = np.asarray([quarters.get(m, 0) for m in months], dtype=np.int64)[mo] if n else np.zeros(0, dtype=np.int64)
+        count = ints(a.count for a in atoms)
+        sums = np.asarray([a.sums for a in atoms], dtype=np.int64).reshape(n, len(SUMS))
+        people = ints(a.people for a in atoms)
+        self._atom_people = people
+        self._rd, self._pd, self._ps, self._mo, self._rn, self._flags, self._qt = rd, pd, ps, mo, rn, flags, qt
         self._window_ids = [i for m, i in self.month_ids.items() if m in window]
         self._quarter_ids = sorted(set(quarters.values()))
         self._window_set = set(self._window_ids)
@@ -201,6 +341,7 @@ class Universe:
             self.hidden = {int(h) for h in hidden}
         # What only the search needed: a decision is kept in memory, several per worker.
         self._memo, self._parsed, self._by, self._at, self._near_r, self._near_p = {}, {}, {}, {}, [], []
+        self._count_of = {}
         del self._atom_keys, self._atom_starts
         if not keep_parts:  # pages read cells only; tests read each figure's atoms too (``vector``)
             self.atoms, self._owners = [], np.zeros(0, dtype=np.int64)
@@ -262,16 +403,7 @@ class Universe:
             self.chain[i, :len(c)] = c
         self._chains = chains
 
-    def group(self, key: tuple) -> int | None:
-        """The dense id of ("s", d), ("a", d) or ALL; a leaf's ("a", d) is its ("s", d)."""
-        if key[0] == "a" and key not in self.group_ids:
-            key = ("s", key[1])
-        return self.group_ids.get(key)
-
     # --- figures --------------------------------------------------------------------------------
-
-    def _encode(self, kind: int, x: int | np.ndarray, y: int | np.ndarray, t: int | np.ndarray) -> int | np.ndarray:
-        return ((kind * self._G + x) * self._Y + y) * self._T + t
 
     def _memberships(self, rd, pd, ps, mo, rn, flags, qt) -> tuple[np.ndarray, np.ndarray]:
         """(figure key, atom) for every figure each atom is a part of."""
@@ -314,12 +446,42 @@ class Universe:
 
     def _exact_people(self) -> None:
         """A figure's people are at least its largest atom's; under the minimum, the union of its
-        atoms' rater lists (every atom is then small too)."""
+        atoms' rater lists (every atom is then small too). All small figures at once: their
+        (figure, person) pairs, counted once each."""
         self._parsed: dict[int, frozenset[str]] = {}
         small = np.flatnonzero((self._people < self.k) & (np.diff(self._starts) > 1))
-        who = self._who
-        for f in small.tolist():
-            self._people[f] = len(frozenset().union(*(who(a) for a in self._owners[self._starts[f]:self._starts[f + 1]].tolist())))
+        if not len(small):
+            return
+        sizes = np.diff(self._starts)
+        fig = np.repeat(np.arange(len(self._keys)), sizes)
+        chosen = np.zeros(len(self._keys), dtype=bool)
+        chosen[small] = True
+        mask = chosen[fig]
+        figs, atoms = fig[mask], self._owners[mask]
+        ptr, persons = self._rater_lists()
+        lens = ptr[atoms + 1] - ptr[atoms]
+        total = int(lens.sum())
+        if not total:
+            return
+        rep_fig = np.repeat(figs, lens)
+        first = np.repeat(ptr[atoms] - (np.cumsum(lens) - lens), lens)
+        who = persons[first + np.arange(total)]
+        pairs = np.unique(rep_fig * (int(persons.max()) + 1) + who)
+        counted = np.bincount(pairs // (int(persons.max()) + 1), minlength=len(self._keys))
+        self._people[small] = counted[small]
+
+    def _rater_lists(self) -> tuple[np.ndarray, np.ndarray]:
+        """The atoms' rater lists as one array of person numbers (``persons[ptr[a]:ptr[a + 1]]``
+        are atom ``a``'s); only atoms under the minimum have lists (``summary``)."""
+        texts = [a.raters.strip(",") if a.people < self.k and a.raters else "" for a in self.atoms]
+        lens = np.fromiter((t.count(",") + 1 if t else 0 for t in texts), dtype=np.int64, count=len(texts))
+        ptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        joined = ",".join(t for t in texts if t)
+        if not joined:
+            return ptr, np.zeros(0, dtype=np.int64)
+        _names, persons = np.unique(np.asarray(joined.split(",")), return_inverse=True)
+        return ptr, persons.astype(np.int64)
 
     def _figures_of(self, a: int) -> frozenset[int]:
         """The keys of every figure atom ``a`` is a part of."""
@@ -359,6 +521,7 @@ class Universe:
 
     def _decide(self) -> None:
         self._memo: dict[int, list[int]] = {}
+        self._count_of = dict(zip(self._keys.tolist(), self._count.tolist()))
         self._witnessed: set[int] = set()
         primary = np.flatnonzero((self._people > 0) & (self._people < self.k) & (self._count > 0)).tolist()
         primary += self._small_rests(set(primary))
@@ -384,13 +547,13 @@ class Universe:
             if key in self._witnessed:
                 continue
             best, best_cost = None, None
-            index = self._index
+            count_of = self._count_of
             for v in self._candidates(f, key):
                 hit = self.touched(v)
                 if key not in hit:
                     continue
                 # the ratings it would hide besides: hiding a large total costs more than a cell
-                cost = sum(int(self._count[index[h]]) for h in hit - self.hidden)
+                cost = sum(map(count_of.__getitem__, hit - self.hidden))
                 if best_cost is None or cost < best_cost:
                     best, best_cost = hit, cost
                     if cost == 0:
@@ -398,6 +561,11 @@ class Universe:
             assert best is not None  # a single atom of f always changes f
             self.hidden |= best
             self._witnessed |= best
+
+    def vector(self, key: int) -> list[int]:
+        """The atoms of a figure (for tests: the figure's row in the linear system)."""
+        i = self._index[key]
+        return self._owners[self._starts[i]:self._starts[i + 1]].tolist()
 
     def _decode(self, key: int) -> tuple[int, int, int, int]:
         rest, t = divmod(key, self._T)
@@ -495,16 +663,25 @@ class Universe:
         per = np.add.reduceat(out_atoms[self._owners].astype(np.int64), self._starts[:-1]) if len(self._owners) else sizes
         outside = per > 0
         candidates = rounds[(rest > 0) & found & ~outside[rounds]]
+        if not len(candidates):
+            return []
+        # The rest's largest row without looking at every row per round: per window figure, its
+        # largest row's people and round, and the largest row of another round; a rest (the
+        # figure without round t) has the first unless t is that round.
+        fig = np.repeat(np.arange(len(self._keys)), sizes)
+        p, r = self._atom_people[self._owners], self._rn[self._owners]
+        top = np.maximum.reduceat(p, self._starts[:-1])
+        top_round = np.full(len(self._keys), -1, dtype=np.int64)
+        is_top = p == top[fig]
+        top_round[fig[is_top]] = r[is_top]
+        second = np.maximum.reduceat(np.where(r != top_round[fig], p, -1), self._starts[:-1])
+        whole = at[np.searchsorted(rounds, candidates)]
+        t = self._keys[candidates] % self._T
+        rest_top = np.where(top_round[whole] == t, second[whole], top[whole])
+        small = (rest_top < self.k) & ~np.isin(candidates, np.fromiter(primary, dtype=np.int64, count=len(primary)))
         result = []
-        for i in candidates.tolist():
-            if i in primary:
-                continue
-            t = int(self._keys[i] % self._T)
-            whole = self._index[int(self._keys[i] - (ROUND - MATRIX) * self._G * self._Y * self._T - t)]
-            rest_atoms = [a for a in self._owners[self._starts[whole]:self._starts[whole + 1]].tolist()
-                          if int(self._rn[a]) != t]
-            if max(self.atoms[a].people for a in rest_atoms) >= self.k:
-                continue
+        for i, w, ti in zip(candidates[small].tolist(), whole[small].tolist(), t[small].tolist(), strict=True):
+            rest_atoms = [a for a in self._owners[self._starts[w]:self._starts[w + 1]].tolist() if int(self._rn[a]) != ti]
             if len(frozenset().union(*(self._who(a) for a in rest_atoms))) < self.k:
                 result.append(i)
         return result
@@ -518,23 +695,28 @@ class Universe:
         # within a group, atoms in the tree's depth-first order of their other side, so the
         # atoms next to one in the list are its nearest relatives in the tree
         rank = np.asarray(self._dfs_rank, dtype=np.int64)
-        provider_rank = rank[np.asarray([self.dept_index[a.provider] for a in self.atoms], dtype=np.int64)] \
-            if self.atoms else np.zeros(0, dtype=np.int64)
+        provider_rank = rank[self._pd]
         self._by = {}
         for name, key, then in (("smr", (self._ps * T + self._mo) * R + self._rn, rank[self._rd]),
                                 ("rmr", (self._rd * T + self._mo) * R + self._rn, provider_rank),
                                 ("rs", self._rd * S + self._ps, self._mo)):
             order = np.lexsort((then, key))
             self._by[name] = (key[order], order)
-        self._at = {(int(r), int(s), int(m), int(n)): i for i, (r, s, m, n) in
-                    enumerate(zip(self._rd.tolist(), self._ps.tolist(), self._mo.tolist(), self._rn.tolist(), strict=True))}
+        self._at_code = (len(self.service_ids) + 1, len(self.month_ids) + 1, R)
+        codes = self._at_of(self._rd, self._ps, self._mo, self._rn)
+        self._at = dict(zip(codes.tolist(), range(len(codes))))
         self._D, self._S = D, S
         # (parent group, grandparent group) of each atom's rater and provider department
         def near(chain: list[int]) -> tuple[int, int]:
             return (chain[1] if len(chain) > 1 else -1, chain[2] if len(chain) > 2 else -1)
         by_dept = [near(c) for c in self._chains]
         self._near_r = [by_dept[d] for d in self._rd.tolist()]
-        self._near_p = [by_dept[self.dept_index[a.provider]] for a in self.atoms]
+        self._near_p = [by_dept[d] for d in self._pd.tolist()]
+
+    def _at_of(self, r, s, m, n):
+        """One number for (rater department, service, month, round): the key of ``_at``."""
+        S, M, R = self._at_code
+        return ((r * S + s) * M + m) * R + n
 
     def _same(self, name: str, value: int) -> list[int]:
         keys, order = self._by[name]
@@ -570,72 +752,19 @@ class Universe:
             times = [b for b in self._same("rs", rd * self._S + ps) if b not in inside][:3]
             for b in raters:
                 for c in providers:
-                    d = self._at.get((int(self._rd[b]), int(self._ps[c]), mo, rn))
+                    d = self._at.get(self._at_of(int(self._rd[b]), int(self._ps[c]), mo, rn))
                     if d is not None:
                         yield {a: 1, b: -1, c: -1, d: 1}
             for e in times:
                 me, ne = int(self._mo[e]), int(self._rn[e])
                 for b in raters:
-                    d = self._at.get((int(self._rd[b]), ps, me, ne))
+                    d = self._at.get(self._at_of(int(self._rd[b]), ps, me, ne))
                     if d is not None:
                         yield {a: 1, b: -1, e: -1, d: 1}
                 for c in providers:
-                    d = self._at.get((rd, int(self._ps[c]), me, ne))
+                    d = self._at.get(self._at_of(rd, int(self._ps[c]), me, ne))
                     if d is not None:
                         yield {a: 1, c: -1, e: -1, d: 1}
             for b in (*raters, *providers, *times):
                 yield {a: 1, b: -1}
             yield {a: 1}
-
-    # --- reading --------------------------------------------------------------------------------
-
-    def cell(self, kind: int, rater: tuple | None = None, provider: tuple | None = None, *, month: str | None = None,
-             round_id: int | None = None, service: tuple[int, int] | None = None, quarter: int | None = None) -> Cell:
-        """The decided figure of ``kind`` (see the module text); an absent one is empty."""
-        key = self._key(kind, rater, provider, month, round_id, service, quarter)
-        i = None if key is None else self._index.get(key)
-        if i is None:
-            return Cell()
-        people = int(self._people[i])
-        return Cell(count=int(self._count[i]), sums=tuple(int(x) for x in self._sums[i]), hidden=key in self.hidden,
-                    people=people)
-
-    def _key(self, kind, rater, provider, month, round_id, service, quarter) -> int | None:
-        if kind in (MATRIX, ROUND, RECEIVED):
-            r = self.group(rater)  # type: ignore[arg-type]
-            if r is None:
-                return None
-        if kind in (MATRIX, ROUND, GIVEN):
-            p = self.group(provider)  # type: ignore[arg-type]
-            if p is None:
-                return None
-        if kind in (GIVEN, RECEIVED):
-            t = self.month_ids.get(month)  # type: ignore[arg-type]
-            if t is None:
-                return None
-        if kind == MATRIX:
-            return self._encode(MATRIX, r, p, 0)
-        if kind == ROUND:
-            t = self.round_ids.get(round_id)  # type: ignore[arg-type]
-            return None if t is None else self._encode(ROUND, r, p, t)
-        if kind == GIVEN:
-            return self._encode(GIVEN, 0, p, t)
-        if kind == RECEIVED:
-            return self._encode(RECEIVED, r, 0, t)
-        s = self.service_ids.get(service)  # type: ignore[arg-type]
-        if s is None:
-            return None
-        if kind == SERVICE:
-            return self._encode(SERVICE, 0, s + 1, 0)
-        return self._encode(SERVICE_QUARTER, 0, s + 1, int(quarter) + 1)  # type: ignore[arg-type]
-
-    def figure_keys(self) -> list[int]:
-        return self._keys.tolist()
-
-    def vector(self, key: int) -> list[int]:
-        """The atoms of a figure (for tests: the figure's row in the linear system)."""
-        i = self._index[key]
-        return self._owners[self._starts[i]:self._starts[i + 1]].tolist()
-
-    def services(self) -> list[tuple[int, int]]:
-        return list(self.service_ids)

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import functools
 import hashlib
 import json
-import zlib
+import logging
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
+from piccolo.engine.sqlite import TransactionType
 
 from servicechain.internal_service import disclosure, summary
 from servicechain.internal_service.aggregation import colour_class, index_of
@@ -285,6 +287,7 @@ async def launch_round(actor: Actor, data: dict[str, Any]) -> int:
         await audit.record(actor, "internal_service.round_launched", object_type="internal_service_round", object_id=row.id,
                            summary=title, after={"opens_on": opens.isoformat(), "closes_on": closes.isoformat(),  # type: ignore[union-attr]
                                                  "min_group_size": k})
+        await summary.bump_version()  # the periods' rounds (and maybe the minimum) change: decide again
     return row.id
 
 
@@ -312,6 +315,7 @@ async def close_round(actor: Actor, round_id: int) -> None:
         await audit.record(actor, "internal_service.round_closed", object_type="internal_service_round", object_id=round_id,
                            summary=row["title"], before={"closes_on": row["closes_on"].isoformat()},
                            after={"closes_on": closes.isoformat(), "closed_at": now.isoformat()})
+        await summary.bump_version()  # the round's dates decide which periods it belongs to
 
 
 @dataclass
@@ -589,11 +593,26 @@ class Tree:
 
 
 
-# --- one decision per period ----------------------------------------------------------------------
+# --- one decision per period, made by the worker ---------------------------------------------------
+#
+# Deciding what to hide costs up to seconds of CPU (the search for witnesses, ``disclosure``), so no
+# request pays for it: every change of the summary schedules the job ``FIGURES_JOB`` in its own
+# transaction (``summary.bump_version``), which decides the period and stores the decided figures
+# (``internal_service_figures``, one row per digest of the inputs). Pages read the newest stored
+# figures of their period — every figure from that one decision, never the live summary next to an
+# older hidden set, which could give a hidden figure back — and say how many newer ratings are
+# still being counted. Only a period that was never decided (a fresh database, a past month a
+# report asks for first, a raised minimum) is decided in the request, once per process: showing
+# "being prepared" instead would leave a fresh installation's and the monthly report's first
+# reader with nothing, for a cost (well under a second on round-shaped data) paid once.
 
-KEEP_DECISIONS = 6  # periods kept in memory per worker (the current window, a few rounds)
-_decisions: OrderedDict[tuple, Universe] = OrderedDict()
+FIGURES_JOB = summary.FIGURES_JOB
+KEEP_DECISIONS = 6  # decoded figures kept in memory per process (the current period, a few rounds)
+KEEP_STORED = 3  # rows kept per period: the newest, and two a page may still be reading
+_figures: OrderedDict[str, disclosure.Figures] = OrderedDict()  # by digest
 _pending: dict[tuple, asyncio.Future] = {}
+_CODE = hashlib.sha256(Path(disclosure.__file__).read_bytes()).hexdigest()  # a new rule never reads an old decision
+log = logging.getLogger("servicechain.internal_service")
 
 
 def _round_sets(rows: list[dict[str, Any]], first: date) -> tuple[list[int], date]:
@@ -602,6 +621,37 @@ def _round_sets(rows: list[dict[str, Any]], first: date) -> tuple[list[int], dat
     inside = [r for r in rows if r["closes_on"] >= first]
     start = min([first, *(summary.month_of(r["opens_on"]) for r in inside)])
     return sorted(r["id"] for r in inside), start
+
+
+@dataclass
+class Period:
+    """What one decision covers: the 12-month window ending with ``until``'s month, the 24 months
+    of the trend and every round with ratings in them (``name`` "2026-11"), or one round wholly
+    before them (``name`` "round:12"). ``since`` is the first month whose ratings ``counted``
+    counts (None: the round's ratings, whatever the month)."""
+
+    name: str
+    until: date
+    round_id: int | None
+    rounds: list[int]
+    first: date | None
+    since: date | None
+    months: list[str]
+    options: dict[str, Any]
+
+
+async def period_of(until: date, round_id: int | None = None) -> Period:
+    months = months_back(until, TREND_MONTHS)
+    trend_first = first_of_month(months[0])
+    rounds = await db.fetch("SELECT id, opens_on, closes_on FROM internal_service_round WHERE opens_on <= {}", until)
+    in_rounds, first = _round_sets(rounds, trend_first)
+    if round_id is not None and round_id not in in_rounds:
+        return Period(f"round:{int(round_id)}", until, round_id, [round_id], None, None, months,
+                      {"window": (), "rounds": [round_id], "kinds": (ROUND,)})
+    window = months[-WINDOW_MONTHS:]
+    return Period(months[-1], until, None, in_rounds, first, trend_first, months,
+                  {"window": window, "trend": months, "rounds": in_rounds,
+                   "quarters": {m: i // 3 for i, m in enumerate(window)}})
 
 
 async def _atoms(where: str, args: list[Any], k: int, tree: Tree) -> list[Atom]:
@@ -618,51 +668,172 @@ async def _atoms(where: str, args: list[Any], k: int, tree: Tree) -> list[Atom]:
             for r in rows if r["r"] in known and r["p"] in known and r["ratings"]]
 
 
-async def decision(until: date, k: int, tree: Tree, round_id: int | None = None) -> Universe:
-    """The suppression decision for every figure of the period ending with ``until``'s month:
-    the 12-month window, the 24 months of the trend, the services' quarters, and the matrix of
-    every round with ratings in those months (``disclosure``). A round wholly before them gets a
-    decision of its own (``round_id``). Kept in memory per worker, keyed by the summary's
-    version (a row raised with every change), the tree and the minimum, so every worker reads
-    the same decision for the same data."""
-    months = months_back(until, TREND_MONTHS)
-    trend_first = first_of_month(months[0])
-    rounds = await db.fetch("SELECT id, opens_on, closes_on FROM internal_service_round WHERE opens_on <= {}", until)
-    in_rounds, first = _round_sets(rounds, trend_first)
-    alone = round_id is not None and round_id not in in_rounds
-    version = await summary.version()  # before the rows: a decision is never older than its key
-    key = ("round", round_id) if alone else ("period", months[-1], tuple(in_rounds))
-    key = (*key, k, version, tree.fingerprint)
-    found = _decisions.get(key)
+async def _period_atoms(period: Period, k: int, tree: Tree) -> list[Atom]:
+    if period.first is None:
+        return await _atoms("round = {}", [period.round_id], k, tree)
+    rows = await _atoms("month >= {} AND month <= {}", [period.first, period.until], k, tree)
+    wanted = set(period.rounds)
+    return [a for a in rows if a.month >= period.months[0] or a.round in wanted]
+
+
+def _counted(period: Period, atoms: Iterable[Atom]) -> int:
+    """The ratings a decision holds, as ``_count_now`` counts them today."""
+    if period.since is None:
+        return sum(a.count for a in atoms)
+    return sum(a.count for a in atoms if a.month >= period.months[0])
+
+
+async def _count_now(period: Period) -> int:
+    if period.since is None:
+        rows = await db.fetch("SELECT COALESCE(SUM(ratings), 0) AS n FROM internal_service_monthly WHERE round = {}",
+                              period.round_id)
+    else:
+        rows = await db.fetch("SELECT COALESCE(SUM(ratings), 0) AS n FROM internal_service_monthly"
+                              " WHERE month >= {} AND month <= {}", period.since, period.until)
+    return int(rows[0]["n"])
+
+
+def _decision_digest(parents: dict[int, int | None], atoms: list[Atom], k: int, options: dict[str, Any]) -> str:
+    """Content address of a decision: the rule's code, the minimum, the period's options, the
+    tree and every summary row it reads. Equal digests mean equal inputs, so stored figures can
+    never be read for other data (no reliance on the version row)."""
+    h = hashlib.sha256()
+    h.update(repr((_CODE, k, sorted((name, repr(value)) for name, value in options.items()),
+                   sorted(parents.items(), key=lambda item: item[0]))).encode())
+    for a in atoms:
+        h.update(repr(a).encode())
+    return h.hexdigest()
+
+
+def _when(value: Any) -> datetime:
+    """A stored timestamp (SQLite hands back text)."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@dataclass
+class Lag:
+    """How far the figures a page shows are behind the ratings: ``newer`` ratings of the period
+    came after the decision read the summary at ``as_of`` (0: the figures are current)."""
+
+    as_of: datetime | None = None
+    newer: int = 0
+
+
+def _writing() -> bool:
+    """Whether the caller holds a write transaction, whose changes no worker can see yet (a
+    command, a rolled-back test). Pages on SQLite hold a read snapshot instead (``db.read``)."""
+    current = db.engine().current_transaction.get()
+    return current is not None and getattr(current, "transaction_type", None) is not TransactionType.deferred
+
+
+async def _outside(write: Callable[[], Awaitable[None]]) -> None:
+    """``write`` in a transaction of its own, also from inside a page's read snapshot (on SQLite a
+    reader does not block the one writer); never from inside a write transaction, which holds
+    the lock that write would wait for."""
+    if _writing():
+        return
+    context = contextvars.copy_context()
+    context.run(db.engine().current_transaction.set, None)
+    await asyncio.create_task(write(), context=context)
+
+
+def _keep(digest: str, figures: disclosure.Figures) -> disclosure.Figures:
+    _figures[digest] = figures
+    _figures.move_to_end(digest)
+    while len(_figures) > KEEP_DECISIONS:
+        _figures.popitem(last=False)
+    return figures
+
+
+async def _stored(digest: str) -> disclosure.Figures | None:
+    """The stored figures of ``digest``, decoded once per process; None when the row is gone.
+    Raises ``disclosure.Damaged`` when its bytes are not what was stored."""
+    found = _figures.get(digest)
     if found is not None:
-        _decisions.move_to_end(key)
+        _figures.move_to_end(digest)
         return found
+    rows = await db.fetch("SELECT checksum, payload FROM internal_service_figures WHERE digest = {}", digest)
+    if not rows:
+        return None
+    try:
+        blob = base64.b64decode(rows[0]["payload"], validate=True)
+    except ValueError as exc:
+        raise disclosure.Damaged("the stored figures are not base64") from exc
+    figures = await asyncio.to_thread(disclosure.Figures.from_bytes, blob, rows[0]["checksum"])
+    return _keep(digest, figures)
+
+
+async def _drop_damaged(digest: str, error: Exception) -> None:
+    log.warning("internal service: stored figures %s refused (%s); deciding again", digest, error)
+    _figures.pop(digest, None)
+
+    async def drop() -> None:
+        async with db.write():
+            await db.fetch("DELETE FROM internal_service_figures WHERE digest = {}", digest)
+
+    await _outside(drop)
+
+
+async def make_figures(period: Period, k: int, tree: Tree) -> tuple[str, disclosure.Figures]:
+    """Decide ``period`` from the summary as it is now and store the decided figures (unless
+    the caller holds a write transaction: see ``_outside``). Stored figures of the
+    same inputs are reused: their row only learns the newer version and time. Two workers
+    deciding the same inputs at once store one row (the digest is the primary key)."""
+    async with db.read():  # on SQLite the version and the rows from one snapshot
+        as_of = utcnow()
+        version = await summary.version()
+        atoms = await _period_atoms(period, k, tree)
+    digest = _decision_digest(tree.parents, atoms, k, period.options)
+    meta = {"period": period.name, "k": k, "version": version, "tree": tree.fingerprint,
+            "rounds": json.dumps(period.rounds), "since": period.since or period.until, "counted": _counted(period, atoms),
+            "as_of": as_of}
+    try:
+        made = await _stored(digest)
+    except disclosure.Damaged as exc:
+        await _drop_damaged(digest, exc)
+        made = None
+    if made is not None:
+        async def learn() -> None:
+            async with db.write():
+                await db.fetch("UPDATE internal_service_figures SET version = {}, tree = {}, rounds = {}, as_of = {}"
+                               " WHERE digest = {} AND as_of < {}", version, meta["tree"], meta["rounds"], as_of,
+                               digest, as_of)
+
+        await _outside(learn)
+        return digest, made
+    # CPU work of up to seconds: in a thread, so the process keeps answering.
+    made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False,
+                                                     **period.options))
+    blob = made.to_bytes()
+
+    async def store() -> None:
+        async with db.write():
+            await db.fetch(
+                "INSERT INTO internal_service_figures (digest, period, k, version, tree, rounds, since, counted, as_of,"
+                " made_at, checksum, payload) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+                " ON CONFLICT (digest) DO NOTHING", digest, meta["period"], k, version, meta["tree"], meta["rounds"],
+                meta["since"], meta["counted"], as_of, utcnow(), disclosure.Figures.checksum(blob),
+                base64.b64encode(blob).decode())
+            # Older figures of the period are never read again once newer are stored: keep a few.
+            await db.fetch("DELETE FROM internal_service_figures WHERE period = {} AND digest NOT IN (SELECT digest FROM"
+                           " internal_service_figures WHERE period = {} ORDER BY as_of DESC LIMIT {})",
+                           period.name, period.name, KEEP_STORED)
+
+    await _outside(store)
+    return digest, _keep(digest, made)
+
+
+async def _decide_now(period: Period, k: int, tree: Tree) -> disclosure.Figures:
+    """``make_figures`` in a request, once per process when several requests need it at once."""
+    key = (period.name, tuple(period.rounds), k, tree.fingerprint)
     pending = _pending.get(key)
     if pending is not None and pending.get_loop() is asyncio.get_running_loop():
-        return await asyncio.shield(pending)  # another request of this worker is deciding it
-    future: asyncio.Future[Universe] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(pending)
+    future: asyncio.Future[disclosure.Figures] = asyncio.get_running_loop().create_future()
     _pending[key] = future
     try:
-        if alone:
-            atoms = await _atoms("round = {}", [round_id], k, tree)
-            options: dict[str, Any] = {"window": (), "rounds": [round_id], "kinds": (ROUND,)}
-        else:
-            rows = await _atoms("month >= {} AND month <= {}", [first, until], k, tree)
-            wanted = set(in_rounds)
-            atoms = [a for a in rows if a.month >= months[0] or a.round in wanted]
-            window = months[-WINDOW_MONTHS:]
-            options = {"window": window, "trend": months, "rounds": in_rounds,
-                       "quarters": {m: i // 3 for i, m in enumerate(window)}}
-        # Deciding is CPU work of up to seconds (the search for witnesses): a decision is kept in the
-        # database under a digest of everything it was made from, so a new process (the monthly
-        # report's command, a restarted worker) reads it instead of searching again.
-        digest = _decision_digest(tree.parents, atoms, k, options)
-        hidden = await _stored_decision(digest)
-        # Building (and deciding) in a thread, so the worker keeps answering.
-        made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False,
-                                                         hidden=hidden, **options))
-        if hidden is None:
-            await _store_decision(digest, made.hidden)
+        _digest, made = await make_figures(period, k, tree)
     except Exception as exc:
         future.set_exception(exc)
         future.exception()  # read, so a failure nobody waited for is not reported twice
@@ -673,45 +844,88 @@ async def decision(until: date, k: int, tree: Tree, round_id: int | None = None)
     finally:
         _pending.pop(key, None)
     future.set_result(made)
-    _decisions[key] = made
-    while len(_decisions) > KEEP_DECISIONS:
-        _decisions.popitem(last=False)
     return made
 
 
-KEEP_STORED_DECISIONS = 40  # rows of internal_service_decision kept (a few periods per change)
-_CODE = hashlib.sha256(Path(disclosure.__file__).read_bytes()).hexdigest()  # a new rule never reads an old decision
+async def refresh_figures(until: date | None = None, round_id: int | None = None) -> bool:
+    """The job: decide the period ending with ``until``'s month (today's by default) unless its
+    newest stored figures were decided for the summary, tree, minimum and rounds as they are
+    now. Returns whether it decided (or re-read) anything."""
+    until = until or today()
+    k = await min_group()
+    tree = await Tree.load()
+    period = await period_of(until, round_id)
+    newest = await _newest(period, k)
+    if newest is not None and not _behind(newest, period, k, tree):
+        return False
+    await make_figures(period, k, tree)
+    return True
 
 
-def _decision_digest(parents: dict[int, int | None], atoms: list[Atom], k: int, options: dict[str, Any]) -> str:
-    """Content address of a decision: the rule's code, the minimum, the period's options, the
-    tree and every summary row it reads. Equal digests mean equal inputs, so a stored decision
-    can never be read for other data (no reliance on the version row)."""
-    h = hashlib.sha256()
-    h.update(repr((_CODE, k, sorted((name, repr(value)) for name, value in options.items()),
-                   sorted(parents.items(), key=lambda item: item[0]))).encode())
-    for a in atoms:
-        h.update(repr(a).encode())
-    return h.hexdigest()
+async def _newest(period: Period, k: int) -> dict[str, Any] | None:
+    """The newest stored figures of ``period`` decided with at least the minimum ``k`` (a
+    larger one only hides more), with the summary's version now."""
+    rows = await db.fetch(
+        "SELECT f.digest, f.k, f.version, f.tree, f.rounds, f.counted, f.as_of, v.version AS now"
+        " FROM internal_service_figures f CROSS JOIN internal_service_version v"
+        " WHERE v.id = 1 AND f.period = {} AND f.k >= {} ORDER BY f.as_of DESC LIMIT 1", period.name, k)
+    return rows[0] if rows else None
 
 
-async def _stored_decision(digest: str) -> list[int] | None:
-    rows = await db.fetch("SELECT hidden FROM internal_service_decision WHERE digest = {}", digest)
-    if not rows:
-        return None
-    return json.loads(zlib.decompress(base64.b64decode(rows[0]["hidden"])))
+def _behind(row: dict[str, Any], period: Period, k: int, tree: Tree) -> bool:
+    return (int(row["version"]) != int(row["now"]) or int(row["k"]) != k or int(row["tree"]) != tree.fingerprint
+            or bool(set(period.rounds) - set(json.loads(row["rounds"]))))
 
 
-async def _store_decision(digest: str, hidden: set[int]) -> None:
-    if db.in_transaction():  # a caller's (read) transaction cannot take the write lock: the next caller stores it
-        return
-    payload = base64.b64encode(zlib.compress(json.dumps(sorted(hidden)).encode())).decode()
-    async with db.write():
-        await db.fetch("INSERT INTO internal_service_decision (digest, hidden, made_at) VALUES ({}, {}, {})"
-                       " ON CONFLICT (digest) DO NOTHING", digest, payload, utcnow())
-        # Old decisions are never read again once the ratings change: keep the newest few.
-        await db.fetch("DELETE FROM internal_service_decision WHERE digest NOT IN (SELECT digest FROM"
-                       " internal_service_decision ORDER BY made_at DESC LIMIT {})", KEEP_STORED_DECISIONS)
+async def decided(until: date, k: int, tree: Tree, round_id: int | None = None) -> tuple[disclosure.Figures, Lag]:
+    """The figures every page of the period ending with ``until``'s month reads (see the section
+    text), and how far they are behind the ratings. Reads one row's metadata (and, once per
+    process, its figures); when they are behind for a reason no rating's job covers (the tree,
+    the rounds, the minimum, a month other than the current one), schedules the job."""
+    period = await period_of(until, round_id)
+    for _attempt in range(2):
+        row = await _newest(period, k)
+        if row is None:
+            return await _decide_now(period, k, tree), Lag()
+        try:
+            figures = await _stored(row["digest"])
+        except disclosure.Damaged as exc:
+            await _drop_damaged(row["digest"], exc)
+            return await _decide_now(period, k, tree), Lag()
+        if figures is not None:
+            break
+    else:  # replaced twice while we read: decide rather than loop
+        return await _decide_now(period, k, tree), Lag()
+    lag = Lag(as_of=_when(row["as_of"]))
+    if _behind(row, period, k, tree) and _writing():
+        # The caller's own transaction (a command's snapshot, a rolled-back test) may hold changes
+        # no worker can see: decided here, from what this transaction reads.
+        return await _decide_now(period, k, tree), Lag()
+    if _behind(row, period, k, tree):
+        if int(row["version"]) != int(row["now"]):
+            lag.newer = max(0, await _count_now(period) - int(row["counted"]))
+        ratings_scheduled = period.name == months_back(today(), 1)[0] and int(row["version"]) != int(row["now"])
+        if not ratings_scheduled and (lag.newer or int(row["version"]) == int(row["now"])):
+            state = hashlib.sha256(repr((period.name, int(row["now"]), k, tree.fingerprint, period.rounds)).encode())
+
+            async def schedule() -> None:
+                async with db.write():
+                    await outbox.schedule(FIGURES_JOB, {"until": until.isoformat(), "round": round_id},
+                                          unique_key=f"{FIGURES_JOB}:{state.hexdigest()[:40]}")
+
+            await _outside(schedule)
+    return figures, lag
+
+
+async def decision(until: date, k: int, tree: Tree, round_id: int | None = None) -> disclosure.Figures:
+    """The decided figures of the period (see ``decided``), for readers that do not say how far
+    they are behind (the index, the analytics panel, the monthly report)."""
+    figures, _lag = await decided(until, k, tree, round_id)
+    return figures
+
+
+def _lag(lag: Lag) -> dict[str, Any] | None:
+    return {"as_of": lag.as_of, "newer": lag.newer} if lag.newer else None
 
 
 def _group(tree: Tree, node: int | None) -> tuple:
@@ -760,7 +974,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
                                                         & (RatingRound.opens_on <= (on or today()))).first().run()
         if chosen_round is None:
             raise NotFound()
-    u = await decision(until, k, tree, round_id)
+    u, lag = await decided(until, k, tree, round_id)
     if chosen_round is None:
         def fig(r: tuple, c: tuple) -> Cell:
             return u.cell(MATRIX, r, c)
@@ -774,7 +988,7 @@ async def matrix(actor: Actor, rater_node: int | None = None, provider_node: int
     cols = [g for g in tree.groups_at(provider_node) if tree.shown(g) or fig(r_total, g).count]
     return {
         "k": k, "since": period_since, "until": period_until, "rater_node": rater_node, "provider_node": provider_node,
-        "round": chosen_round, "stale": not await summary.is_current(since, until), "source": "summary",
+        "round": chosen_round, "stale": not await summary.is_current(since, until), "source": "summary", "lag": _lag(lag),
         "rater_trail": tree.trail(rater_node), "provider_trail": tree.trail(provider_node),
         "rows": [{"key": r, "id": r[1], "label": tree.label(r), "drill": r[0] == "s" and bool(tree.children.get(r[1])),
                   "cells": [_cell(fig(r, c)) for c in cols], "total": _cell(fig(r, p_total))} for r in rows],
@@ -833,7 +1047,7 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
     trend_since, _x = window(until, TREND_MONTHS)
     k = await min_group(trend_since, until)
     tree = await Tree.load()
-    u = await decision(until, k, tree)
+    u, lag = await decided(until, k, tree)
     group = ("s", department_id)
     period = u.cell(MATRIX, ALL, group)
     months = {m: u.cell(GIVEN, None, group, month=m) for m in months_back(until, TREND_MONTHS)}
@@ -858,6 +1072,7 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
         "k": k, "since": since, "until": until,
         # Scorecards read the summary only; when it is behind the ratings, the page says so.
         "stale": not await summary.is_current(trend_since, until),
+        "lag": _lag(lag),
         "period": _cell(period),
         "index": index_of(period.mean) if shown else None,
         "criteria": [{"name": name, "mean": period.criterion(i + 1) if shown else None} for i, name in enumerate(CRITERIA)],
@@ -878,7 +1093,7 @@ async def scorecard(actor: Actor, department_id: int, *, on: date | None = None)
 QUARTERS = 4  # the period's services, three months at a time
 
 
-async def service_breakdown(department: dict[str, Any], until: date, tree: Tree, u: Universe) -> list[dict[str, Any]]:
+async def service_breakdown(department: dict[str, Any], until: date, tree: Tree, u: disclosure.Figures) -> list[dict[str, Any]]:
     """Each service the department and those below it provided in the period: mean, ratings,
     criteria, and the trend three months at a time, as the period's decision has them (a
     service is a part of its department's own figure, its quarters parts of the service and of

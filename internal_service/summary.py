@@ -10,8 +10,9 @@ only needs to know whether they are at least the minimum — true when any one r
 rows' ``raters`` lists is exact.
 
 Every change of the summary also changes ``internal_service_version`` in the same transaction
-(``bump_version``): the pages' suppression decision is kept in memory per version, so whoever
-writes the summary without ``add_rating`` or ``rebuild`` must call it too.
+(``bump_version``), which schedules the job that decides the period's figures again: pages read
+the stored figures and compare their version with this one, so whoever writes the summary
+without ``add_rating`` or ``rebuild`` must call it too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from servicechain.platform import db
 
+FIGURES_JOB = "internal_service.figures"  # see service.py: decides a period and stores its figures
 KEY = ("month", "rater_department", "provider_department", "service", "round")
 SUMS = ("overall", "speed", "quality", "courtesy", "willingness")
 COLUMNS = (*KEY, "ratings", *SUMS, "people", "raters")
@@ -69,11 +71,17 @@ async def add_rating(*, rater: int, rater_department: int, provider_department: 
 
 
 async def bump_version() -> None:
-    """Give the summary a new version (in the transaction that changes it): decisions kept in
-    memory for the old version are not read again, in any worker. A random number, not a
-    counter: a transaction that rolls back would hand its number to the next change, and a
-    decision made inside it (with its rows) would then be read for other rows."""
-    await db.fetch("UPDATE internal_service_version SET version = {} WHERE id = 1", secrets.randbits(62))
+    """Give the summary a new version (in the transaction that changes it) and schedule the job
+    that decides the current period again (``service.FIGURES_JOB``): pages read the figures that
+    job stores and say, meanwhile, how many newer ratings are being counted. A random number,
+    not a counter: a transaction that rolls back would hand its number to the next change. The
+    job's key is the version, so a change always has its own job after it; a job that finds the
+    figures already decided for the version it reads returns at once."""
+    from servicechain.platform import outbox
+
+    version = secrets.randbits(62)
+    await db.fetch("UPDATE internal_service_version SET version = {} WHERE id = 1", version)
+    await outbox.schedule(FIGURES_JOB, {}, unique_key=f"{FIGURES_JOB}:v{version}")
 
 
 async def version() -> int:

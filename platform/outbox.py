@@ -214,6 +214,7 @@ JOB_MODULES = [
     "servicechain.platform.customers.jobs",
     "servicechain.platform.surveys.jobs",
     "servicechain.platform.analytics.jobs",
+    "servicechain.internal_service.jobs",
 ]
 
 

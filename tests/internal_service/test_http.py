@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from servicechain.internal_service.tables import FollowUp, Rating
+from servicechain.internal_service import service
+from servicechain.internal_service.tables import FollowUp, InternalService, Rating
 from servicechain.platform.people.service import today
 from servicechain.platform.tables import Notification
 from tests.api.helpers import on_app_loop
@@ -110,6 +111,7 @@ async def _rated_provider(cast) -> int:
     # divisions would make this one the company's complement, and rightly hide it.
     on = today().replace(day=1) - timedelta(days=17 * 30)
     await h.ratings(svc, [(r, raters_department, 5) for r in raters], on=on)
+    await service.refresh_figures()  # what the worker does after the ratings: pages read its figures
     return provider
 
 
@@ -120,6 +122,26 @@ async def test_a_scorecard_with_enough_raters_shows_the_mean_criteria_and_the_ch
     text = text_of(card.text)
     assert card.status_code == 200 and "Willingness to help" in text and "5.00" in text
     assert "<circle" in card.text and "<svg" in card.text  # one month rated: a marker, no line yet
+
+
+async def _rated_again(provider: int, company: int) -> None:
+    """Two more ratings of the provider's service, the worker not yet run."""
+    svc = (await InternalService.select(InternalService.id).where(InternalService.provider == provider).first().run())["id"]
+    raters_department = await h.department("HTTP later raters", company)
+    await h.ratings(svc, [(r, raters_department, 1) for r in await h.people(raters_department, 2)])
+
+
+async def test_a_scorecard_behind_the_ratings_shows_the_decided_figures_and_says_what_is_being_counted(client, as_user, cast):
+    provider = await on_app_loop(client, _rated_provider, cast)
+    await as_user("ceo")
+    before = text_of((await client.get(f"/internal-service/departments/{provider}")).text)
+    await on_app_loop(client, _rated_again, provider, cast.departments["company"])
+    behind = text_of((await client.get(f"/internal-service/departments/{provider}")).text)
+    assert "2 newer ratings are being counted" in behind
+    assert "5.00" in behind, "the figures the worker decided, not the live summary"
+    await on_app_loop(client, service.refresh_figures)
+    after = text_of((await client.get(f"/internal-service/departments/{provider}")).text)
+    assert "newer rating" not in after and "newer rating" not in before
 
 
 async def test_hr_closes_the_open_round_and_a_rating_sent_after_is_refused_in_place(client, as_user, cast):

@@ -1,66 +1,145 @@
-"""A period's suppression decision is kept in the database under a digest of its inputs: a new
-process reads it instead of searching again, and any change in the ratings makes a new one."""
+"""The worker decides a period's figures after every change of the summary and stores them; pages
+read the newest stored figures and say how many newer ratings are still being counted. Committed
+data on a private copy of the test database: the job and the pages use their own connections."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+
+import pytest
 
 from servicechain.internal_service import disclosure, service
-from servicechain.platform import db
+from servicechain.internal_service import jobs  # noqa: F401  (registers the job)
+from servicechain.platform import db, outbox
+from tests.conftest import copied_database
 from tests.internal_service import helpers as h
 
 
-def _hidden(made: disclosure.Universe) -> set[int]:
-    return set(made.hidden)
+@pytest.fixture(scope="module")
+async def private_db(cast):
+    async with copied_database("figures"):
+        yield
 
 
-async def _decide_as_a_new_process(monkeypatch, *, search_allowed: bool) -> tuple[disclosure.Universe, int]:
-    """The decision for today's period with nothing in this process's memory; counts searches."""
-    searches = 0
-    real = disclosure.Universe._decide
-
-    def counted(self):
-        nonlocal searches
-        searches += 1
-        if not search_allowed:
-            raise AssertionError("searched again for inputs whose decision is stored")
-        real(self)
-
-    monkeypatch.setattr(disclosure.Universe, "_decide", counted)
-    service._decisions.clear()
-    tree = await service.Tree.load()
-    made = await service.decision(service.today(), await service.min_group(), tree)
-    monkeypatch.setattr(disclosure.Universe, "_decide", real)
-    return made, searches
+async def run_figures_job() -> None:
+    """The job as the worker runs it (through its registration)."""
+    await outbox.JOB_HANDLERS[service.FIGURES_JOB]({})
 
 
-async def test_a_new_process_reads_the_stored_decision_and_a_new_rating_makes_another(cast, monkeypatch):
-    provider = await h.department("Stored decision provider", cast.departments["company"])
-    raters = await h.department("Stored decision raters", cast.departments["company"])
-    svc = await h.service(provider, "Stored decision help")
-    await h.ratings(svc, [(person, raters, 2) for person in await h.people(raters, 2)])  # a small figure
-
-    first, searches = await _decide_as_a_new_process(monkeypatch, search_allowed=True)
-    assert searches == 1
-    assert first.hidden, "the small figure is hidden"
-    stored = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_decision")
-    assert stored[0]["n"] >= 1
-
-    again, searches = await _decide_as_a_new_process(monkeypatch, search_allowed=False)
-    assert searches == 0
-    assert _hidden(again) == _hidden(first), "the same figures are hidden as when it was decided"
-
-    await h.ratings(svc, [(person, raters, 5) for person in await h.people(raters, 1)])
-    changed, searches = await _decide_as_a_new_process(monkeypatch, search_allowed=True)
-    assert searches == 1, "other ratings, another digest: decided afresh"
+async def stored_rows() -> list[dict]:
+    return await db.fetch("SELECT digest, period, version, counted, checksum FROM internal_service_figures"
+                          " WHERE period = {} ORDER BY as_of", service.months_back(service.today(), 1)[0])
 
 
-def test_the_digest_follows_every_input():
-    atom = disclosure.Atom(1, 2, 3, "2026-10", 0, 4, (16, 16, 16, 16, 16), 4, ",1,2,3,4,")
-    base = service._decision_digest({1: None, 2: None}, [atom], 5, {"window": ["2026-10"]})
-    assert base == service._decision_digest({1: None, 2: None}, [atom], 5, {"window": ["2026-10"]})
-    other_atom = disclosure.Atom(1, 2, 3, "2026-10", 0, 5, (20, 16, 16, 16, 16), 5, ",1,2,3,4,5,")
-    for changed in (service._decision_digest({1: None, 2: None}, [other_atom], 5, {"window": ["2026-10"]}),
-                    service._decision_digest({1: None, 2: 1}, [atom], 5, {"window": ["2026-10"]}),
-                    service._decision_digest({1: None, 2: None}, [atom], 3, {"window": ["2026-10"]}),
-                    service._decision_digest({1: None, 2: None}, [atom], 5, {"window": ["2026-09"]})):
-        assert changed != base
+async def pending_jobs() -> int:
+    rows = await db.fetch("SELECT COUNT(*) AS n FROM job WHERE kind = {} AND finished_at IS NULL", service.FIGURES_JOB)
+    return rows[0]["n"]
+
+
+@pytest.fixture
+async def company(private_db, cast):
+    provider = await h.department("Stored provider", cast.departments["company"])
+    raters = await h.department("Stored raters", cast.departments["company"])
+    svc = await h.service(provider, "Stored help")
+    await h.ratings(svc, [(person, raters, 4) for person in await h.people(raters, 6)])
+    await run_figures_job()
+    return provider, raters, svc
+
+
+async def test_a_rating_schedules_the_job_and_pages_show_the_decided_figures_with_a_note_until_it_ran(cast, company):
+    provider, raters, svc = company
+    hr = cast.actor("hr")
+    card = await service.scorecard(hr, provider)
+    assert card["period"]["count"] == 6 and card["lag"] is None
+
+    await h.ratings(svc, [(person, raters, 2) for person in await h.people(raters, 2)])
+    assert await pending_jobs() >= 1, "the rating's transaction scheduled the decision"
+    card = await service.scorecard(hr, provider)
+    assert card["period"]["count"] == 6, "the figures of the last decision, not the live summary"
+    assert card["lag"]["newer"] == 2 and card["lag"]["as_of"] is not None
+    top = await service.matrix(hr)
+    assert top["lag"]["newer"] == 2
+
+    await run_figures_job()
+    card = await service.scorecard(hr, provider)
+    assert card["period"]["count"] == 8 and card["lag"] is None
+    assert (await service.matrix(hr))["lag"] is None
+    again = len(await stored_rows())
+    await run_figures_job()
+    assert len(await stored_rows()) == again, "a job for a version already decided stores nothing"
+
+
+async def test_the_note_reads_in_english_and_russian(cast, company):
+    from servicechain.platform.i18n import use_language
+    from servicechain.platform.web import ENVIRONMENT
+
+    provider, raters, svc = company
+    await h.ratings(svc, [(person, raters, 3) for person in await h.people(raters, 3)])
+    card = await service.scorecard(cast.actor("hr"), provider)
+    source = "{% set lag = card.lag %}{% include 'internal_service/_lag.html' %}"
+    for language, words in (("en", "3 newer ratings are being counted"), ("ru", "ещё учитываются 3 новые оценки")):
+        with use_language(language):
+            html = ENVIRONMENT.from_string(source).render(card=card)
+        assert words in html, html
+    await run_figures_job()
+
+
+async def test_the_same_inputs_are_stored_once_and_concurrent_jobs_are_harmless(cast, company):
+    provider, raters, svc = company
+    await h.ratings(svc, [(person, raters, 5) for person in await h.people(raters, 2)])
+    service._figures.clear()
+    await asyncio.gather(run_figures_job(), run_figures_job(), run_figures_job())
+    rows = await stored_rows()
+    assert len({r["digest"] for r in rows}) == len(rows)
+    card = await service.scorecard(cast.actor("hr"), provider)
+    assert card["lag"] is None and card["period"]["count"] == 8
+    newest = rows[-1]
+    with pytest.raises(Exception):
+        async with db.write():
+            await db.fetch("INSERT INTO internal_service_figures (digest, period, k, version, tree, rounds, since, counted,"
+                           " as_of, made_at, checksum, payload) SELECT digest, period, k, version, tree, rounds, since,"
+                           " counted, as_of, made_at, checksum, payload FROM internal_service_figures WHERE digest = {}",
+                           newest["digest"])
+
+
+async def test_damaged_figures_are_refused_and_decided_again(cast, company):
+    provider, _raters, _svc = company
+    hr = cast.actor("hr")
+    good = await service.scorecard(hr, provider)
+    digest = (await stored_rows())[-1]["digest"]
+    blob = bytearray(base64.b64decode((await db.fetch("SELECT payload FROM internal_service_figures WHERE digest = {}",
+                                                      digest))[0]["payload"]))
+    blob[len(blob) // 2] ^= 0xFF
+    async with db.write():
+        await db.fetch("UPDATE internal_service_figures SET payload = {} WHERE digest = {}",
+                       base64.b64encode(bytes(blob)).decode(), digest)
+    service._figures.clear()  # a new process
+    card = await service.scorecard(hr, provider)
+    assert card["period"] == good["period"], "decided again from the summary, the same figures"
+    rows = await db.fetch("SELECT checksum, payload FROM internal_service_figures WHERE digest = {}", digest)
+    assert len(rows) == 1, "stored again"
+    disclosure.Figures.from_bytes(base64.b64decode(rows[0]["payload"]), rows[0]["checksum"])  # and sound
+
+
+def test_figures_read_back_from_their_bytes_are_the_decided_ones():
+    atoms = [disclosure.Atom(r, p, s, m, n, c, (4 * c,) * 5, c, "," + ",".join(str(r * 100 + i) for i in range(c)) + ",")
+             for r, p, s, m, n, c in ((2, 3, 1, "2026-10", 1, 6), (4, 3, 1, "2026-10", 1, 2), (2, 4, 2, "2026-11", 0, 7),
+                                      (4, 4, 2, "2026-09", 1, 1), (3, 2, 3, "2026-11", 0, 5))]
+    made = disclosure.Universe({1: None, 2: 1, 3: 1, 4: 1}, atoms, 5, window=["2026-09", "2026-10", "2026-11"],
+                               trend=["2026-09", "2026-10", "2026-11"], rounds=[1], quarters={"2026-09": 0, "2026-10": 0,
+                                                                                             "2026-11": 0})
+    blob = made.to_bytes()
+    back = disclosure.Figures.from_bytes(blob, disclosure.Figures.checksum(blob))
+    assert back.hidden == made.hidden and back.figure_keys() == made.figure_keys() and made.hidden
+    for rater in (("s", 1), ("s", 2), ("s", 4), ("a", 1)):
+        for provider in (("s", 1), ("s", 3), ("s", 4)):
+            assert back.cell(disclosure.MATRIX, rater, provider) == made.cell(disclosure.MATRIX, rater, provider)
+            assert back.cell(disclosure.ROUND, rater, provider, round_id=1) == made.cell(disclosure.ROUND, rater, provider,
+                                                                                         round_id=1)
+        assert back.cell(disclosure.RECEIVED, rater, month="2026-10") == made.cell(disclosure.RECEIVED, rater, month="2026-10")
+    assert back.services() == made.services()
+    with pytest.raises(disclosure.Damaged):
+        disclosure.Figures.from_bytes(blob, "0" * 64)
+    with pytest.raises(disclosure.Damaged):
+        disclosure.Figures.from_bytes(blob[: len(blob) // 2])
