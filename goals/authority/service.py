@@ -928,6 +928,7 @@ async def home_authority(actor: Actor) -> dict[str, Any]:
     if not actor.is_person or not can(actor, "authority.view_own"):
         return {"authority": [], "authority_waiting": 0}
     items = await authority_of(actor.person_id)  # type: ignore[arg-type]
-    waiting = await EscalationRequest.count().where((EscalationRequest.approver == actor.person_id)
-                                                    & (EscalationRequest.status == "pending")).run()
+    # Raw SQL: the home page is the most visited, and the ORM's query building cost more than the count.
+    waiting = (await db.fetch("SELECT COUNT(*) AS n FROM authority_escalation WHERE approver = {} AND status = 'pending'",
+                              actor.person_id))[0]["n"]
     return {"authority": items, "authority_waiting": waiting, "scope_name": scope_name, "format_amount": format_amount}

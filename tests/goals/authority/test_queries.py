@@ -131,3 +131,14 @@ async def test_my_latest_uses_are_mine_newest_first_without_working_out_my_reach
     monkeypatch.setattr(service, "people_in_reach", no_reach)
     rows = await service.ledger(cast.actor("manager"), person_id=cast.ids["manager"], scope_id=chain.scope_id, limit=3)
     assert [r["case_ref"] for r in rows] == ["Q-NEW", "Q-MID", "Q-OLD"]
+
+
+async def test_the_home_page_counts_the_requests_waiting_for_me(cast, rollback):
+    chain = await make_chain(cast)
+    before = (await service.home_authority(cast.actor("manager")))["authority_waiting"]
+    request_id = await service.escalate(cast.actor("employee"), scope_id=chain.scope_id, amount=600_000, case_ref="Q-ESC")
+    home = await service.home_authority(cast.actor("manager"))
+    assert home["authority_waiting"] == before + 1
+    assert chain.manager in {i["grant"]["id"] for i in home["authority"]}
+    await service.decide_escalation(cast.actor("manager"), request_id, approve=False)
+    assert (await service.home_authority(cast.actor("manager")))["authority_waiting"] == before
