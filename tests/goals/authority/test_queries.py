@@ -6,7 +6,10 @@ queries belong to platform.audit."""
 
 from __future__ import annotations
 
+import pytest
+
 from servicechain.goals.authority import service
+from servicechain.goals.authority.tables import AuthorityUse
 from servicechain.platform import db
 from tests.api.helpers import on_app_loop
 from tests.conftest import post_form
@@ -142,3 +145,21 @@ async def test_the_home_page_counts_the_requests_waiting_for_me(cast, rollback):
     assert chain.manager in {i["grant"]["id"] for i in home["authority"]}
     await service.decide_escalation(cast.actor("manager"), request_id, approve=False)
     assert (await service.home_authority(cast.actor("manager")))["authority_waiting"] == before
+
+
+async def test_a_grant_revoked_after_the_read_before_the_transaction_is_refused(cast, rollback, monkeypatch):
+    """The person's grants are read before the transaction; whether each is revoked or valid is
+    read again under the lock, so a revocation in between is seen and nothing is recorded."""
+    chain = await make_chain(cast)
+    lock = service._lock_chain
+
+    async def revoke_first(ids):
+        await service.revoke_grant(cast.actor("ceo"), chain.manager)  # ends the manager's and the employee's grants
+        await lock(ids)
+
+    monkeypatch.setattr(service, "_lock_chain", revoke_first)
+    with pytest.raises(service.UseRefused) as refused:
+        await service.record_use(cast.actor("employee"), grantee_id=cast.ids["employee"], scope_id=chain.scope_id,
+                                 amount=100, case_ref="Q-REVOKED")
+    assert "was revoked" in refused.value.message
+    assert await AuthorityUse.count().where(AuthorityUse.case_ref == "Q-REVOKED").run() == 0
