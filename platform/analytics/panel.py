@@ -678,6 +678,10 @@ async def _service_hidden(until: date) -> tuple[int, pl.DataFrame]:
     shows a figure the matrix and scorecards withhold."""
     from servicechain.internal_service import service as internal
 
+    # The pages read the newest decision a job stored, which may be behind the ratings; the panel
+    # sums the ratings as they are now, so it must hide by a decision made from the same ratings
+    # (a stale one could leave a newly small group shown). Decided and stored here when behind.
+    await internal.refresh_figures(until)
     k = await internal.min_group()
     tree = await internal.Tree.load()
     rows: list[tuple[int, date, str]] = []
