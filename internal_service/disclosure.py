@@ -341,7 +341,7 @@ class Universe(Figures):
             self.hidden = {int(h) for h in hidden}
         # What only the search needed: a decision is kept in memory, several per worker.
         self._memo, self._parsed, self._by, self._at, self._near_r, self._near_p = {}, {}, {}, {}, [], []
-        self._count_of = {}
+        self._count_of, self._same_memo, self._positions = {}, {}, {}
         del self._atom_keys, self._atom_starts
         if not keep_parts:  # pages read cells only; tests read each figure's atoms too (``vector``)
             self.atoms, self._owners = [], np.zeros(0, dtype=np.int64)
@@ -521,6 +521,8 @@ class Universe(Figures):
 
     def _decide(self) -> None:
         self._memo: dict[int, list[int]] = {}
+        self._same_memo: dict[tuple[str, int], list[int]] = {}
+        self._positions: dict[int, dict[int, int]] = {}
         self._count_of = dict(zip(self._keys.tolist(), self._count.tolist()))
         self._witnessed: set[int] = set()
         primary = np.flatnonzero((self._people > 0) & (self._people < self.k) & (self._count > 0)).tolist()
@@ -719,9 +721,20 @@ class Universe(Figures):
         return ((r * S + s) * M + m) * R + n
 
     def _same(self, name: str, value: int) -> list[int]:
-        keys, order = self._by[name]
-        lo, hi = np.searchsorted(keys, value, "left"), np.searchsorted(keys, value, "right")
-        return order[lo:hi].tolist()
+        # Kept: on scattered data the same large groups are asked for by thousands of figures.
+        found = self._same_memo.get((name, value))
+        if found is None:
+            keys, order = self._by[name]
+            lo, hi = np.searchsorted(keys, value, "left"), np.searchsorted(keys, value, "right")
+            found = self._same_memo[(name, value)] = order[lo:hi].tolist()
+        return found
+
+    def _position(self, others: list[int], a: int) -> int:
+        """Where atom ``a`` is in ``others`` (a list ``_same`` keeps), 0 if absent."""
+        where = self._positions.get(id(others))
+        if where is None:
+            where = self._positions[id(others)] = {b: i for i, b in enumerate(others)}
+        return where.get(a, 0)
 
     def _closest(self, a: int, others: list[int], side: str, limit: int, mine: set[int]) -> list[int]:
         """Up to ``limit`` atoms of ``others`` outside the figure whose atoms are ``mine``,
@@ -730,7 +743,7 @@ class Universe(Figures):
         atoms around ``a`` in it are looked at."""
         near = self._near_r if side == "r" else self._near_p
         here = near[a]
-        at = others.index(a) if a in others else 0
+        at = self._position(others, a)
         scored = []
         for b in others[max(0, at - 24):at + 24]:
             if b in mine:
