@@ -5,11 +5,14 @@ divisions, 49 departments in each) with 10 people in each department, 60 service
 quarterly rounds over two years in which every person rates about three services they receive
 at random (``--shape scattered``, ~140,000 ratings) or, as the rounds ask, the six services
 their department uses (``--shape rounds``, ~190,000 ratings), loaded through ``db.bulk_insert``
-and summarised (``summary.rebuild``). Then, in one process, time
-``service.matrix`` for the top level (target ≤ 300 ms) and a drill-down, and ``service_index`` for every
-department. The top level is timed cold (the period's suppression decision made from the
-summary, as after every new rating; 5 runs) and warm (the decision kept for the summary's
-version; 20 runs), after one warm-up; p50/p95/best. Record the figures in bench/README.md.
+and summarised (``summary.rebuild``). Then, in one process, time apart:
+(b) the worker's job after a rating (``service.make_figures``: the summary's 24 months read, the
+suppression decision made, the decided figures stored; ``--job-runs`` times, forced to decide);
+(a) what pages cost, reading only the stored figures: ``service.matrix`` for the top level
+(target ≤ 300 ms) cold in process (5 runs: the stored row read and decoded, as in a new worker)
+and warm (20 runs: decoded figures kept per process), a drill-down, and ``service_index`` for
+every department; after one warm-up; p50/p95/best and this process's CPU. Record the figures in
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ async def fill(seed: int = 500, shape: str = "scattered") -> dict[str, int]:
     return {"departments": len(departments), "people": len(people), "services": len(services), "ratings": len(ratings)}
 
 
-async def measure(runs: int = 20, cold_runs: int = 5) -> dict[str, object]:
+async def measure(runs: int = 20, cold_runs: int = 5, job_runs: int = 3) -> dict[str, object]:
     from servicechain.internal_service import service
     from servicechain.platform import db
     from servicechain.platform.security import Actor
@@ -118,19 +121,34 @@ async def measure(runs: int = 20, cold_runs: int = 5) -> dict[str, object]:
     await db.start()
     hr = Actor(kind="person", person_id=1, role="hr", name="bench")
     division = (await db.fetch("SELECT id FROM department WHERE depth = 1 ORDER BY id LIMIT 1"))[0]["id"]
+    k, tree = await service.min_group(), await service.Tree.load()
+    period = await service.period_of(service.today())
+
+    async def job():
+        # The worker's job after a rating, forced to decide: the summary's 24 months read, the
+        # decision made, the figures stored (their row deleted first, so nothing is reused).
+        async with db.write():
+            await db.fetch("DELETE FROM internal_service_figures")
+        service._figures.clear()
+        return await service.make_figures(period, k, tree)
 
     def cold(call):
         async def run():
-            service._decisions.clear()  # as after a new rating: the summary's version changed
+            service._figures.clear()  # a new process: the stored figures' row read and decoded
             return await call()
         return run
 
-    # "cold": the period's decision is made (every figure of every page, read from the monthly
-    # summary and decided together) and the page read from it; "warm": the decision is kept
-    # for the summary's version, as it is until the next rating.
+    # (b) the job, apart; then (a) the pages, which only read the stored figures.
+    job_cpu, job_wall = [], []
+    await job()  # warm-up, and the figures the pages read
+    for _i in range(job_runs):
+        started, cpu = time.perf_counter(), time.process_time()
+        await job()
+        job_wall.append((time.perf_counter() - started) * 1000)
+        job_cpu.append((time.process_time() - cpu) * 1000)
     calls = {
-        "matrix top level, cold (decision made)": (cold(lambda: service.matrix(hr)), cold_runs),
-        "matrix top level, warm (decision kept)": (lambda: service.matrix(hr), runs),
+        "matrix top level, cold in process (stored figures read and decoded)": (cold(lambda: service.matrix(hr)), cold_runs),
+        "matrix top level, warm (figures kept in process)": (lambda: service.matrix(hr), runs),
         "matrix drill-down (a division × top), warm": (lambda: service.matrix(hr, division, None), runs),
         "service index, every department × 24 months, warm": (lambda: service.service_index(), runs),
     }
@@ -152,27 +170,32 @@ async def measure(runs: int = 20, cold_runs: int = 5) -> dict[str, object]:
     summary = {name: {"p50": round(statistics.median(v), 1), "p95": round(sorted(v)[int(0.95 * (len(v) - 1))], 1),
                       "best": round(min(v), 1), "cpu p50": round(statistics.median(cpu_ms[name]), 1), "runs": len(v)}
                for name, v in timings.items()}
-    decision = next(iter(service._decisions.values()))
+    summary["job: summary read + decision + figures stored"] = {
+        "p50": round(statistics.median(job_wall), 1), "best": round(min(job_wall), 1),
+        "cpu p50": round(statistics.median(job_cpu), 1), "cpu best": round(min(job_cpu), 1), "runs": len(job_wall)}
+    stored = await db.fetch("SELECT digest, payload FROM internal_service_figures")
+    decided = await service.decision(service.today(), k, tree)
     folded = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_monthly WHERE month >= {}", service.window()[0])
     rated = await db.fetch("SELECT COUNT(*) AS n FROM internal_service_rating WHERE rated_on >= {}", service.window()[0])
     summary["period"] = {"ratings": rated[0]["n"], "summary rows": folded[0]["n"]}
-    summary["decision"] = {"atoms (summary rows, 24 months)": decision.size, "figures": len(decision.figure_keys()),
-                           "hidden": len(decision.hidden)}
+    summary["decision"] = {"figures": len(decided.figure_keys()), "hidden": len(decided.hidden),
+                           "stored bytes (base64)": sum(len(r["payload"]) for r in stored)}
     summary["load average"] = round(os.getloadavg()[0], 1)
     summary["top level"] = {"rows": len(top["rows"]), "cols": len(top["cols"]), "hidden cells": sum(c["hidden"] for c in cells)}
     del result
     return summary
 
 
-def run_engine(engine: str, shape: str) -> dict[str, object]:
-    env, _data = empty_database(engine, "bench_internal_matrix")
+def run_engine(engine: str, shape: str, pg_name: str = "bench_internal_matrix", job_runs: int = 3) -> dict[str, object]:
+    env, _data = empty_database(engine, pg_name)
     env = {**env, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     loaded = subprocess.run([BIN / "python", __file__, "--inner", "fill", "--shape", shape], env=env, check=True,
                             capture_output=True, text=True)
     counts = json.loads(loaded.stdout.strip().splitlines()[-1])
     load_s = time.perf_counter() - started
-    measured = subprocess.run([BIN / "python", __file__, "--inner", "measure"], env=env, check=True, capture_output=True, text=True)
+    measured = subprocess.run([BIN / "python", __file__, "--inner", "measure", "--job-runs", str(job_runs)], env=env, check=True,
+                              capture_output=True, text=True)
     return {"engine": engine, "shape": shape, "load_s": round(load_s, 1), **counts, **json.loads(measured.stdout.strip().splitlines()[-1])}
 
 
@@ -181,21 +204,25 @@ def main() -> int:
     parser.add_argument("--inner", choices=("fill", "measure"))
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--shape", choices=("scattered", "rounds"), default="scattered")
+    parser.add_argument("--pg-name", default="bench_internal_matrix", help="the PostgreSQL database to (re)create")
+    parser.add_argument("--job-runs", type=int, default=3, help="times the job (summary read + decision + store) is timed")
     args = parser.parse_args()
     if args.inner:
         os.environ.setdefault("PICCOLO_CONF", "servicechain.piccolo_conf")
-        result = asyncio.run(fill(shape=args.shape) if args.inner == "fill" else measure())
+        result = asyncio.run(fill(shape=args.shape) if args.inner == "fill" else measure(job_runs=args.job_runs))
         print(json.dumps(result, default=str))
         return 0
     ok = True
     for engine in args.engines.split(","):
-        result = run_engine(engine, args.shape)
+        result = run_engine(engine, args.shape, args.pg_name, args.job_runs)
         print(json.dumps(result, ensure_ascii=False, indent=1))
-        for name in ("matrix top level, cold (decision made)", "matrix top level, warm (decision kept)"):
+        for name in ("matrix top level, cold in process (stored figures read and decoded)",
+                     "matrix top level, warm (figures kept in process)"):
             met = result[name]["p95"] <= TARGET_MS  # type: ignore[index]
             print(f"{engine}: {name} p95 ≤ {TARGET_MS} ms: {'met' if met else 'NOT met'}")
             ok &= met
-    print(f"target: matrix top level p95 ≤ {TARGET_MS} ms on every engine, cold and warm: {'met' if ok else 'NOT met'}")
+    print(f"target: matrix top level p95 ≤ {TARGET_MS} ms on every engine, cold in process and warm: {'met' if ok else 'NOT met'}"
+          " (the decision itself is the job's, timed apart)")
     return 0 if ok else 1
 
 
