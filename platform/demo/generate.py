@@ -721,6 +721,7 @@ async def load_demo(*, employees: int, months: int, seed: int, today: date, rese
             summary=f"Demo company {COMPANY_EN} loaded: {active} people at work, {len(ctx.people) - active} who left",
             counts=counts, checksum=checksum, reset=reset, **parameters,
         )
+    await db.analyze()  # a bulk load: the planner's statistics, before anyone reads
     # The dashboards and the monthly report read stored snapshots: the demo leaves last month's
     # and this month's, as the daily job would, so they show the company at once.
     from servicechain.platform.analytics import snapshot
