@@ -39,8 +39,9 @@ async def main():
     # Tables kept in raw SQL, outside Piccolo's table classes (dump_tables reads them too).
     from piccolo.engine.finder import engine_finder
     await engine_finder().run_ddl(
-        "INSERT INTO internal_service_decision (digest, hidden, made_at) SELECT 'backup-test', 'W10=', CURRENT_TIMESTAMP"
-        " WHERE NOT EXISTS (SELECT 1 FROM internal_service_decision)")
+        "INSERT INTO internal_service_figures (digest, period, k, version, tree, rounds, since, counted, as_of, made_at,"
+        " checksum, payload) SELECT 'backup-test', 'backup-test', 5, 0, 0, '', CURRENT_DATE, 0, CURRENT_TIMESTAMP,"
+        " CURRENT_TIMESTAMP, '', '' WHERE NOT EXISTS (SELECT 1 FROM internal_service_figures)")
     empty = [t._meta.tablename for t in tables if not await t.count().run()]
     print(",".join(empty))
 
