@@ -120,8 +120,6 @@ class PooledSQLiteTransaction(SQLiteTransaction):
         raw.execute("COMMIT")
         self._committed = True
         self.connection.sc_snapshot = False
-        if self.transaction_type is TransactionType.immediate:
-            self.engine._after_commit()
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
@@ -346,6 +344,8 @@ class TunedSQLiteEngine(SQLiteEngine):
                     pool.writer = None
             WRITER_HOLD.add(time.perf_counter() - pool.held_since)
             pool.write_lock.release()
+            if healthy:  # a transaction's or a lone statement's commit: both add to the WAL
+                self._after_commit()
         elif healthy and len(pool.idle) < MAX_IDLE_READERS and getattr(connection, "sc_file", None) == pool.file:
             pool.idle.append(connection)
         else:

@@ -227,6 +227,21 @@ async def test_sqlite_wal_is_checkpointed_on_a_readers_thread_every_few_hundred_
         assert transaction.connection._connection.execute("PRAGMA wal_autocheckpoint").fetchone()["wal_autocheckpoint"] == 0
 
 
+
+@pytest.mark.sqlite_only
+async def test_sqlite_lone_writes_count_towards_the_checkpoint_too(database_copy, monkeypatch):
+    """A statement written outside db.write() commits on its own: with the writer's own
+    checkpoint switched off, it must count too, or a workload of lone writes grows the WAL for good."""
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 3)
+    await _open_connections()
+    pool = db.engine()._connections()
+    pool.commits = 0
+    for n in range(3):
+        await SystemFlag.insert(SystemFlag(key=f"test.lone.{n}", value="1")).run()
+    assert pool.checkpoint is not None
+    await pool.checkpoint
+
+
 @pytest.mark.sqlite_only
 async def test_sqlite_writer_hold_time_is_recorded(database_copy):
     before = db.WRITER_HOLD.count
