@@ -213,6 +213,7 @@ JOB_MODULES = [
     "servicechain.platform.people.jobs",
     "servicechain.platform.customers.jobs",
     "servicechain.platform.surveys.jobs",
+    "servicechain.platform.reports.jobs",
     "servicechain.platform.analytics.jobs",
     "servicechain.internal_service.jobs",
 ]

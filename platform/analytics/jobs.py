@@ -34,9 +34,3 @@ async def refresh_daily(_: dict[str, Any]) -> None:
         stored = await snapshot.refresh_if_data(month)
         if stored is not None:
             log.info("analytics snapshot of %s refreshed (sha256 %s)", f"{month:%Y-%m}", stored.checksum[:12])
-
-
-# The worker imports this module (outbox.JOB_MODULES) and so learns the reports' handler too:
-# reports made on request run on the same queue. (platform/outbox.py is shared; listing
-# platform.reports.jobs there is the tidier home when it is next edited.)
-from servicechain.platform.reports import jobs as _report_jobs  # noqa: E402,F401

@@ -47,7 +47,8 @@ async def requests() -> list[dict[str, Any]]:
     since = datetime.now(UTC) - FAILURES_SHOWN
     rows = await db.fetch(
         "SELECT id, payload, run_at, attempts, finished_at, last_error FROM job WHERE kind = {}"
-        " AND (finished_at IS NULL OR finished_at >= {}) ORDER BY id DESC", jobs.KIND, since)
+        " AND (finished_at >= {} OR (finished_at IS NULL AND (attempts < {} OR run_at >= {}))) ORDER BY id DESC",
+        jobs.KIND, since, outbox.MAX_ATTEMPTS, since)
     out = []
     for row in rows:
         payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"] or "{}")

@@ -4,7 +4,7 @@ the file name and are checked against the stored checksum."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import timedelta, date
 
 import pytest
 
@@ -121,6 +121,12 @@ async def test_a_failure_of_the_queue_is_retried_then_shown(as_user, seeded, dat
     await work_off_reports()
     page = await client.get("/reports/")
     assert "the report could not be made." in page.text and "disk full" in page.text
+    # A given-up request is shown for a day after its last try, then no longer (it is never
+    # "finished", so it would otherwise stay on the page for good).
+    async with db.write():
+        await db.fetch("UPDATE job SET run_at = {} WHERE kind = 'reports.generate'", outbox.now() - timedelta(days=2))
+    page = await client.get("/reports/")
+    assert "the report could not be made." not in page.text
 
 
 async def test_generating_needs_the_csrf_token(as_user, seeded):
