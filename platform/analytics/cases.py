@@ -32,6 +32,7 @@ import polars as pl
 from scipy import stats
 
 from servicechain.platform import db
+from servicechain.platform.analytics.panel import SATISFIED_SQL
 
 CONFIDENCE = 0.95
 MIN_CASES = 10  # matched scores needed on each side
@@ -238,8 +239,8 @@ def _queries(since: date, until: date, department_ids: Iterable[int] | None, pos
     # CSAT per score as satisfied (100) or not (0): its mean is the product's CSAT, the share of
     # satisfied scores, and the difference in means is in percentage points.
     # (A float, not PostgreSQL's numeric, which the driver hands over as decimals.)
-    sat = ("CAST(CASE WHEN s.csat IS NULL AND s.csat_good IS NULL THEN NULL"
-           " WHEN s.csat >= 4 OR s.csat_good THEN 100 ELSE 0 END AS DOUBLE PRECISION)")
+    sat = (f"CAST(CASE WHEN s.csat IS NULL AND s.csat_good IS NULL THEN NULL ELSE 100 * ({SATISFIED_SQL}) END"
+           " AS DOUBLE PRECISION)")
     use_scores = (
         f"SELECT s.id AS score_id, s.case_ref, s.given_on, s.channel, s.department AS department_id, {sat} AS csat, s.low, "
         "(SELECT MIN(a.used_on) FROM authority_use a WHERE a.case_ref = s.case_ref) AS first_use "
