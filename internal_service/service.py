@@ -872,9 +872,13 @@ async def _newest(period: Period, k: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _inputs_changed(row: dict[str, Any], period: Period, k: int, tree: Tree) -> bool:
+    """Decided for another minimum, tree or set of rounds: no rating's job covers that."""
+    return int(row["k"]) != k or int(row["tree"]) != tree.fingerprint or set(period.rounds) != set(json.loads(row["rounds"]))
+
+
 def _behind(row: dict[str, Any], period: Period, k: int, tree: Tree) -> bool:
-    return (int(row["version"]) != int(row["now"]) or int(row["k"]) != k or int(row["tree"]) != tree.fingerprint
-            or bool(set(period.rounds) - set(json.loads(row["rounds"]))))
+    return int(row["version"]) != int(row["now"]) or _inputs_changed(row, period, k, tree)
 
 
 async def decided(until: date, k: int, tree: Tree, round_id: int | None = None) -> tuple[disclosure.Figures, Lag]:
@@ -905,7 +909,9 @@ async def decided(until: date, k: int, tree: Tree, round_id: int | None = None) 
         if int(row["version"]) != int(row["now"]):
             lag.newer = max(0, await _count_now(period) - int(row["counted"]))
         ratings_scheduled = period.name == months_back(today(), 1)[0] and int(row["version"]) != int(row["now"])
-        if not ratings_scheduled and (lag.newer or int(row["version"]) == int(row["now"])):
+        # A past month or a round's period has no rating's job after it, and a new tree, minimum
+        # or set of rounds none at all, even when ratings elsewhere moved the version meanwhile.
+        if not ratings_scheduled and (lag.newer or _inputs_changed(row, period, k, tree)):
             state = hashlib.sha256(repr((period.name, int(row["now"]), k, tree.fingerprint, period.rounds)).encode())
 
             async def schedule() -> None:

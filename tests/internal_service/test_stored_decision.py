@@ -143,3 +143,21 @@ def test_figures_read_back_from_their_bytes_are_the_decided_ones():
         disclosure.Figures.from_bytes(blob, "0" * 64)
     with pytest.raises(disclosure.Damaged):
         disclosure.Figures.from_bytes(blob[: len(blob) // 2])
+
+
+async def test_a_past_months_figures_are_decided_again_when_the_tree_changed_though_ratings_moved_the_version(cast, company):
+    """A past month has no rating's job after it; when the tree changed and ratings elsewhere
+    moved the summary's version meanwhile, reading the period must still schedule its job."""
+    provider, raters, svc = company
+    last_month = service.months_back(service.today(), 2)[0]
+    until = service.first_of_month(last_month)
+    k = await service.min_group()
+    await service.decided(until, k, await service.Tree.load())  # nothing stored yet: decided and stored here
+    await h.department("Stored newcomers", cast.departments["company"])  # a new tree
+    await h.ratings(svc, [(person, raters, 5) for person in await h.people(raters, 1)])  # this month: a new version
+    async with db.write():
+        await db.fetch("DELETE FROM job WHERE kind = {}", service.FIGURES_JOB)
+    await service.decided(until, k, await service.Tree.load())
+    await asyncio.sleep(0.2)  # the job is scheduled outside the request's snapshot
+    rows = await db.fetch("SELECT payload FROM job WHERE kind = {} AND finished_at IS NULL", service.FIGURES_JOB)
+    assert any(until.isoformat() in str(r["payload"]) for r in rows), rows
