@@ -71,6 +71,9 @@ ROUTES = [
 
 def create_app(*, run_worker: bool = False) -> Litestar:
     settings = get_settings()
+    # A deployed release never edits its templates in place (an upgrade restarts the workers), so
+    # production skips the file check Jinja otherwise makes for every template of every page.
+    template_engine.engine.auto_reload = not settings.is_production
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -165,3 +165,20 @@ def test_healthz_answers_503_when_the_database_does_not(tmp_path, database_url):
     assert result.returncode == 0, result.stderr
     # only the state: the route is public, and the reason can name the database's host and user
     assert result.stdout.split() == ["503", "('status',", "'unavailable')"]
+
+
+def test_templates_are_checked_for_edits_outside_production_only(monkeypatch, tmp_path):
+    from servicechain.platform import app as app_module
+    from servicechain.platform.web import template_engine
+
+    production = settings(SERVICECHAIN_ENV="production", SERVICECHAIN_SECRET_KEY=SECRET, SERVICECHAIN_DATA_DIR=str(tmp_path))
+    development = settings(SERVICECHAIN_DATA_DIR=str(tmp_path))
+    try:
+        monkeypatch.setattr(app_module, "get_settings", lambda: production)
+        app_module.create_app()
+        assert template_engine.engine.auto_reload is False  # a release's templates never change under it
+        monkeypatch.setattr(app_module, "get_settings", lambda: development)
+        app_module.create_app()
+        assert template_engine.engine.auto_reload is True  # a developer sees an edited template at once
+    finally:
+        template_engine.engine.auto_reload = True
