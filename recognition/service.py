@@ -55,6 +55,10 @@ from servicechain.recognition.tables import (
 
 # A colleague may thank this many times in 24 hours: enough for a busy day, not for a script.
 DAILY_LIMIT = 20
+# PostgreSQL advisory lock namespaces (the two-integer key space, apart from the one-bigint keys
+# of platform.audit, outbox and accounts): the second key is a person's id.
+SENDER_LOCK = 7_305_101  # a sender's thanks, counted against the daily limit
+BUDGET_PERIODS_LOCK = 7_305_102  # a manager's budget periods, which may not overlap
 PAGE_SIZE = 20
 PERIODS = (7, 30, 90, 365)  # the feed filter's "last N days"
 
@@ -155,6 +159,16 @@ async def set_value_retired(actor: Actor, value_id: int, retired: bool) -> None:
                            object_id=value_id, summary=f"Company value {row['code']} {'retired' if retired else 'restored'}")
 
 
+async def _one_at_a_time(namespace: int, person_id: int) -> None:
+    """Inside a write transaction: wait until no other transaction holds this person's lock of
+    this kind, until commit. For checks that count or look for rows and then insert: PostgreSQL's
+    READ COMMITTED lets two transactions read the same rows before either inserts, and the
+    statement after the lock reads what the one before us committed. SQLite needs nothing: its
+    write transactions (BEGIN IMMEDIATE) already run one at a time."""
+    if db.engine().engine_type == "postgres":
+        await db.fetch("SELECT pg_advisory_xact_lock({}, {})", namespace, person_id)
+
+
 # --- giving thanks ---------------------------------------------------------------------------
 
 
@@ -243,6 +257,8 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
         # The time is taken holding the writer, so ids and times keep the same order on SQLite
         # (the feeds' period filter relies on it, see _first_id_since).
         now = utcnow()
+        # Two thanks of one sender at once would both count 19 and both insert the 20th.
+        await _one_at_a_time(SENDER_LOCK, sender["id"])  # type: ignore[index]
         # Inserted only while the sender is under the daily limit, counted in the same statement.
         inserted = await db.fetch(
             "INSERT INTO recognition (sender, message, story, case_ref, public, created_at, via_token)"
@@ -566,6 +582,8 @@ async def set_budget(actor: Actor, data: dict[str, Any]) -> int:
         if form.manager and (manager is None or not manager["active"]):
             errors.setdefault("manager", []).append(_("Nobody working here has the email or employee number %(who)s.",
                                                       who=form.manager))
+        if not errors:  # two budgets set at once must not both find the period free
+            await _one_at_a_time(BUDGET_PERIODS_LOCK, manager["id"])  # type: ignore[index]
         if not errors and await _overlaps(manager["id"], p["starts_on"], p["ends_on"]):  # type: ignore[index]
             errors["starts_on"] = [_("This manager already has a budget for part of this period.")]
         if errors:
@@ -620,6 +638,9 @@ async def update_budget(actor: Actor, budget_id: int, data: dict[str, Any]) -> N
     p = form.parsed
     async with db.write():
         budget = await reward_budget_for(actor, budget_id)
+        # A budget set for this manager meanwhile must count against the overlap check (the
+        # manager's lock first, as set_budget takes it, then the row).
+        await _one_at_a_time(BUDGET_PERIODS_LOCK, budget["manager"])
         if db.engine().engine_type == "postgres":  # a reward given meanwhile must count against the check
             await db.fetch("SELECT id FROM reward_budget WHERE id = {} FOR UPDATE", budget_id)
         drawn = await _drawn(budget_id)
@@ -646,6 +667,10 @@ async def remove_budget(actor: Actor, budget_id: int) -> None:
     point at it): lower it to what is spent or shorten its period instead. Audited."""
     async with db.write():
         budget = await reward_budget_for(actor, budget_id)
+        # A reward given meanwhile must count: rewards hold their budget's row while they check
+        # it, and deleting the budget would delete a reward it missed with it (the key cascades).
+        if db.engine().engine_type == "postgres":
+            await db.fetch("SELECT id FROM reward_budget WHERE id = {} FOR UPDATE", budget_id)
         drawn = await _drawn(budget_id)
         if drawn["n"]:
             raise DomainError(ngettext(

@@ -3,18 +3,21 @@
 Under the morning rush every query inside a write transaction waits for a trip through the busy
 event loop while SQLite's one writer is held, and every thanks queues behind it: the checks that
 need no lock are read before the transaction, and the transaction only writes (the daily limit
-is counted by the insert itself). The audit entry's own queries belong to platform.audit.
+is counted by the insert itself, on PostgreSQL after taking the sender's lock). The audit entry's
+own queries belong to platform.audit.
 """
 
 from __future__ import annotations
 
+from servicechain.platform import audit, db
+from servicechain.recognition import service
 from servicechain.recognition.tables import Recognition
 from tests.api.helpers import on_app_loop
 from tests.cast import EMAILS
 from tests.conftest import post_form
 from tests.recognition.querylog import QueryLog, count_queries
 
-AUDIT = ("audit_entry", "system_flag", "pg_advisory_xact_lock")
+AUDIT = ("audit_entry", "system_flag", f"pg_advisory_xact_lock({audit.PG_CHAIN_LOCK})")
 
 
 def writes_of_thanks(log: QueryLog) -> list[str]:
@@ -26,14 +29,16 @@ def touching(log: QueryLog, *tables: str) -> int:
     return sum(1 for sql, _where in log.queries if any(f" {t} " in f" {sql} " for t in tables))
 
 
-async def test_thanks_hold_the_writer_only_for_their_inserts(client, values, as_user):
+async def test_thanks_hold_the_writer_only_for_their_inserts(client, cast, values, as_user):
     await as_user("employee")
     message = "Queries: thanks for covering the late shift."
     with count_queries() as log:
         response = await post_form(client, "/recognition/new", {"to": [EMAILS["manager"], EMAILS["hr"]],
                                                                "values": ["customer", "beyond"], "message": message}, htmx=True)
     assert response.status_code == 200, response.text
-    assert writes_of_thanks(log) == ["INSERT INTO recognition", "INSERT INTO recognition_recipient",
+    # PostgreSQL: the sender's lock first, so that thanks sent at once count one another.
+    lock = [] if db.is_sqlite() else [f"SELECT pg_advisory_xact_lock({service.SENDER_LOCK}, {cast.ids['employee']})"]
+    assert writes_of_thanks(log) == [*lock, "INSERT INTO recognition", "INSERT INTO recognition_recipient",
                                      "INSERT INTO recognition_value", 'INSERT INTO "notification"',
                                      'INSERT INTO "notification"'], str(log)
     saved = await on_app_loop(client, Recognition.select().where(Recognition.message == message).run)
