@@ -24,6 +24,23 @@ def fail(message: str, code: int = EXIT_DATA) -> None:
     sys.exit(code)
 
 
+def month_option(text: str | None) -> date | None:
+    """A ``--month YYYY-MM`` option as the month's first day, None when it was not given. Read by
+    ``lib.dates.parse_month``, as the web pages read a month, so a bad one (empty included) gets
+    the same words; exit 2 with them, in English like the rest of the command line."""
+    if text is None:
+        return None
+    from servicechain.platform.i18n import use_language
+    from servicechain.platform.lib.dates import BadMonth, parse_month
+
+    try:
+        return parse_month(text)
+    except BadMonth as exc:
+        with use_language("en"):
+            fail(f"--month: {exc}", EXIT_USAGE)
+        raise  # unreachable: fail exits
+
+
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run one async command with the database started and stopped around it."""
     from servicechain.platform import db

@@ -148,6 +148,13 @@ def month_label(day: date, pattern: str = "LLLL yyyy") -> str:
     return _month_label_in(day, pattern, i18n.current_language())
 
 
+def month_title(day: date) -> str:
+    """"October 2026" / "Октябрь 2026": the stand-alone month name as a title (the month picker,
+    the report's title and archive); ``month_label`` is the form for inside a sentence."""
+    text = month_label(day)
+    return text[:1].upper() + text[1:]
+
+
 @lru_cache(maxsize=4096)
 def _month_label_in(day: date, pattern: str, language: str) -> str:
     return _babel_date(day, format=pattern, locale=language)

@@ -12,22 +12,8 @@ from datetime import date, datetime
 
 import click
 
-from servicechain.platform.cli import EXIT_DATA, EXIT_USAGE, fail, run
-
-
-def parse_month(text: str) -> date:
-    try:
-        if len(text) != 7 or text[4] != "-":
-            raise ValueError
-        return date(int(text[:4]), int(text[5:7]), 1)
-    except ValueError:
-        fail(f"--month must be YYYY-MM, such as 2026-10, not {text!r}", EXIT_USAGE)
-        raise  # unreachable: fail exits
-
-
-def last_complete_month(today: date) -> date:
-    i = today.year * 12 + today.month - 2
-    return date(i // 12, i % 12 + 1, 1)
+from servicechain.platform.cli import EXIT_DATA, EXIT_USAGE, fail, month_option, run
+from servicechain.platform.lib.dates import last_complete_month
 
 
 @click.group()
@@ -43,7 +29,7 @@ def refresh_command(month_text: str | None) -> None:
     from servicechain.platform.config import get_settings
 
     today = datetime.now(get_settings().tz).date()
-    month = parse_month(month_text) if month_text else last_complete_month(today)
+    month = month_option(month_text) or last_complete_month(today)
     if month > date(today.year, today.month, 1):
         fail(f"{month:%Y-%m} has not begun yet; choose this month or an earlier one", EXIT_USAGE)
 

@@ -17,8 +17,11 @@ from servicechain.platform.web import ENVIRONMENT, render
 
 
 def _query(request: Request) -> dict[str, str]:
-    return {key: request.query_params.get(key, "") for key in
-            ("sort", "order", "all", "people", "customer", "lag", "view", "movers", "month")}
+    """The choices in the query, only those present: ``?month=`` asks for a month (and is told
+    it named none), no ``month`` at all asks for the default one."""
+    return {key: request.query_params[key] for key in
+            ("sort", "order", "all", "people", "customer", "lag", "view", "movers", "month")
+            if key in request.query_params}
 
 
 def _fragment(request: Request) -> str | None:

@@ -30,6 +30,7 @@ from servicechain.platform.analytics.metrics import CUSTOMER, METRICS, PEOPLE, M
 from servicechain.platform.analytics.snapshot import SnapshotDamaged
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import ngettext
+from servicechain.platform.lib.dates import BadMonth, month_start, parse_month, shift_month
 from servicechain.platform.people.tables import Department
 from servicechain.platform.security import Actor, AnalyticsScope, analytics_department_for, analytics_scope, can
 
@@ -48,9 +49,6 @@ TABLE_LEVELS = 3
 LAGS = (0, 1, 2, 3)
 VIEWS = ("within", "across")
 DEFAULT_PAIR = ("engagement", "csat")
-# Dots a scatter chart draws at most (as the report's; the same ones each time).
-SCATTER_POINTS = 600
-SCATTER_SEED = 20261
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -90,7 +88,7 @@ def parse_params(query: Mapping[str, str]) -> Params:
         sort = None
     lag = query.get("lag", "")
     return Params(
-        month=parse_month(query.get("month", "")),
+        month=_asked_month(query),
         sort=sort,
         order="asc" if query.get("order") == "asc" else "desc",
         all_departments=query.get("all") == "1",
@@ -102,15 +100,28 @@ def parse_params(query: Mapping[str, str]) -> Params:
     )
 
 
-def parse_month(text: str) -> date | None:
-    """"2026-10" as the first of that month; None for anything else."""
-    text = (text or "").strip()
-    if len(text) != 7 or text[4] != "-" or not (text[:4].isdigit() and text[5:].isdigit()):
+def _asked_month(query: Mapping[str, str]) -> date | None:
+    """The month named in the query, read as everywhere else (``lib.dates.parse_month``); None
+    when none is named or it is not a month (``month_problem`` says which)."""
+    if "month" not in query:
         return None
     try:
-        return date(int(text[:4]), int(text[5:]), 1)
-    except ValueError:
+        return parse_month(query["month"])
+    except BadMonth:
         return None
+
+
+def month_problem(query: Mapping[str, str]) -> str | None:
+    """What is wrong with the month named in the query ("2026-13", "", "26-01"), in the words
+    the report form and the command line use; None when none is named or it is a month. The
+    page then shows its default month, as for a month without figures, and says why."""
+    if "month" not in query:
+        return None
+    try:
+        parse_month(query["month"])
+    except BadMonth as exc:
+        return str(exc)
+    return None
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -118,11 +129,6 @@ def parse_month(text: str) -> date | None:
 
 def label(key: str) -> str:
     return str(metric(key).label)
-
-
-def _shift(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _name(row: Mapping[str, Any]) -> str:
@@ -188,8 +194,7 @@ class Context:
 def running_month() -> date:
     from servicechain.platform.people.service import today
 
-    day = today()
-    return date(day.year, day.month, 1)
+    return month_start(today())
 
 
 def default_month(months: Sequence[date], running: date) -> date | None:
@@ -205,8 +210,7 @@ def month_picker(months: Sequence[date], shown: date | None, asked: date | None,
     """The months a page may show, newest first (only months with a snapshot), the running one
     labelled as month to date; ``missing`` names a month asked for that has no snapshot."""
     def title(m: date) -> str:
-        text = i18n.format_date(m, "LLLL yyyy")
-        text = text[:1].upper() + text[1:]
+        text = charts.month_title(m)
         return _("%(month)s (month to date)", month=text) if m == running else text
 
     return {"options": [{"value": f"{m:%Y-%m}", "label": title(m), "selected": m == shown}
@@ -312,7 +316,7 @@ def _build_context(scope: AnalyticsScope, snapshot: Any, current: dict[int, str]
         r["linked"] = r["department_id"] in current  # a department since removed has no page
     roots = sorted((d for d, r in visible.items() if r.get("parent_id") not in visible),
                    key=lambda d: (visible[d].get("depth") or 0, visible[d]["path"], d))
-    month = date(snapshot.month.year, snapshot.month.month, 1)
+    month = month_start(snapshot.month)
     company = panel.company
     surveyed = frozenset(company.filter(pl.col("engagement").is_not_null())["month"].to_list()) \
         if "engagement" in company.columns else frozenset()
@@ -338,12 +342,12 @@ def headline(by_month: dict[date, dict[str, Any]], month: date, surveyed: frozen
              keys: Sequence[str] = HEADLINE) -> list[dict[str, Any]]:
     """Each headline metric this month, its change against last month and the same month last
     year, and a sparkline of the last twelve months."""
-    now, last, year = by_month.get(month), by_month.get(_shift(month, -1)), by_month.get(_shift(month, -12))
+    now, last, year = by_month.get(month), by_month.get(shift_month(month, -1)), by_month.get(shift_month(month, -12))
     out = []
     for key in keys:
         m = metric(key)
         cell = figure(now, key, month in surveyed)
-        history = [_value(by_month.get(_shift(month, -i)), key) for i in range(SPARK_MONTHS - 1, -1, -1)]
+        history = [_value(by_month.get(shift_month(month, -i)), key) for i in range(SPARK_MONTHS - 1, -1, -1)]
         out.append({
             **cell, "label": str(m.label), "side": m.side,
             "vs_month": _change(cell["value"], _value(last, key), m),
@@ -356,7 +360,7 @@ def headline(by_month: dict[date, dict[str, Any]], month: date, surveyed: frozen
 def trend_chart(by_month: dict[date, dict[str, Any]], month: date, months: int, key: str, *, width: int = 420,
                 height: int = 200) -> Markup:
     m = metric(key)
-    points = [(_shift(month, -i), _value(by_month.get(_shift(month, -i)), key)) for i in range(months - 1, -1, -1)]
+    points = [(shift_month(month, -i), _value(by_month.get(shift_month(month, -i)), key)) for i in range(months - 1, -1, -1)]
     return charts.line_chart([("", points)], y_label=str(m.label), width=width, height=height,
                              title=str(m.label), decimals=m.decimals)
 
@@ -474,16 +478,11 @@ def describe_pair(pair: chain.PairResult, elasticity: chain.Elasticity | None, t
 def pair_view(ctx: Context, units: pl.DataFrame, result: chain.ChainResult, pair: chain.PairResult, *,
               width: int = 360, height: int = 260) -> dict[str, Any]:
     """One pair: its words, its scatter chart with the fitted line, and who followed."""
-    points = chain.scatter_points(units, pair.people, pair.customer, pair.lag, pair.view)
+    scatter = chain.scatter(units, pair.people, pair.customer, pair.lag, pair.view)
     names = {d: r["name"] for d, r in ctx.departments.items()}
-    fit = chain.fit_line(points) if not pair.too_small else None  # from every point
-    drawn = points.drop_nulls(["x", "y"])
-    total = drawn.height
-    if total > SCATTER_POINTS:
-        # At 20,000 people a pair has ~21,000 department-months: every dot made a 4 MB chart and
-        # a 27 MB page. A fixed random sample shows the cloud's shape; the line uses them all.
-        drawn = drawn.sample(SCATTER_POINTS, seed=SCATTER_SEED)
-    rows = drawn.to_dicts()
+    fit = scatter.fit if not pair.too_small else None
+    total = scatter.total
+    rows = scatter.drawn.to_dicts()
     tips = [names.get(r["department_id"], str(r["department_id"])) + (
         ", " + charts.month_label(r["month"]) if r["month"] else "") for r in rows]
     y_label = f"{label(pair.customer)}, {when(pair.lag)}"
@@ -558,12 +557,12 @@ def department_rows(ctx: Context, ids: Sequence[int], params: Params, *, base_de
     engagement and CSAT; in tree order, or sorted by a column (missing figures last)."""
     if not ids:
         return []
-    since = _shift(ctx.month, -(SPARK_MONTHS - 1))
+    since = shift_month(ctx.month, -(SPARK_MONTHS - 1))
     rows = _series_rows(ctx.panel.frame, ids, since, ctx.month).to_dicts()
     by_department: dict[int, dict[date, dict[str, Any]]] = {}
     for r in rows:
         by_department.setdefault(r["department_id"], {})[r["month"]] = r
-    months = [_shift(ctx.month, -i) for i in range(SPARK_MONTHS - 1, -1, -1)]
+    months = [shift_month(ctx.month, -i) for i in range(SPARK_MONTHS - 1, -1, -1)]
     out = []
     for d in ids:
         info = ctx.departments[d]
@@ -625,7 +624,7 @@ def movers(ctx: Context, ids: Sequence[int], key: str) -> dict[str, Any]:
     """The departments whose figure rose or fell most since last month (of those with both
     months), as two signed bar charts."""
     m = metric(key)
-    last = _shift(ctx.month, -1)
+    last = shift_month(ctx.month, -1)
     frame = _series_rows(ctx.panel.frame, ids, last, ctx.month).select("department_id", "month", key) \
         if key in ctx.panel.frame.columns else pl.DataFrame()
     values: dict[int, dict[date, float | None]] = {}
@@ -669,14 +668,17 @@ def month_query(params: Params) -> str:
     return f"?month={params.month:%Y-%m}" if params.month else ""
 
 
-async def _context(actor: Actor, params: Params, snapshot: Any) -> tuple[Context | None, dict[str, Any] | None]:
+async def _context(actor: Actor, params: Params, snapshot: Any,
+                   query: Mapping[str, str]) -> tuple[Context | None, dict[str, Any] | None]:
     """The chosen month's snapshot through the actor's scope, and the month picker (None when a
-    caller passed the snapshot itself)."""
+    caller passed the snapshot itself) with ``bad_month``, what is wrong with a month asked for
+    that is not one (the picker is per view, never kept with the page)."""
     picker = None
     if snapshot is None:
         snapshot, picker = await _select(params.month)
         if snapshot is None:
             return None, None
+        picker = {**picker, "bad_month": month_problem(query)}
     return await load_context(actor, snapshot), picker
 
 
@@ -725,7 +727,7 @@ async def company_page(actor: Actor, query: Mapping[str, str], *, snapshot: Any 
     403 for anyone else; an empty state when no snapshot has been built."""
     params = parse_params(query)
     try:
-        ctx, picker = await _context(actor, params, snapshot)
+        ctx, picker = await _context(actor, params, snapshot, query)
     except SnapshotDamaged:
         return {**empty_page(actor), "damaged": True}
     if ctx is None:
@@ -742,7 +744,7 @@ def _company_body(ctx: Context, params: Params) -> dict[str, Any]:
         focus_name = _("The whole company")
     elif ctx.roots:
         root = ctx.roots[0]
-        focus_rows = _series_rows(panel.frame, [root], _shift(ctx.month, -(months - 1)), ctx.month).to_dicts()
+        focus_rows = _series_rows(panel.frame, [root], shift_month(ctx.month, -(months - 1)), ctx.month).to_dicts()
         focus_name = ctx.departments[root]["name"]
     else:
         return {"empty": False, "nothing_headed": True}
@@ -772,7 +774,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
     department, _scope = await analytics_department_for(actor, department_id)
     params = parse_params(query)
     try:
-        ctx, picker = await _context(actor, params, snapshot)
+        ctx, picker = await _context(actor, params, snapshot, query)
     except SnapshotDamaged:
         ctx, damaged = None, True
     else:
@@ -791,7 +793,7 @@ async def department_page(actor: Actor, department_id: int, query: Mapping[str, 
 
 def _department_body(ctx: Context, department_id: int, info: dict[str, Any], params: Params) -> dict[str, Any]:
     months = int(getattr(ctx.panel, "months", 24) or 24)
-    rows = _series_rows(ctx.panel.frame, [department_id], _shift(ctx.month, -(months - 1)), ctx.month).to_dicts()
+    rows = _series_rows(ctx.panel.frame, [department_id], shift_month(ctx.month, -(months - 1)), ctx.month).to_dicts()
     by_month = _by_month(rows)
     now = by_month.get(ctx.month)
     # Up the tree as far as the actor may see, for the breadcrumbs.

@@ -26,6 +26,7 @@ import polars as pl
 from servicechain.platform import db
 from servicechain.platform.analytics.metrics import METRICS
 from servicechain.platform.analytics.panel import Panel, build_panel
+from servicechain.platform.lib.dates import month_start
 from servicechain.platform.security import utcnow
 
 MONTHS = 24
@@ -44,10 +45,6 @@ class Snapshot:
     built_at: datetime
     checksum: str
     panel: Panel
-
-
-def month_start(day: date) -> date:
-    return date(day.year, day.month, 1)
 
 
 def encode(panel: Panel) -> bytes:

@@ -10,37 +10,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from servicechain.platform.cli import EXIT_DATA, EXIT_USAGE, fail, run
+from servicechain.platform.cli import EXIT_DATA, fail, month_option, run
 
 
 @click.group()
 def report() -> None:
     """The monthly executive report (PDF)."""
-
-
-def _month(text: str) -> date:
-    try:
-        if len(text) != 7 or text[4] != "-":
-            raise ValueError
-        return date(int(text[:4]), int(text[5:7]), 1)
-    except ValueError:
-        fail(f"--month must be YYYY-MM, not {text!r}", EXIT_USAGE)
-        raise  # unreachable: fail exits
-
-
-def _last_complete_month() -> date:
-    from datetime import datetime
-
-    from servicechain.platform.config import get_settings
-
-    today = datetime.now(get_settings().tz).date()
-    i = today.year * 12 + today.month - 2
-    return date(i // 12, i % 12 + 1, 1)
 
 
 def check_output(out: Path) -> None:
@@ -88,14 +68,14 @@ def write_atomically(out: Path, data: bytes) -> None:
               help="The PDF file to write (replaced whole if it exists).")
 def monthly(month_text: str | None, lang: str, out: Path) -> None:
     """Make the monthly report, store it in the archive and write it to --out."""
-    from servicechain.platform.config import LANGUAGES
+    from servicechain.platform.config import LANGUAGES, get_settings
     from servicechain.platform.i18n import use_language
-    from servicechain.platform.lib.dates import month_key
+    from servicechain.platform.lib.dates import last_complete_month, month_key
     from servicechain.platform.reports import monthly as reports
 
     if lang not in LANGUAGES:
         fail(f"language {lang!r} is not supported; supported: {', '.join(LANGUAGES)}", EXIT_DATA)
-    month = _month(month_text) if month_text else _last_complete_month()
+    month = month_option(month_text) or last_complete_month(datetime.now(get_settings().tz).date())
     out = out.expanduser().absolute()
     check_output(out)
 

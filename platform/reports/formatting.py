@@ -1,16 +1,14 @@
-"""How the report prints a figure: Babel's numbers for the report's language, the metric's own
-decimals and unit, and signed changes. Call inside ``i18n.use_language(lang)``."""
+"""How the report prints a figure: the dashboards' numbers for the report's language, the
+metric's own decimals and unit, and signed changes. Call inside ``i18n.use_language(lang)``."""
 
 from __future__ import annotations
 
 import math
 
-from babel.numbers import format_decimal
-
+from servicechain.platform.analytics.charts import format_value
 from servicechain.platform.analytics.metrics import metric
-from servicechain.platform.i18n import current_language, gettext as _
+from servicechain.platform.i18n import gettext as _
 
-MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash in print
 NBSP = "\u00a0"
 
 
@@ -19,18 +17,14 @@ def _missing(value: float | None) -> bool:
 
 
 def number(value: float | None, decimals: int = 0, *, signed: bool = False) -> str:
-    """``value`` with ``decimals`` places in the report's language; "—" for no figure."""
+    """``value`` with ``decimals`` places in the report's language; "—" for no figure. Written
+    by the dashboards' ``charts.format_value``, so a figure reads the same in print and on
+    screen; ``signed`` adds "+" to a change that does not round to zero."""
     if _missing(value):
         return "—"
-    rounded = round(float(value), decimals)  # type: ignore[arg-type]
-    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
-    text = format_decimal(abs(rounded), format=pattern, locale=current_language())
-    if rounded < 0:
-        return MINUS + text
-    if signed and rounded > 0:
+    text = format_value(float(value), decimals)  # type: ignore[arg-type]
+    if signed and round(float(value), decimals) > 0:  # type: ignore[arg-type]
         return "+" + text
-    if signed:  # zero after rounding: no sign
-        return text
     return text
 
 

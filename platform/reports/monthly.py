@@ -17,16 +17,17 @@ import asyncio
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 from markupsafe import Markup
 
 from servicechain.platform import db
+from servicechain.platform.analytics.charts import month_title
 from servicechain.platform.config import LANGUAGES, get_settings
 from servicechain.platform.i18n import format_date, format_datetime, gettext as _, lazy_gettext, use_language
-from servicechain.platform.lib.dates import month_key
+from servicechain.platform.lib.dates import month_end, month_key, month_start, shift_month
 from servicechain.platform.reports import formatting as fmt
 from servicechain.platform.security import Actor
 
@@ -54,11 +55,6 @@ MOVER_METRICS = ("engagement", "csat")
 MOVERS = 5
 STORIES = 3
 CHAIN_PAIRS = 6
-# A scatter chart prints at most this many points, drawn at random (the same ones each time):
-# at 20,000 people a pair has ~28,000 department-months, and typesetting that many SVG circles
-# took WeasyPrint minutes for dots that overlap anyway. The fitted line uses every point.
-SCATTER_POINTS = 600
-SCATTER_SEED = 20261
 
 
 class ReportError(Exception):
@@ -81,30 +77,6 @@ def check_language(lang: str) -> None:
     if lang not in LANGUAGES:
         raise UnsupportedLanguage(_("Language %(lang)s is not supported; choose one of: %(choices)s.",
                                     lang=repr(lang), choices=", ".join(LANGUAGES)))
-
-
-def month_start(day: date) -> date:
-    return date(day.year, day.month, 1)
-
-
-def month_end(day: date) -> date:
-    nxt = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-    return nxt - timedelta(days=1)
-
-
-def shift_month(day: date, months: int) -> date:
-    i = day.year * 12 + day.month - 1 + months
-    return date(i // 12, i % 12 + 1, 1)
-
-
-def month_title(day: date) -> str:
-    """"October 2026" / "Октябрь 2026" (the stand-alone month name, as a title)."""
-    from babel.dates import format_date as babel_date
-
-    from servicechain.platform.i18n import current_language
-
-    text = babel_date(day, "LLLL yyyy", locale=current_language())
-    return text[:1].upper() + text[1:]
 
 
 # --- the snapshot -------------------------------------------------------------------------------
@@ -272,20 +244,6 @@ def _movers(panel: Any, month: date, names: dict[int, str]) -> list[dict[str, An
     return result
 
 
-def _fit_frame(points: pl.DataFrame) -> tuple[float, float] | None:
-    """Least squares y = slope·x + intercept over every point (the chart may show a sample)."""
-    if points.height < 3:
-        return None
-    sums = points.select(mx=pl.col("x").mean(), my=pl.col("y").mean()).row(0)
-    mx, my = float(sums[0]), float(sums[1])
-    sxx, sxy = points.select(((pl.col("x") - mx) ** 2).sum().alias("sxx"),
-                             ((pl.col("x") - mx) * (pl.col("y") - my)).sum().alias("sxy")).row(0)
-    if not sxx:
-        return None
-    slope = float(sxy) / float(sxx)
-    return slope, my - slope * mx
-
-
 def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
     from servicechain.platform.analytics import chain, charts
     from servicechain.platform.analytics.metrics import CUSTOMER, PEOPLE, metric
@@ -307,18 +265,17 @@ def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
         if p.too_small:
             item["chart"] = None
         else:
-            points_frame = chain.scatter_points(panel.units, p.people, p.customer, p.lag, p.view)
-            clean = points_frame.drop_nulls(["x", "y"])
-            fit = _fit_frame(clean)
-            shown = clean if clean.height <= SCATTER_POINTS else clean.sample(SCATTER_POINTS, seed=SCATTER_SEED)
-            points = [(float(x), float(y)) for x, y in zip(shown["x"].to_list(), shown["y"].to_list(), strict=True)]
-            item["points_total"] = fmt.number(clean.height, 0)
-            item["points_shown"] = fmt.number(len(points), 0) if clean.height > len(points) else None
+            # The dashboards' rule: the same dots drawn and the same line, fitted to every point.
+            scatter = chain.scatter(panel.units, p.people, p.customer, p.lag, p.view)
+            drawn = scatter.drawn
+            points = [(float(x), float(y)) for x, y in zip(drawn["x"].to_list(), drawn["y"].to_list(), strict=True)]
+            item["points_total"] = fmt.number(scatter.total, 0)
+            item["points_shown"] = fmt.number(len(points), 0) if scatter.sampled else None
             x_label, y_label = str(pm.label), str(cm.label)
             if p.view == "within":
                 x_label = _("%(metric)s, adjusted for the department's own level", metric=x_label)
                 y_label = _("%(metric)s, adjusted for the department's own level", metric=y_label)
-            item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=fit,
+            item["chart"] = charts.scatter_chart(points, x_label=x_label, y_label=y_label, fit=scatter.fit,
                                                  width=320, height=240)
         e = elasticities.get((p.people, p.customer, p.lag))
         if e is None:

@@ -17,7 +17,8 @@ from servicechain.platform import db, outbox
 
 from servicechain.platform.config import LANGUAGES, get_settings
 from servicechain.platform.i18n import gettext as _
-from servicechain.platform.lib.dates import month_key
+from servicechain.platform.lib import dates
+from servicechain.platform.lib.dates import BadMonth, month_key, parse_month
 from servicechain.platform.reports import jobs, monthly
 from servicechain.platform.security import Actor, require
 from servicechain.platform.web import FormInvalid
@@ -26,8 +27,7 @@ MONTHS_OFFERED = 24
 
 
 def last_complete_month(today: date | None = None) -> date:
-    today = today or datetime.now(get_settings().tz).date()
-    return monthly.shift_month(date(today.year, today.month, 1), -1)
+    return dates.last_complete_month(today or datetime.now(get_settings().tz).date())
 
 
 def month_choices(today: date | None = None) -> list[tuple[str, str]]:
@@ -91,11 +91,9 @@ def _parse(data: dict[str, Any]) -> tuple[date, str, bool]:
     lang = str(data.get("lang", "")).strip()
     month = None
     try:
-        if len(month_text) != 7 or month_text[4] != "-":
-            raise ValueError
-        month = date(int(month_text[:4]), int(month_text[5:7]), 1)
-    except ValueError:
-        errors["month"] = [_("Choose a month.")]
+        month = parse_month(month_text)
+    except BadMonth as exc:
+        errors["month"] = [str(exc)]
     if lang not in LANGUAGES:
         errors["lang"] = [_("Choose a language: %(choices)s.", choices=", ".join(LANGUAGES))]
     if errors:

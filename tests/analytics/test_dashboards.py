@@ -11,6 +11,7 @@ from servicechain.platform.analytics import dashboards
 from servicechain.platform.security import Forbidden, NotFound
 from tests.analytics import dashboard_data as data
 from tests.conftest import post_form, text_of
+from tests.reports.helpers import BAD_MONTHS
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +225,31 @@ async def test_the_page_in_russian(client, as_user, stored):
         await post_form(client, "/language", {"language": "en", "next": "/"})
 
 
+@pytest.mark.parametrize("text", list(BAD_MONTHS))
+async def test_a_month_that_is_not_one_is_named_and_the_default_month_shown(client, as_user, stored, cast, text):
+    """The words of the report form and the command line (lib.dates.parse_month), on both pages
+    and in the reader's language; the page itself is the default month's."""
+    english, russian = BAD_MONTHS[text]
+    await as_user("ceo")
+    company = await client.get("/analytics/", params={"month": text})
+    assert company.status_code == 200 and "Headline figures, October 2026" in company.text
+    assert f'role="alert">{english} Showing October 2026.</p>' in company.text
+    department = await client.get(f"/analytics/departments/{cast.departments['warehouse']}", params={"month": text})
+    assert department.status_code == 200 and english in department.text
+    await post_form(client, "/language", {"language": "ru", "next": "/analytics/"})
+    try:
+        assert f"{russian} Показан октябрь 2026." in (await client.get("/analytics/", params={"month": text})).text
+    finally:
+        await post_form(client, "/language", {"language": "en", "next": "/"})
+
+
+async def test_no_month_in_the_address_is_the_default_month_without_a_word(client, as_user, stored):
+    await as_user("ceo")
+    page = await client.get("/analytics/")
+    assert page.status_code == 200 and 'role="alert"' not in page.text and "is not a month" not in page.text
+    assert dashboards.month_problem({}) is None and dashboards.month_problem({"month": "2026-10"}) is None
+
+
 async def test_the_page_reads_a_snapshot_stored_in_the_database(client, as_user, cast):
     """Through the real store and load (Parquet in the database and back), not a snapshot in memory."""
     from datetime import date
@@ -302,7 +328,7 @@ async def test_a_scatter_chart_draws_a_fixed_sample_and_fits_the_line_to_every_p
         return real(points, **kwargs)
 
     monkeypatch.setattr(charts, "scatter_chart", recorded)
-    monkeypatch.setattr(dashboards, "SCATTER_POINTS", 40)
+    monkeypatch.setattr(chain, "SCATTER_POINTS", 40)
     dashboards.forget_pages()
     page = await dashboards.company_page(cast.actor("ceo"), {}, snapshot=snapshot)
     card = page["chain"]["cards"][0]

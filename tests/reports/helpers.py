@@ -92,3 +92,17 @@ async def work_off_reports() -> None:
                        outbox.now() + timedelta(days=365))
     while await outbox.run_jobs():
         pass
+
+
+# Months that are not months, with the words every entry point answers them with (the web pages
+# in the reader's language, the command line in English): lib.dates.parse_month's.
+BAD_MONTHS = {
+    "2026-13": ("“2026-13” is not a month: write it as YYYY-MM, such as 2026-10.",
+                "«2026-13» — не месяц: запишите его как ГГГГ-ММ, например 2026-10."),
+    "26-01": ("“26-01” is not a month: write it as YYYY-MM, such as 2026-10.",
+              "«26-01» — не месяц: запишите его как ГГГГ-ММ, например 2026-10."),
+    "": ("No month given: write it as YYYY-MM, such as 2026-10.",
+         "Месяц не указан: запишите его как ГГГГ-ММ, например 2026-10."),
+    "2026-1x": ("“2026-1x” is not a month: write it as YYYY-MM, such as 2026-10.",
+                "«2026-1x» — не месяц: запишите его как ГГГГ-ММ, например 2026-10."),
+}

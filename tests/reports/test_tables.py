@@ -67,9 +67,3 @@ def test_movers_leave_out_hidden_figures_and_the_company():
     assert [r["name"] for r in movers["csat"]["down"]] == ["Малая"]
     assert movers["csat"]["down"][0]["change"] == "\u221232,5\u00a0п. п."  # 95 % to 62.5 %, in points
 
-
-def test_the_scatter_line_is_fitted_on_every_point():
-    points = pl.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, None], "y": [1.0, 3.0, 5.0, 7.0, 2.0]}).drop_nulls()
-    slope, intercept = monthly._fit_frame(points)
-    assert (round(slope, 9), round(intercept, 9)) == (2.0, 1.0)
-    assert monthly._fit_frame(points.head(2)) is None
