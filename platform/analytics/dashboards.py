@@ -26,7 +26,9 @@ from markupsafe import Markup
 from servicechain.platform import db, i18n
 from servicechain.platform.analytics import chain, charts
 from servicechain.platform.analytics import snapshot as snapshots
+from servicechain.platform.analytics import movers as moves
 from servicechain.platform.analytics.metrics import CUSTOMER, METRICS, PEOPLE, Metric, metric
+from servicechain.platform.analytics.metrics import value as _value
 from servicechain.platform.analytics.snapshot import SnapshotDamaged
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.i18n import ngettext
@@ -136,13 +138,6 @@ def _name(row: Mapping[str, Any]) -> str:
     return (ru if i18n.current_language() == "ru" else en) or ru or en or "?"
 
 
-def _value(row: Mapping[str, Any] | None, key: str) -> float | None:
-    if row is None:
-        return None
-    value = row.get(key)
-    return None if value is None or value != value else float(value)  # NaN counts as missing
-
-
 def figure(row: Mapping[str, Any] | None, key: str, surveyed: bool) -> dict[str, Any]:
     """One cell: the value as text in the reader's language, and why it is empty when it is:
     ``hidden`` (a survey figure missing in a month the company has one: fewer answers than the
@@ -160,10 +155,9 @@ def _change(now: float | None, before: float | None, m: Metric) -> dict[str, Any
     if now is None or before is None:
         return None
     delta = now - before
-    step = 10 ** -m.decimals
     # A share moves in percentage points, not per cent of itself: say so.
     points = "\u00a0" + _("pp") if m.unit == "percent" else ""
-    if abs(delta) < step / 2:
+    if not m.moved(delta):
         return {"delta": 0.0, "text": charts.format_value(0.0, m.decimals) + points, "good": None, "direction": "same"}
     sign = "+" if delta > 0 else ""
     return {"delta": delta, "text": sign + charts.format_value(delta, m.decimals) + points,
@@ -622,22 +616,11 @@ def table_columns(params: Params) -> dict[str, Any]:
 
 def movers(ctx: Context, ids: Sequence[int], key: str) -> dict[str, Any]:
     """The departments whose figure rose or fell most since last month (of those with both
-    months), as two signed bar charts."""
+    months; ``analytics.movers``, the report's rule too), as two signed bar charts."""
     m = metric(key)
-    last = shift_month(ctx.month, -1)
-    frame = _series_rows(ctx.panel.frame, ids, last, ctx.month).select("department_id", "month", key) \
-        if key in ctx.panel.frame.columns else pl.DataFrame()
-    values: dict[int, dict[date, float | None]] = {}
-    for r in frame.to_dicts():
-        values.setdefault(r["department_id"], {})[r["month"]] = _value(r, key)
-    changes = []
-    for d, by in values.items():
-        now, before = by.get(ctx.month), by.get(last)
-        if now is not None and before is not None and abs(now - before) >= 10 ** -m.decimals / 2:
-            changes.append((now - before, ctx.departments[d]["name"], d))
-    good_first = sorted(changes, key=lambda c: -c[0] if m.higher_is_better else c[0])
-    up = [c for c in good_first if (c[0] > 0) == m.higher_is_better][:MOVERS]
-    down = [c for c in reversed(good_first) if (c[0] > 0) != m.higher_is_better][:MOVERS]
+    found = moves.movers(ctx.panel.frame, key, ctx.month, ids, MOVERS)
+    up = [(mv.change, ctx.departments[mv.department_id]["name"], mv.department_id) for mv in found.better]
+    down = [(mv.change, ctx.departments[mv.department_id]["name"], mv.department_id) for mv in found.worse]
 
     def bars(items, colour: str):
         if not items:

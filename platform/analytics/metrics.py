@@ -7,8 +7,9 @@ marks survey-based figures: they exist only where the pulse's minimum group size
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from babel.support import LazyProxy
 
@@ -28,6 +29,11 @@ class Metric:
     decimals: int
     higher_is_better: bool
     anonymous: bool  # survey-based: null below the pulse's minimum group size
+
+    def moved(self, delta: float) -> bool:
+        """Whether a change of ``delta`` shows at this metric's decimals: one that rounds to zero
+        is no change, printed as 0 and neither better nor worse (pages, movers and the report)."""
+        return round(delta, self.decimals) != 0
 
 
 _TRAIT_LABELS = {
@@ -76,3 +82,11 @@ def metric(key: str) -> Metric:
         return _BY_KEY[key]
     except KeyError:
         raise KeyError(f"no metric {key!r}; known: {', '.join(_BY_KEY)}") from None
+
+
+def value(row: Mapping[str, Any] | None, key: str) -> float | None:
+    """A panel row's figure as a float; None for no row, no figure or NaN (no figure either)."""
+    if row is None:
+        return None
+    found = row.get(key)
+    return None if found is None or found != found else float(found)

@@ -59,7 +59,7 @@ def change(key: str, delta: float | None) -> str:
 
 def trend(key: str, delta: float | None) -> str:
     """"up", "down" or "flat" as better/worse for the reader: a CSS class for the change."""
-    if _missing(delta) or round(float(delta), metric(key).decimals) == 0:  # type: ignore[arg-type]
+    if _missing(delta) or not metric(key).moved(float(delta)):  # type: ignore[arg-type]
         return "flat"
     better = (delta > 0) == metric(key).higher_is_better  # type: ignore[operator]
     return "better" if better else "worse"

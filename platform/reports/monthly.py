@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +24,7 @@ from markupsafe import Markup
 
 from servicechain.platform import db
 from servicechain.platform.analytics.charts import month_title
+from servicechain.platform.analytics.metrics import value as _value
 from servicechain.platform.config import LANGUAGES, get_settings
 from servicechain.platform.i18n import format_date, format_datetime, gettext as _, lazy_gettext, use_language
 from servicechain.platform.lib.dates import month_end, month_key, month_start, shift_month
@@ -104,15 +104,6 @@ def _has_data(snap: Any, month: date) -> bool:
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dicts()
-
-
-def _value(row: dict[str, Any] | None, key: str) -> float | None:
-    if row is None:
-        return None
-    value = row.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
 
 
 def _delta(now: float | None, then: float | None) -> float | None:
@@ -213,34 +204,27 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
 
 
 def _movers(panel: Any, month: date, names: dict[int, str]) -> list[dict[str, Any]]:
-    """For each mover metric, the departments whose figure rose and fell most since last month.
-    Only departments below the company root; hidden figures are null and drop out."""
+    """For each mover metric, the departments whose figure rose and fell most since last month
+    (``analytics.movers``, the dashboards' rule). Only departments below the company root;
+    hidden figures are null and drop out."""
     from servicechain.platform.analytics.metrics import metric
+    from servicechain.platform.analytics.movers import movers
 
     root, _top, _children = _top_level(panel)
-    previous = shift_month(month, -1)
+    departments = [d for d in panel.frame.get_column("department_id").unique().to_list() if d != root]
     result = []
     for key in MOVER_METRICS:
         if key not in panel.frame.columns:
             continue
-        now = panel.frame.filter(pl.col("month") == month).select("department_id", pl.col(key).alias("now"))
-        before = panel.frame.filter(pl.col("month") == previous).select("department_id", pl.col(key).alias("before"))
-        joined = (now.join(before, on="department_id").drop_nulls()
-                  .filter(pl.col("department_id") != (root if root is not None else -1))
-                  .with_columns((pl.col("now") - pl.col("before")).alias("change")))
-        m = metric(key)
-        # Best first for the reader: for a lower-is-better metric "up" is a fall.
-        ordered = joined.sort("change", descending=m.higher_is_better)
-        up = [r for r in _rows(ordered.head(MOVERS)) if fmt.trend(key, r["change"]) == "better"]
-        down = [r for r in _rows(ordered.reverse().head(MOVERS)) if fmt.trend(key, r["change"]) == "worse"]
+        found = movers(panel.frame, key, month, departments, MOVERS)
 
-        def rows(items: list[dict[str, Any]], _key: str = key) -> list[dict[str, Any]]:
-            return [{"name": names.get(r["department_id"], ""), "before": fmt.figure(_key, r["before"]),
-                     "now": fmt.figure(_key, r["now"]), "change": fmt.change(_key, r["change"]),
-                     "class": fmt.trend(_key, r["change"])} for r in items]
+        def rows(items: list[Any], _key: str = key) -> list[dict[str, Any]]:
+            return [{"name": names.get(mv.department_id, ""), "before": fmt.figure(_key, mv.before),
+                     "now": fmt.figure(_key, mv.now), "change": fmt.change(_key, mv.change),
+                     "class": fmt.trend(_key, mv.change)} for mv in items]
 
-        result.append({"key": key, "label": str(m.label), "up": rows(up), "down": rows(down),
-                       "compared": joined.height})
+        result.append({"key": key, "label": str(metric(key).label), "up": rows(found.better),
+                       "down": rows(found.worse), "compared": found.compared})
     return result
 
 

@@ -1,6 +1,7 @@
-"""The monthly report's chain charts are the dashboards' (one rule, ``chain.scatter``): on a
-small company, every pair both show draws the same dots with the same line, counts the same
-points and prints the same r."""
+"""The monthly report shows the dashboards' figures (one rule each): on a small company, every
+chain pair both show draws the same dots with the same line (``chain.scatter``), counts the same
+points and prints the same r; the movers are the same departments with the same changes
+(``analytics.movers``)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,19 @@ async def test_the_report_and_the_dashboards_draw_the_same_scatter_charts(cast, 
         assert f"r = {item['r']} (95 % interval {low} to {high})" in card["sentences"][1]
     assert sampled  # the sample rule was compared, not only charts small enough to draw whole
     dashboards.forget_pages()
+
+
+@pytest.mark.parametrize("key", monthly.MOVER_METRICS)
+async def test_the_report_and_the_dashboards_name_the_same_movers(cast, key):
+    snapshot = data.build(cast.departments)
+    dashboards.forget_pages()
+    with use_language("en"):
+        ids = {d: str(d) for d in snapshot.panel.frame.get_column("department_id").unique().to_list()}
+        report = {m["key"]: m for m in monthly._movers(snapshot.panel, snapshot.month, ids)}[key]
+        page = (await dashboards.company_page(cast.actor("ceo"), {"movers": key}, snapshot=snapshot))["movers"]
+    dashboards.forget_pages()
+    assert report["up"] and report["down"]
+    for printed, shown in ((report["up"], page["better_list"]), (report["down"], page["worse_list"])):
+        assert [r["name"] for r in printed] == [str(s["id"]) for s in shown]
+        # The page's bars carry the change unsigned; the report's table signs it and adds the unit.
+        assert [r["change"].lstrip("+").split("\u00a0")[0] for r in printed] == [s["change"] for s in shown]
