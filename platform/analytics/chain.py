@@ -565,6 +565,16 @@ def pairs_that_matter(
     return sorted(chosen + fill, key=ranked.index)
 
 
+CHARTED_PAIRS = 6
+
+
+def charted_pairs(result: ChainResult) -> list[PairResult]:
+    """The pairs the dashboards and the monthly report chart, the same ones in both: the six
+    strongest, at most two for any one metric (the four pulse traits make up engagement and
+    would otherwise fill every slot against one customer score)."""
+    return pairs_that_matter(result, CHARTED_PAIRS, per_metric=2)
+
+
 def elasticity_for(result: ChainResult, people: str, customer: str, lag: int | None = None) -> Elasticity | None:
     """The elasticity of one pair (e.g. engagement → csat for the Sears-style headline); without
     ``lag``, at the lag whose within-unit test has the smallest p. None when too small."""

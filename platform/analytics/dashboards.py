@@ -511,16 +511,10 @@ def find_pair(result: chain.ChainResult, people: str, customer: str, lag: int, v
     return None
 
 
-def shown_pairs(result: chain.ChainResult) -> list[chain.PairResult]:
-    """The six pairs the page charts: the strongest, at most two for any one metric (the four
-    pulse traits make up engagement and would otherwise fill every slot against one score)."""
-    return chain.pairs_that_matter(result, 6, per_metric=2)
-
-
 def chain_section(ctx: Context, params: Params) -> dict[str, Any]:
     units = _units_in_scope(ctx)
     result = chain_result(ctx, units)
-    matters = shown_pairs(result)
+    matters = chain.charted_pairs(result)
     cards = [pair_view(ctx, units, result, p) for p in matters]
     # The explorer: the chosen pair, else the strongest lag of engagement and CSAT.
     people = params.people or (matters[0].people if matters else DEFAULT_PAIR[0])
@@ -812,7 +806,7 @@ def chain_for_department(ctx: Context, info: dict[str, Any]) -> list[dict[str, A
     result = chain_result(ctx, units)
     inside = {d for d, r in ctx.departments.items() if r["path"].startswith(info["path"])}
     out = []
-    for p in shown_pairs(result):
+    for p in chain.charted_pairs(result):
         followers = [f for f in result.followers.get((p.people, p.customer), [])
                      if f.lag == p.lag and f.department_id in inside]
         if followers:

@@ -54,7 +54,6 @@ SUMMARY = ("engagement", "enps", "service_received", "service_given", "thanks_re
 MOVER_METRICS = ("engagement", "csat")
 MOVERS = 5
 STORIES = 3
-CHAIN_PAIRS = 6
 
 
 class ReportError(Exception):
@@ -235,7 +234,7 @@ def _chain(panel: Any, names: dict[int, str]) -> dict[str, Any]:
     people = [k for k in PEOPLE if k in panel.units.columns]
     customer = [k for k in CUSTOMER if k in panel.units.columns]
     result = chain.analyse(panel.units, people, customer)
-    pairs = chain.pairs_that_matter(result, limit=CHAIN_PAIRS)
+    pairs = chain.charted_pairs(result)  # the dashboards' six
     elasticities = {(e.people, e.customer, e.lag): e for e in result.elasticities}
     out = []
     for p in pairs:
