@@ -197,6 +197,8 @@ class Figures:
         return self._encode(SERVICE_QUARTER, 0, s + 1, int(quarter) + 1)  # type: ignore[arg-type]
 
     def figure_keys(self) -> list[int]:
+        """Every decided figure's key, in order: what the disclosure tests and the matrix bench
+        enumerate (pages ask for cells)."""
         return self._keys.tolist()
 
     def services(self) -> list[tuple[int, int]]:
@@ -260,13 +262,12 @@ class Universe(Figures):
     period (a subset); ``quarters`` maps window months to the service breakdown's quarter;
     ``trend`` the months shown month by month; ``rounds`` the rounds with a ``ROUND`` matrix
     here. ``kinds`` limits the figure kinds (a round's own universe has ``ROUND`` only).
-    ``keep_parts`` False drops the atoms once decided (pages only read cells). ``hidden`` is a
-    decision made earlier for exactly the same inputs: given, the search is skipped."""
+    ``keep_parts`` False drops the atoms once decided (pages only read cells)."""
 
     def __init__(self, parents: Mapping[int, int | None], atoms: Sequence[Atom], k: int, *, window: Iterable[str],
                  trend: Iterable[str] = (), quarters: Mapping[str, int] | None = None, rounds: Iterable[int] = (),
                  kinds: Iterable[int] = (MATRIX, GIVEN, RECEIVED, SERVICE, SERVICE_QUARTER, ROUND),
-                 keep_parts: bool = True, hidden: Iterable[int] | None = None) -> None:
+                 keep_parts: bool = True) -> None:
         self.k = k
         self.atoms = list(atoms)
         self.size = len(self.atoms)
@@ -335,10 +336,7 @@ class Universe(Figures):
         self._index = {key: i for i, key in enumerate(self._keys.tolist())}
         self._exact_people()
         self.hidden: set[int] = set()  # figure keys
-        if hidden is None:
-            self._decide()
-        else:  # the decision made earlier for exactly these inputs (kept in the database by the caller)
-            self.hidden = {int(h) for h in hidden}
+        self._decide()
         # What only the search needed: a decision is kept in memory, several per worker.
         self._memo, self._parsed, self._by, self._at, self._near_r, self._near_p = {}, {}, {}, {}, [], []
         self._count_of, self._same_memo, self._positions = {}, {}, {}
