@@ -25,7 +25,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -597,7 +597,8 @@ class Tree:
 #
 # Deciding what to hide costs up to seconds of CPU (the search for witnesses, ``disclosure``), so no
 # request pays for it: every change of the summary schedules the job ``FIGURES_JOB`` in its own
-# transaction (``summary.bump_version``), which decides the period and stores the decided figures
+# transaction (``summary.bump_version``; one job per 5-second bucket, run after the bucket ends,
+# so a burst of ratings is decided once), which decides the period and stores the decided figures
 # (``internal_service_figures``, one row per digest of the inputs). Pages read the newest stored
 # figures of their period — every figure from that one decision, never the live summary next to an
 # older hidden set, which could give a hidden figure back — and say how many newer ratings are
@@ -611,6 +612,9 @@ KEEP_DECISIONS = 6  # decoded figures kept in memory per process (the current pe
 KEEP_STORED = 3  # rows kept per period: the newest, and two a page may still be reading
 _figures: OrderedDict[str, disclosure.Figures] = OrderedDict()  # by digest
 _pending: dict[tuple, asyncio.Future] = {}
+# Figures of the current period this much older than the summary: its bucket's job was lost.
+FIGURES_OVERDUE = timedelta(minutes=1)
+_nudged: dict[str, None] = {}  # bucket keys this process scheduled for overdue figures
 _CODE = hashlib.sha256(Path(disclosure.__file__).read_bytes()).hexdigest()  # a new rule never reads an old decision
 log = logging.getLogger("servicechain.internal_service")
 
@@ -738,6 +742,13 @@ async def _outside(write: Callable[[], Awaitable[None]]) -> None:
     await asyncio.create_task(write(), context=context)
 
 
+async def _outside_result(work: Callable[[], Awaitable[Any]]) -> Any:
+    """``work`` outside the caller's transaction (a read snapshot), returning its result."""
+    context = contextvars.copy_context()
+    context.run(db.engine().current_transaction.set, None)
+    return await asyncio.create_task(work(), context=context)
+
+
 def _keep(digest: str, figures: disclosure.Figures) -> disclosure.Figures:
     _figures[digest] = figures
     _figures.move_to_end(digest)
@@ -824,9 +835,14 @@ async def make_figures(period: Period, k: int, tree: Tree) -> tuple[str, disclos
     return digest, _keep(digest, made)
 
 
+def _pending_key(period: Period, k: int, tree: Tree) -> tuple:
+    return (period.name, tuple(period.rounds), k, tree.fingerprint)
+
+
 async def _decide_now(period: Period, k: int, tree: Tree) -> disclosure.Figures:
-    """``make_figures`` in a request, once per process when several requests need it at once."""
-    key = (period.name, tuple(period.rounds), k, tree.fingerprint)
+    """``make_figures``, once per process when several callers need it at once (requests for a
+    period with nothing stored, the job)."""
+    key = _pending_key(period, k, tree)
     pending = _pending.get(key)
     if pending is not None and pending.get_loop() is asyncio.get_running_loop():
         return await asyncio.shield(pending)
@@ -847,19 +863,78 @@ async def _decide_now(period: Period, k: int, tree: Tree) -> disclosure.Figures:
     return made
 
 
-async def refresh_figures(until: date | None = None, round_id: int | None = None) -> bool:
-    """The job: decide the period ending with ``until``'s month (today's by default) unless its
-    newest stored figures were decided for the summary, tree, minimum and rounds as they are
-    now. Returns whether it decided (or re-read) anything."""
+async def decide_figures(until: date | None = None, round_id: int | None = None) -> bool:
+    """The figures job (``FIGURES_JOB``; nothing else calls it): decide the period ending with
+    ``until``'s month (today's by default) unless its newest stored figures were decided for the
+    summary, tree, minimum and rounds as they are now. Returns whether it decided (or re-read)
+    anything. A decision of the same period already under way in this process (a request for
+    a period with nothing stored) is awaited first: it may cover this run."""
     until = until or today()
     k = await min_group()
     tree = await Tree.load()
     period = await period_of(until, round_id)
+    pending = _pending.get(_pending_key(period, k, tree))
+    if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+        await asyncio.wait([pending])  # however it ends: what it stored is read below
     newest = await _newest(period, k)
     if newest is not None and not _behind(newest, period, k, tree):
         return False
-    await make_figures(period, k, tree)
+    # Registered as this process's decision of the period: a request that finds nothing stored
+    # meanwhile waits for it instead of deciding the same again.
+    await _decide_now(period, k, tree)
     return True
+
+
+class FiguresPending(RuntimeError):
+    """The period's figures did not catch up with the summary in time (no worker took the job)."""
+
+
+CATCH_UP_POLL = 0.2  # seconds between looks while another worker runs the job
+
+
+async def refresh_figures(until: date | None = None, round_id: int | None = None, *,
+                          patience: timedelta = outbox.CLAIM_FOR) -> None:
+    """For readers that sum the summary themselves next to the decision's hidden figures (the
+    analytics panel): return once the newest stored figures of the period ending with ``until``'s
+    month were decided from the summary as it was at the call, so a newly small group is hidden
+    by a decision that knows it. Decides nothing the job decides: a period with nothing stored
+    at all is decided here once per process (``_decide_now``), like a page does; stored figures
+    that are behind are caught up by the figures job, which this call runs through the job
+    queue's claim when it is due and unclaimed (so it still runs once in all processes: a
+    worker busy with the caller's own job cannot deadlock it) or else waits for. Raises
+    ``FiguresPending`` after ``patience`` (a claim held that long has lapsed)."""
+    from servicechain.internal_service import jobs  # noqa: F401  (the job's handler, also in a CLI)
+
+    until = until or today()
+    entered = utcnow()
+    k = await min_group()
+    tree = await Tree.load()
+    period = await period_of(until, round_id)
+    newest = await _newest(period, k)
+    if newest is None:
+        await _decide_now(period, k, tree)
+        return
+    if not _behind(newest, period, k, tree) or _writing():
+        return  # current; or the caller's own transaction, which ``decided`` decides from itself
+    seen = int(newest["now"])
+
+    def caught_up(row: dict[str, Any] | None) -> bool:
+        return row is not None and not _inputs_changed(row, period, k, tree) and (
+            int(row["version"]) in (seen, int(row["now"])) or _when(row["as_of"]) >= entered)
+
+    state = hashlib.sha256(repr((period.name, seen, k, tree.fingerprint, period.rounds)).encode()).hexdigest()[:40]
+
+    async def schedule() -> None:
+        async with db.write():
+            await outbox.schedule(FIGURES_JOB, {"until": until.isoformat(), "round": round_id},
+                                  unique_key=f"{FIGURES_JOB}:{state}")
+
+    await _outside(schedule)
+    while not caught_up(await _newest(period, k)):
+        if utcnow() - entered > patience:
+            raise FiguresPending(f"the internal service's figures of {period.name} are still being decided")
+        if not await _outside_result(lambda: outbox.run_jobs(limit=1, kinds=(FIGURES_JOB,))):
+            await asyncio.sleep(CATCH_UP_POLL)
 
 
 async def _newest(period: Period, k: int) -> dict[str, Any] | None:
@@ -920,6 +995,21 @@ async def decided(until: date, k: int, tree: Tree, round_id: int | None = None) 
                                           unique_key=f"{FIGURES_JOB}:{state.hexdigest()[:40]}")
 
             await _outside(schedule)
+        elif ratings_scheduled and utcnow() - lag.as_of > FIGURES_OVERDUE:
+            # The rating's bucket job should have run by now: one whose transaction committed
+            # only after its bucket's job had read the summary (PostgreSQL) has no job after it
+            # until the next rating. Schedule the bucket's job (the same key a rating would use).
+            key, _run_at = summary.figures_bucket(utcnow())
+            if key not in _nudged:
+                _nudged[key] = None
+                while len(_nudged) > 16:
+                    _nudged.pop(next(iter(_nudged)))
+
+                async def nudge() -> None:
+                    async with db.write():
+                        await summary.schedule_figures()
+
+                await _outside(nudge)
     return figures, lag
 
 

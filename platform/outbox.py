@@ -38,6 +38,8 @@ JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 JOB_HANDLERS: dict[str, JobHandler] = {}
 # Periodic work: kind -> interval. Each run schedules the next with a unique key.
 PERIODIC: dict[str, timedelta] = {}
+# Kinds whose finished rows nothing reads again: kind -> how long housekeeping keeps them.
+KEEP_FINISHED: dict[str, timedelta] = {}
 PERIODIC_LOCK = 7_305_002
 
 
@@ -45,13 +47,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def job(kind: str, every: timedelta | None = None):
-    """Register a job handler, optionally repeating."""
+def job(kind: str, every: timedelta | None = None, keep_finished: timedelta | None = None):
+    """Register a job handler, optionally repeating; with ``keep_finished``, housekeeping deletes
+    the kind's finished rows once they are that old (for frequent jobs nobody looks back at)."""
 
     def register(fn: JobHandler) -> JobHandler:
         JOB_HANDLERS[kind] = fn
         if every is not None:
             PERIODIC[kind] = every
+        if keep_finished is not None:
+            KEEP_FINISHED[kind] = keep_finished
         return fn
 
     return register
@@ -81,22 +86,24 @@ async def schedule(kind: str, payload: dict[str, Any] | None = None, *, run_at: 
 # --- claiming --------------------------------------------------------------------------------
 
 
-async def _claim(table: str, due_column: str, done_column: str, limit: int) -> list[dict[str, Any]]:
-    """Mark up to `limit` due rows as ours for CLAIM_FOR and return them."""
+async def _claim(table: str, due_column: str, done_column: str, limit: int,
+                 kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Mark up to `limit` due rows (of `kinds` only, when given) as ours for CLAIM_FOR and return them."""
     at = now()
+    of_kinds = f" AND kind IN ({db.placeholders(len(kinds))})" if kinds else ""
     async with db.write():
         if db.is_sqlite():
             rows = await db.fetch(
                 f"SELECT id FROM {table} WHERE {done_column} IS NULL AND {due_column} <= {{}}"
-                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}} ORDER BY {due_column} LIMIT {limit}",
-                at, at, MAX_ATTEMPTS,
+                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}}{of_kinds} ORDER BY {due_column} LIMIT {limit}",
+                at, at, MAX_ATTEMPTS, *kinds,
             )
         else:
             rows = await db.fetch(
                 f"SELECT id FROM {table} WHERE {done_column} IS NULL AND {due_column} <= {{}}"
-                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}} ORDER BY {due_column} LIMIT {limit}"
+                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}}{of_kinds} ORDER BY {due_column} LIMIT {limit}"
                 " FOR UPDATE SKIP LOCKED",
-                at, at, MAX_ATTEMPTS,
+                at, at, MAX_ATTEMPTS, *kinds,
             )
         ids = [r["id"] for r in rows]
         if not ids:
@@ -154,8 +161,10 @@ async def deliver_mail(limit: int = 20) -> int:
     return len(rows)
 
 
-async def run_jobs(limit: int = 10) -> int:
-    rows = await _claim("job", "run_at", "finished_at", limit)
+async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = ()) -> int:
+    """Run up to ``limit`` due jobs (of ``kinds`` only, when given: a caller that needs one
+    kind's work done now runs it through the same claim, so it still runs once)."""
+    rows = await _claim("job", "run_at", "finished_at", limit, kinds)
     for row in rows:
         handler = JOB_HANDLERS.get(row["kind"])
         payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"] or "{}")
@@ -193,7 +202,8 @@ async def ensure_periodic() -> None:
 
 @job("housekeeping", every=timedelta(hours=1))
 async def housekeeping(_: dict[str, Any]) -> None:
-    """Forget expired sessions, old failed sign-ins and used links."""
+    """Forget expired sessions, old failed sign-ins, used links and the finished rows of the job
+    kinds registered with ``keep_finished``."""
     from servicechain.platform.tables import LoginAttempt, OneTimeLink, UserSession
 
     at = now()
@@ -201,6 +211,8 @@ async def housekeeping(_: dict[str, Any]) -> None:
         await UserSession.delete().where(UserSession.expires_at < at).run()
         await LoginAttempt.delete().where(LoginAttempt.at < at - timedelta(days=1)).run()
         await OneTimeLink.delete().where(OneTimeLink.expires_at < at - timedelta(days=30)).run()
+        for kind, keep in KEEP_FINISHED.items():
+            await Job.delete().where((Job.kind == kind) & Job.finished_at.is_not_null() & (Job.finished_at < at - keep)).run()
 
 
 async def work_once() -> int:

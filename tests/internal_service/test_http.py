@@ -111,7 +111,7 @@ async def _rated_provider(cast) -> int:
     # divisions would make this one the company's complement, and rightly hide it.
     on = today().replace(day=1) - timedelta(days=17 * 30)
     await h.ratings(svc, [(r, raters_department, 5) for r in raters], on=on)
-    await service.refresh_figures()  # what the worker does after the ratings: pages read its figures
+    await service.decide_figures()  # what the worker does after the ratings: pages read its figures
     return provider
 
 
@@ -139,7 +139,7 @@ async def test_a_scorecard_behind_the_ratings_shows_the_decided_figures_and_says
     behind = text_of((await client.get(f"/internal-service/departments/{provider}")).text)
     assert "2 newer ratings are being counted" in behind
     assert "5.00" in behind, "the figures the worker decided, not the live summary"
-    await on_app_loop(client, service.refresh_figures)
+    await on_app_loop(client, service.decide_figures)
     after = text_of((await client.get(f"/internal-service/departments/{provider}")).text)
     assert "newer rating" not in after and "newer rating" not in before
 

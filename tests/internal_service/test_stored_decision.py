@@ -161,3 +161,131 @@ async def test_a_past_months_figures_are_decided_again_when_the_tree_changed_tho
     await asyncio.sleep(0.2)  # the job is scheduled outside the request's snapshot
     rows = await db.fetch("SELECT payload FROM job WHERE kind = {} AND finished_at IS NULL", service.FIGURES_JOB)
     assert any(until.isoformat() in str(r["payload"]) for r in rows), rows
+
+
+# --- the job once per bucket, and readers that sum the summary themselves -------------------------
+
+
+@pytest.fixture
+def decisions(monkeypatch):
+    """Every suppression decision made in this process (``Universe`` built), by its minimum."""
+    made: list[int] = []
+    real = service.Universe
+
+    def counting(*args, **kwargs):
+        made.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "Universe", counting)
+    return made
+
+
+async def forget_figure_jobs() -> None:
+    async with db.write():
+        await db.fetch("DELETE FROM job WHERE kind = {}", service.FIGURES_JOB)
+
+
+async def current_period_behind() -> bool:
+    k, tree = await service.min_group(), await service.Tree.load()
+    period = await service.period_of(service.today())
+    return service._behind(await service._newest(period, k), period, k, tree)
+
+
+async def test_a_burst_of_ratings_schedules_one_job_that_runs_after_its_bucket_and_catches_the_figures_up(
+        cast, company, monkeypatch):
+    provider, raters, svc = company
+    await forget_figure_jobs()
+    at = outbox.now()
+    monkeypatch.setattr(outbox, "now", lambda: at)
+    for person in await h.people(raters, 5):  # five ratings, each its own transaction, in one bucket
+        await h.ratings(svc, [(person, raters, 3)])
+    assert await pending_jobs() == 1
+    assert await outbox.run_jobs(kinds=(service.FIGURES_JOB,)) == 0, "not before its bucket ended"
+    assert await current_period_behind()
+    monkeypatch.setattr(outbox, "now", lambda: at + service.summary.FIGURES_BUCKET + service.summary.FIGURES_GRACE)
+    assert await outbox.run_jobs(kinds=(service.FIGURES_JOB,)) == 1
+    assert not await current_period_behind()
+    card = await service.scorecard(cast.actor("hr"), provider)
+    assert card["lag"] is None and card["period"]["count"] == 11
+
+
+def test_a_bucket_job_runs_after_every_moment_of_its_bucket():
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 11, 24, 7, 0, 5, tzinfo=UTC)
+    keys = {service.summary.figures_bucket(start + timedelta(milliseconds=ms)) for ms in (0, 1, 2500, 4999)}
+    [(key, run_at)] = keys
+    assert run_at > start + service.summary.FIGURES_BUCKET, "a change late in the bucket is read by its job"
+    assert service.summary.figures_bucket(start + service.summary.FIGURES_BUCKET)[0] != key
+
+
+async def test_housekeeping_forgets_the_finished_figures_jobs_after_an_hour(company):
+    from servicechain.platform.tables import Job
+
+    await forget_figure_jobs()
+    now = outbox.now()
+    async with db.write():
+        for key, finished in (("old", now - jobs.KEEP_FINISHED - service.timedelta(minutes=1)), ("new", now), ("todo", None)):
+            await Job.insert(Job(kind=service.FIGURES_JOB, payload="{}", run_at=now, unique_key=key, attempts=1,
+                                 last_error="", finished_at=finished)).run()
+    await outbox.housekeeping({})
+    rows = await db.fetch("SELECT unique_key FROM job WHERE kind = {}", service.FIGURES_JOB)
+    assert {r["unique_key"] for r in rows} == {"new", "todo"}
+
+
+async def test_the_panels_refresh_never_decides_stored_figures_itself(cast, company, decisions, monkeypatch):
+    """Stored figures behind the summary are the job's to decide: with no worker free to run
+    it (another holds its claim), the caller waits and gives up; it decides nothing."""
+    provider, raters, svc = company
+    await h.ratings(svc, [(person, raters, 4) for person in await h.people(raters, 2)])
+    await forget_figure_jobs()
+
+    async def no_free_worker(**_kwargs) -> int:
+        return 0
+
+    monkeypatch.setattr(outbox, "run_jobs", no_free_worker)
+    with pytest.raises(service.FiguresPending):
+        await service.refresh_figures(patience=service.timedelta(seconds=0.5))
+    assert decisions == []
+    assert await current_period_behind()
+    assert await pending_jobs() == 1, "the job it waited for is queued"
+
+
+async def test_the_panels_refresh_catches_up_through_the_job_once_for_concurrent_callers(cast, company, decisions):
+    provider, raters, svc = company
+    await h.ratings(svc, [(person, raters, 4) for person in await h.people(raters, 2)])
+    await forget_figure_jobs()
+    await asyncio.gather(service.refresh_figures(), service.refresh_figures())
+    assert len(decisions) == 1
+    assert not await current_period_behind()
+    finished = await db.fetch("SELECT COUNT(*) AS n FROM job WHERE kind = {} AND finished_at IS NOT NULL",
+                              service.FIGURES_JOB)
+    assert finished[0]["n"] == 1, "decided by the job, claimed once"
+
+
+async def test_a_period_with_nothing_stored_is_decided_once_by_the_panel_and_a_page_together(cast, company, decisions):
+    until = service.first_of_month(service.months_back(service.today(), 3)[0])
+    k, tree = await service.min_group(), await service.Tree.load()
+    period = await service.period_of(until)
+    async with db.write():
+        await db.fetch("DELETE FROM internal_service_figures WHERE period = {}", period.name)
+    service._figures.clear()
+    await asyncio.gather(service.refresh_figures(until), service.decided(until, k, tree))
+    assert len(decisions) == 1
+    assert await service._newest(period, k) is not None
+
+
+async def test_figures_left_behind_by_a_lost_job_are_scheduled_again_when_read(cast, company):
+    """A rating whose transaction committed after its bucket's job read the summary (possible on
+    PostgreSQL) has no job after it: a page reading figures over a minute behind schedules one."""
+    provider, raters, svc = company
+    await h.ratings(svc, [(person, raters, 4) for person in await h.people(raters, 1)])
+    await forget_figure_jobs()
+    async with db.write():
+        await db.fetch("UPDATE internal_service_figures SET as_of = {} WHERE period = {}",
+                       outbox.now() - service.FIGURES_OVERDUE * 2, service.months_back(service.today(), 1)[0])
+    service._nudged.clear()
+    card = await service.scorecard(cast.actor("hr"), provider)
+    assert card["lag"]["newer"] == 1
+    await asyncio.sleep(0.2)  # scheduled outside the page's snapshot
+    assert await pending_jobs() == 1

@@ -167,6 +167,34 @@ async def test_housekeeping_is_periodic_and_deletes_expired_sessions(queues, cas
     assert timedelta(minutes=59) < pending["run_at"] - utcnow() <= timedelta(hours=1)
 
 
+@outbox.job("test.frequent", keep_finished=timedelta(hours=1))
+async def frequent_run(payload: dict) -> None:
+    RUNS.append(payload)
+
+
+async def test_housekeeping_forgets_old_finished_rows_of_kinds_that_ask_for_it_and_nothing_else(queues):
+    now = utcnow()
+    async with db.write():
+        for key, kind, finished in (("old", "test.frequent", now - timedelta(hours=2)),
+                                    ("recent", "test.frequent", now - timedelta(minutes=10)),
+                                    ("pending", "test.frequent", None),
+                                    ("other kind", "test.count", now - timedelta(days=3))):
+            await Job.insert(Job(kind=kind, payload="{}", run_at=now - timedelta(hours=3), unique_key=key,
+                                 attempts=1, last_error="", finished_at=finished)).run()
+    await outbox.housekeeping({})
+    assert {r["unique_key"] for r in await Job.select(Job.unique_key).run()} == {"recent", "pending", "other kind"}
+
+
+async def test_run_jobs_of_some_kinds_leaves_the_others_due(queues):
+    async with db.write():
+        await outbox.schedule("test.count", {"n": 1})
+        await outbox.schedule("test.frequent", {"n": 2})
+    assert await outbox.run_jobs(kinds=("test.frequent",)) == 1
+    assert RUNS == [{"n": 2}]
+    assert await Job.count().where((Job.kind == "test.count") & Job.finished_at.is_null()).run() == 1
+    assert await outbox.run_jobs() == 1 and RUNS == [{"n": 2}, {"n": 1}]
+
+
 async def test_worker_loop_stops_when_asked(queues):
     async with db.write():
         await outbox.schedule("test.count", {"n": 7})
