@@ -14,7 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from servicechain.goals.authority import service
-from servicechain.goals.authority.forms import MAX_AMOUNT
+from servicechain.goals.authority.forms import amount_in_range
 from servicechain.platform import db
 from servicechain.platform.api.schema import ERROR_RESPONSES, ErrorResponse
 from servicechain.platform.i18n import gettext as _
@@ -73,10 +73,10 @@ async def _employee(email: str) -> dict[str, Any]:
 
 
 async def _scope(code: str) -> dict[str, Any]:
-    rows = await db.fetch("SELECT * FROM authority_scope WHERE code = {}", code.strip())
-    if not rows or not rows[0]["active"]:
+    scope = await service.active_scope(code)
+    if scope is None:
         raise DomainError(_("No scope has this code."), 404)
-    return rows[0]
+    return scope
 
 
 def _invalid(field: str, message: str) -> ValidationException:
@@ -123,7 +123,7 @@ class AuthorityApi(Controller):
         except ValueError:
             raise _invalid("amount", _("Give the amount in roubles with at most two decimals.") if scope["kind"] == "money"
                            else _("Give a whole number.")) from None
-        if amount <= 0 or amount > MAX_AMOUNT:
+        if not amount_in_range(amount):
             raise _invalid("amount", _("The amount must be above zero."))
         case_ref = data.case_ref.strip()[:200]
         if not case_ref:

@@ -23,6 +23,12 @@ def _text(data: dict[str, Any], name: str, limit: int) -> str:
     return str(data.get(name, "") or "").strip()[:limit]
 
 
+def amount_in_range(value: int) -> bool:
+    """Above zero and within the database's integer: the one range for an amount, typed in a
+    form or sent to the API."""
+    return 0 < value <= MAX_AMOUNT
+
+
 def parse_amount(raw: str, kind: str = "money") -> int:
     """Roubles with at most two decimals (kopecks back), or a whole count. Raises ValueError."""
     raw = raw.strip()
@@ -32,7 +38,7 @@ def parse_amount(raw: str, kind: str = "money") -> int:
         value = int(raw)
     else:
         value = to_kopecks(raw)
-    if value <= 0 or value > MAX_AMOUNT:
+    if not amount_in_range(value):
         raise ValueError(raw)
     return value
 

@@ -71,6 +71,19 @@ def valid_on(grant: dict[str, Any], day: date) -> bool:
     return grant["valid_from"] <= day and (grant["valid_until"] is None or day <= grant["valid_until"])
 
 
+def usable_on(grant: dict[str, Any], day: date) -> bool:
+    """A grant may be used on ``day`` when it is not revoked and the day lies within its validity.
+    A chain may be used when every grant in it may, in an active scope (the whole chain shares
+    its root's scope); ``_usable_chains`` applies both, and ``USABLE_SQL`` is this same rule for
+    the rows a query picks, so it reads no grant it would then throw away."""
+    return grant["revoked_at"] is None and valid_on(grant, day)
+
+
+# ``usable_on`` and the scope's being active, in SQL, for a grant ``g`` joined to its scope ``s``;
+# its parameters: the day, the day again, True.
+USABLE_SQL = "g.revoked_at IS NULL AND g.valid_from <= {} AND (g.valid_until IS NULL OR g.valid_until >= {}) AND s.active = {}"
+
+
 def chain_ids(path: str) -> list[int]:
     """"/1/7/12/" -> [12, 7, 1]: the grant first, then up to the root."""
     return [int(part) for part in reversed(path.strip("/").split("/")) if part]
@@ -148,41 +161,63 @@ async def scopes(active_only: bool = True) -> list[dict[str, Any]]:
     return await query.run()
 
 
-async def scope_by_code(code: str) -> dict[str, Any]:
-    row = await AuthorityScope.select().where(AuthorityScope.code == code).first().run()
-    if row is None:
-        raise NotFound()
-    return row
+async def active_scope(code: str) -> dict[str, Any] | None:
+    """An active scope by its code (how integrations name scopes), or None; shaped as the ORM
+    reads it on both engines (``active`` a boolean)."""
+    # Raw SQL: the API asks this on every use, and the ORM's query building costs more than the query.
+    rows = await db.fetch("SELECT * FROM authority_scope WHERE code = {}", code.strip())
+    return _scope_row(rows[0]) if rows and rows[0]["active"] else None
 
 
-async def _grants(ids: list[int], spent_on: date | None = None) -> dict[int, dict[str, Any]]:
-    """Grants by id with their holder's name; with ``spent_on``, also each one's running total
-    (``spent``) for its period containing that day, read in the same query."""
+async def _grant_rows(ids: list[int], spent_on: date | None = None, case_ref: str | None = None,
+                      request_key: str | None = None) -> list[dict[str, Any]]:
+    """The one query that reads grants by id, with their holder's name; with ``spent_on``, each
+    one's running total for its period containing that day (``spent_month``/``spent_quarter``,
+    which ``_grant_from_row`` turns into ``spent``); with ``case_ref``, what each grant with the
+    grants below it (all in its scope) has used on the case (``used_on_case``); with
+    ``request_key``, the use an earlier request with that key recorded, on every row (``replay_*``)."""
+    columns, column_args, joins, join_args = ["g.*", "p.full_name AS grantee_name"], [], [], []
+    if spent_on is not None:
+        columns += ["sm.spent AS spent_month", "sq.spent AS spent_quarter"]
+        joins += [" LEFT JOIN authority_spent sm ON sm.key = CAST(g.id AS TEXT) || {}",
+                  " LEFT JOIN authority_spent sq ON sq.key = CAST(g.id AS TEXT) || {}"]
+        join_args += [":" + period_start(spent_on, "month").isoformat(), ":" + period_start(spent_on, "quarter").isoformat()]
+    if case_ref is not None:
+        # "+u.scope": look the case up by its own index; without statistics SQLite picks the
+        # scope's and reads every use in the scope, once per grant of the chain.
+        columns.append("(SELECT COALESCE(SUM(u.amount), 0) FROM authority_use u WHERE u.case_ref = {} AND +u.scope = g.scope"
+                       " AND u.grant_path LIKE g.path || '%') AS used_on_case")
+        column_args.append(case_ref)
+    if request_key is not None:
+        columns += ["r.id AS replay_id", "r.grant_id AS replay_grant", "r.request_hash AS replay_hash",
+                    "r.remaining_after AS replay_remaining"]
+        joins.append(" LEFT JOIN authority_use r ON r.request_key = {}")
+        join_args.append(request_key)
+    return await db.fetch(
+        f"SELECT {', '.join(columns)} FROM authority_grant g JOIN person p ON p.id = g.grantee{''.join(joins)}"
+        f" WHERE g.id IN ({db.placeholders(len(ids))})",
+        *column_args, *join_args, *ids,
+    )
+
+
+def _grant_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A grant as the service uses it, from a row of ``_grant_rows``."""
+    for key in ("replay_id", "replay_grant", "replay_hash", "replay_remaining"):
+        row.pop(key, None)
+    if "spent_month" in row:
+        month, quarter = row.pop("spent_month"), row.pop("spent_quarter")
+        row["spent"] = (quarter if row["period"] == "quarter" else month) or 0
+    if "used_on_case" in row:
+        row["used_on_case"] = int(row["used_on_case"])
+    return _normalise(row)
+
+
+async def _grants(ids: list[int], spent_on: date | None = None, case_ref: str | None = None
+                  ) -> dict[int, dict[str, Any]]:
+    """Grants by id (see ``_grant_rows`` for ``spent_on`` and ``case_ref``), in one query."""
     if not ids:
         return {}
-    if spent_on is None:
-        rows = await db.fetch(
-            "SELECT g.*, p.full_name AS grantee_name FROM authority_grant g JOIN person p ON p.id = g.grantee"
-            f" WHERE g.id IN ({db.placeholders(len(ids))})",
-            *ids,
-        )
-        return {r["id"]: _normalise(r) for r in rows}
-    month, quarter = period_start(spent_on, "month").isoformat(), period_start(spent_on, "quarter").isoformat()
-    rows = await db.fetch(
-        "SELECT g.*, p.full_name AS grantee_name, sm.spent AS spent_month, sq.spent AS spent_quarter"
-        " FROM authority_grant g JOIN person p ON p.id = g.grantee"
-        " LEFT JOIN authority_spent sm ON sm.key = CAST(g.id AS TEXT) || {}"
-        " LEFT JOIN authority_spent sq ON sq.key = CAST(g.id AS TEXT) || {}"
-        f" WHERE g.id IN ({db.placeholders(len(ids))})",
-        ":" + month, ":" + quarter, *ids,
-    )
-    grants = {}
-    for row in rows:
-        row["spent"] = (row.pop("spent_quarter") if row["period"] == "quarter" else row.pop("spent_month")) or 0
-        row.pop("spent_month", None)
-        row.pop("spent_quarter", None)
-        grants[row["id"]] = _normalise(row)
-    return grants
+    return {r["id"]: _grant_from_row(r) for r in await _grant_rows(ids, spent_on, case_ref)}
 
 
 def _scope_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -202,45 +237,14 @@ def _normalise(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def _spent(grants: list[dict[str, Any]], day: date) -> dict[int, int]:
-    """Each grant's consumption in the period that contains `day`."""
-    if not grants:
-        return {}
-    keys = {f"{g['id']}:{period_start(day, g['period']).isoformat()}": g["id"] for g in grants}
-    rows = await db.fetch(
-        f"SELECT key, spent FROM authority_spent WHERE key IN ({db.placeholders(len(keys))})", *keys
-    )
-    spent = {g["id"]: 0 for g in grants}
-    for row in rows:
-        spent[keys[row["key"]]] = row["spent"]
-    return spent
-
-
-async def _chains_for_use(ids: list[int], day: date, scope_id: int, case_ref: str, request_key: str | None
+async def _chains_for_use(ids: list[int], day: date, case_ref: str, request_key: str | None
                           ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None]:
     """For a use, in one query: the grants ``ids`` with their running totals for the period
     containing ``day`` (``spent``) and what each, with the grants below it, has used on the case
-    in the scope (``used_on_case``); and the use an earlier request with ``request_key``
+    (``used_on_case``); and the use an earlier request with ``request_key``
     recorded (for retries), or None. Each query in a write transaction is a trip through the
     event loop with SQLite's writer held, so a use reads all of this at once."""
-    replay_columns = ", r.id AS replay_id, r.grant_id AS replay_grant, r.request_hash AS replay_hash," \
-        " r.remaining_after AS replay_remaining" if request_key else ""
-    replay_join = " LEFT JOIN authority_use r ON r.request_key = {}" if request_key else ""
-    rows = []
-    if ids:
-        month, quarter = period_start(day, "month").isoformat(), period_start(day, "quarter").isoformat()
-        rows = await db.fetch(
-            "SELECT g.*, p.full_name AS grantee_name, sm.spent AS spent_month, sq.spent AS spent_quarter,"
-            # "+u.scope": look the case up by its own index; without statistics SQLite picks the
-            # scope's and reads every use in the scope, once per grant of the chain.
-            " (SELECT COALESCE(SUM(u.amount), 0) FROM authority_use u WHERE u.case_ref = {} AND +u.scope = {}"
-            "  AND u.grant_path LIKE g.path || '%') AS used_on_case" + replay_columns +
-            " FROM authority_grant g JOIN person p ON p.id = g.grantee"
-            " LEFT JOIN authority_spent sm ON sm.key = CAST(g.id AS TEXT) || {}"
-            " LEFT JOIN authority_spent sq ON sq.key = CAST(g.id AS TEXT) || {}" + replay_join +
-            f" WHERE g.id IN ({db.placeholders(len(ids))})",
-            case_ref, scope_id, ":" + month, ":" + quarter, *([request_key] if request_key else []), *ids,
-        )
+    rows = await _grant_rows(ids, day, case_ref, request_key) if ids else []
     replay = None
     if request_key and rows and rows[0]["replay_id"] is not None:
         first = rows[0]
@@ -250,94 +254,71 @@ async def _chains_for_use(ids: list[int], day: date, scope_id: int, case_ref: st
         found = await db.fetch("SELECT id, grant_id, request_hash, remaining_after FROM authority_use WHERE request_key = {}",
                                request_key)
         replay = found[0] if found else None
-    grants = {}
-    for row in rows:
-        for key in ("replay_id", "replay_grant", "replay_hash", "replay_remaining"):
-            row.pop(key, None)
-        row["spent"] = (row.pop("spent_quarter") if row["period"] == "quarter" else row.pop("spent_month")) or 0
-        row.pop("spent_month", None)
-        row.pop("spent_quarter", None)
-        row["used_on_case"] = int(row["used_on_case"])
-        grants[row["id"]] = _normalise(row)
-    return grants, replay
+    return {r["id"]: _grant_from_row(r) for r in rows}, replay
 
 
-def _used_on_case(case_uses: list[dict[str, Any]], grant: dict[str, Any]) -> int:
-    """Uses on one case under this grant and every grant below it, together."""
-    return sum(u["amount"] for u in case_uses if u["grant_path"].startswith(grant["path"]))
-
-
-def _effective(chain: list[dict[str, Any]], spent: dict[int, int], case_uses: list[dict[str, Any]] | None):
-    """(least budget left anywhere up the chain, least left for the case, smallest per-case limit)."""
-    budget_left = min(g["budget"] - spent[g["id"]] for g in chain)
+def _effective(chain: list[dict[str, Any]]) -> tuple[int, int | None, int]:
+    """(least budget left anywhere up the chain, least left for the case when the chain was read
+    with one, smallest per-case limit). Each grant carries ``spent`` (and ``used_on_case``)."""
+    budget_left = min(g["budget"] - g["spent"] for g in chain)
     limit = min(g["per_case_limit"] for g in chain)
     case_left = None
-    if case_uses is not None:
-        case_left = min(g["per_case_limit"] - _used_on_case(case_uses, g) for g in chain)
-    return max(budget_left, 0), (max(case_left, 0) if case_left is not None else None), limit
+    if "used_on_case" in chain[0]:
+        case_left = max(min(g["per_case_limit"] - g["used_on_case"] for g in chain), 0)
+    return max(budget_left, 0), case_left, limit
+
+
+async def _usable_chains(person_id: int, on: date, *, scope_id: int | None = None, spent: bool = False,
+                         case_ref: str | None = None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The person's grants usable on ``on`` (in one scope, with ``scope_id``), each as (its scope,
+    its chain: the grant first, then up to the root), in two queries: their own grants with the
+    scopes, then every grant up their chains, read with this period's totals (``spent``) and
+    what each has used on a case (``case_ref``) when asked. The one place that decides which
+    grants may be used: what a person may do, and what the use and escalation forms accept."""
+    rows = await db.fetch(
+        "SELECT g.id AS grant_id, g.path AS grant_path, s.* FROM authority_grant g JOIN authority_scope s ON s.id = g.scope"
+        " WHERE g.grantee = {}" + (" AND g.scope = {}" if scope_id is not None else "")
+        + f" AND {USABLE_SQL}",
+        person_id, *([scope_id] if scope_id is not None else []), on, on, True,
+    )
+    if not rows:
+        return []
+    everything = await _grants(sorted({i for r in rows for i in chain_ids(r["grant_path"])}),
+                               spent_on=on if spent else None, case_ref=case_ref)
+    usable = []
+    for row in rows:
+        chain = [everything.get(i) for i in chain_ids(row["grant_path"])]
+        if all(g is not None and usable_on(g, on) for g in chain):
+            usable.append((_scope_row(row), chain))  # type: ignore[arg-type]
+    return usable
 
 
 async def authority_of(person_id: int, case_ref: str | None = None, on: date | None = None) -> list[dict[str, Any]]:
     """What a person may do today, one item per usable grant: the per-case limit, the budget
     left this period (the least anywhere up the chain), and what is left for a case."""
     on = on or today()
-    # Two queries whatever the person holds (three with a case): their grants with the scopes,
-    # then every grant up their chains with this period's totals. The page, the API and the
-    # home page ask this on every view; it used to cost four queries and one more per grant.
-    rows = await db.fetch(
-        "SELECT g.id AS grant_id, g.path AS grant_path, s.* FROM authority_grant g JOIN authority_scope s ON s.id = g.scope"
-        " WHERE g.grantee = {} AND g.revoked_at IS NULL AND g.valid_from <= {}"
-        " AND (g.valid_until IS NULL OR g.valid_until >= {}) ORDER BY g.valid_until, g.id",
-        person_id, on, on,
-    )
-    if not rows:
-        return []
-    own = [r["grant_id"] for r in rows]
-    scope_rows = {r["id"]: _scope_row(r) for r in rows}
-    everything = await _grants(sorted({i for r in rows for i in chain_ids(r["grant_path"])}), spent_on=on)
-    uses_by_scope: dict[int, list[dict[str, Any]]] = {}
-    if case_ref:
-        for use in await db.fetch(
-                "SELECT scope, grant_path, amount FROM authority_use WHERE case_ref = {}"  # by the case's index
-                f" AND +scope IN ({db.placeholders(len(scope_rows))})", case_ref, *scope_rows):
-            uses_by_scope.setdefault(use["scope"], []).append(use)
+    # Two queries whatever the person holds, with a case or not (``_usable_chains``). The page,
+    # the API and the home page ask this on every view; it used to cost four queries and one
+    # more per grant.
     items = []
-    for grant_id in own:
-        chain = [everything[i] for i in chain_ids(everything[grant_id]["path"])]
-        if any(g["revoked_at"] is not None or not valid_on(g, on) for g in chain):
-            continue
-        spent = {g["id"]: g["spent"] for g in chain}
-        case_uses = uses_by_scope.get(everything[grant_id]["scope"], []) if case_ref else None
-        budget_left, case_left, limit = _effective(chain, spent, case_uses)
-        grant = everything[grant_id]
-        items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "per_case_limit": limit,
+    for scope, chain in await _usable_chains(person_id, on, spent=True, case_ref=case_ref or None):
+        grant = chain[0]
+        budget_left, case_left, limit = _effective(chain)
+        items.append({"grant": grant, "scope": scope, "per_case_limit": limit,
                       "remaining_budget": budget_left, "remaining_for_case": case_left if case_ref else limit,
                       "valid_until": grant["valid_until"], "period": grant["period"], "budget": grant["budget"]})
-    items.sort(key=lambda i: (i["scope"]["code"], i["valid_until"] or date.max))
+    items.sort(key=lambda i: (i["scope"]["code"], i["valid_until"] or date.max, i["grant"]["id"]))
     return items
 
 
 async def usable_scope(person_id: int, scope_id: int | None, on: date | None = None) -> dict[str, Any] | None:
-    """The scope, when the person holds a grant in it usable on ``on`` (today): the grant and
-    every grant above it unrevoked and valid. What the use and escalation forms may choose;
-    two queries, where ``authority_of`` would also read every budget the person draws on."""
+    """The scope, when the person holds a grant in it usable on ``on`` (today), by the same rule
+    as ``authority_of``. What the use and escalation forms may choose; two queries, where
+    ``authority_of`` would also read every budget the person draws on."""
     if scope_id is None:
         return None
-    on = on or today()
-    rows = await db.fetch(
-        "SELECT g.id AS grant_id, g.path AS grant_path, s.* FROM authority_grant g JOIN authority_scope s ON s.id = g.scope"
-        " WHERE g.grantee = {} AND g.scope = {} AND g.revoked_at IS NULL AND g.valid_from <= {}"
-        " AND (g.valid_until IS NULL OR g.valid_until >= {})",
-        person_id, scope_id, on, on,
-    )
-    if not rows:
-        return None
-    chains = await _grants(sorted({i for r in rows for i in chain_ids(r["grant_path"])}))
-    for row in rows:
-        chain = [chains.get(i) for i in chain_ids(row["grant_path"])]
-        if all(g is not None and g["revoked_at"] is None and valid_on(g, on) for g in chain):
-            return _scope_row(row)
-    return None
+    usable = await _usable_chains(person_id, on or today(), scope_id=scope_id)
+    return usable[0][0] if usable else None
 
 
 # --- scopes and grants -------------------------------------------------------------------------
@@ -355,6 +336,18 @@ async def create_scope(actor: Actor, values: dict[str, Any]) -> int:
         await audit.record(actor, "authority.scope_created", object_type="authority_scope", object_id=scope.id,
                            summary=f"scope {values['code']}", after=values)
     return scope.id
+
+
+def _within(values: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+    """A grant's per-case limit, budget and dates cut to lie within its grantor's grant: never
+    more, never earlier, never longer. The one statement of the rule: a new or changed grant is
+    refused where it differs from its cut (``_grant_errors``), and narrowing a grant cuts each
+    grant handed on from it to fit (``update_grant``)."""
+    until = values["valid_until"] if parent["valid_until"] is None \
+        else min(values["valid_until"] or parent["valid_until"], parent["valid_until"])
+    return {"per_case_limit": min(values["per_case_limit"], parent["per_case_limit"]),
+            "budget": min(values["budget"], parent["budget"]),
+            "valid_from": max(values["valid_from"], parent["valid_from"]), "valid_until": until}
 
 
 def _grant_errors(values: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, list[str]]:
@@ -378,17 +371,18 @@ def _grant_errors(values: dict[str, Any], parent: dict[str, Any] | None) -> dict
         return errors
     if values["valid_until"] is None:
         add("valid_until", _("A delegated grant needs an end date."))
-    if values["per_case_limit"] > parent["per_case_limit"]:
+    cut = _within(values, parent)
+    if cut["per_case_limit"] != values["per_case_limit"]:
         add("per_case_limit", _("Above the grantor's own per-case limit of %(limit)s.",
                                 limit=format_amount(parent["scope_row"], parent["per_case_limit"])))
-    if values["budget"] > parent["budget"]:
+    if cut["budget"] != values["budget"]:
         add("budget", _("Above the grantor's own budget of %(budget)s.",
                         budget=format_amount(parent["scope_row"], parent["budget"])))
     if values["period"] == "quarter" and parent["period"] == "month":
         add("period", _("The grantor's budget is monthly; a delegated budget cannot run for a quarter."))
-    if values["valid_from"] < parent["valid_from"]:
+    if cut["valid_from"] != values["valid_from"]:
         add("valid_from", _("The grantor's grant starts on %(day)s.", day=i18n.format_date(parent["valid_from"])))
-    if parent["valid_until"] is not None and (values["valid_until"] is None or values["valid_until"] > parent["valid_until"]):
+    if cut["valid_until"] != values["valid_until"]:
         add("valid_until", _("The grantor's grant ends on %(day)s.", day=i18n.format_date(parent["valid_until"])))
     return errors
 
@@ -411,7 +405,7 @@ async def create_grant(actor: Actor, values: dict[str, Any]) -> int:
             if not can(actor, "authority.admin"):
                 raise Forbidden()
             scope = await AuthorityScope.select().where(AuthorityScope.id == values.get("scope_id")).first().run()
-            if scope is None:
+            if scope is None or not scope["active"]:  # an inactive scope's grants may not be used
                 raise FormInvalid({"scope_id": [_("Choose a scope.")]})
             grantee = await Person.select().where(Person.id == values["grantee_id"]).first().run()
             if grantee is None or not grantee["active"] or grantee["role"] != "executive":
@@ -429,9 +423,9 @@ async def create_grant(actor: Actor, values: dict[str, Any]) -> int:
             if parent["parent"] is not None and not parent["may_redelegate"]:
                 raise FormInvalid({"parent_id": [_("This grant may not be handed on.")]})
             chain = await _grants(chain_ids(parent["path"]))
-            if any(g["revoked_at"] is not None or not valid_on(g, today()) for g in chain.values()):
+            scope = await scope_of_grant(parent)
+            if not (scope["active"] and all(usable_on(g, today()) for g in chain.values())):
                 raise FormInvalid({"parent_id": [_("This grant is no longer valid.")]})
-            scope = await AuthorityScope.select().where(AuthorityScope.id == parent["scope"]).first().run()
             parent["scope_row"] = scope
             grantee = await Person.select().where(Person.id == values["grantee_id"]).first().run()
             reach = await people_in_reach(actor)
@@ -512,7 +506,7 @@ async def goal_titles(goal_ids: list[int]) -> dict[int, str]:
 
 
 async def scope_of_grant(grant: dict[str, Any]) -> dict[str, Any]:
-    return (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", grant["scope"]))[0]
+    return _scope_row((await db.fetch("SELECT * FROM authority_scope WHERE id = {}", grant["scope"]))[0])
 
 
 async def grants_below(grant: dict[str, Any]) -> int:
@@ -536,11 +530,13 @@ async def update_grant(actor: Actor, grant_id: int, values: dict[str, Any]) -> d
         subtree = await db.fetch("SELECT id FROM authority_grant WHERE path LIKE {} AND revoked_at IS NULL",
                                  grant["path"] + "%")
         await _lock_chain(sorted(set(chain_ids(grant["path"])) | {r["id"] for r in subtree}))
-        everything = await _grants(sorted(set(chain_ids(grant["path"])) | {r["id"] for r in subtree}))  # under the lock
+        on = today()
+        # Under the lock, with this period's totals (the budget cannot go below what is spent).
+        everything = await _grants(sorted(set(chain_ids(grant["path"])) | {r["id"] for r in subtree}), spent_on=on)
         grant = everything[grant_id]
         if grant["revoked_at"] is not None:
             raise DomainError(_("This grant was revoked; it cannot be changed."), 409)
-        scope = (await db.fetch("SELECT * FROM authority_scope WHERE id = {}", grant["scope"]))[0]
+        scope = await scope_of_grant(grant)
         parent = everything.get(grant["parent"]) if grant["parent"] else None
         if parent is not None:
             parent["scope_row"] = scope
@@ -549,12 +545,11 @@ async def update_grant(actor: Actor, grant_id: int, values: dict[str, Any]) -> d
         errors = _grant_errors(proposed, parent)
         if parent is None and proposed["valid_until"] is None:
             errors.pop("valid_until", None)
-        on = today()
         if grant["valid_from"] <= on and proposed["valid_from"] is not None and proposed["valid_from"] > grant["valid_from"]:
             errors.setdefault("valid_from", []).append(_("The grant is in force already; its start cannot move later."))
         if proposed["valid_until"] is not None and proposed["valid_until"] < on:
             errors.setdefault("valid_until", []).append(_("The end cannot be in the past; to end the grant now, revoke it."))
-        spent = (await _spent([grant], on))[grant_id]
+        spent = grant["spent"]
         if proposed["budget"] and proposed["budget"] < spent:
             errors.setdefault("budget", []).append(_(
                 "%(spent)s of this period's budget is spent already; the budget cannot be less.", spent=format_amount(scope, spent)))
@@ -574,13 +569,8 @@ async def update_grant(actor: Actor, grant_id: int, values: dict[str, Any]) -> d
             above = bounds.get(g["parent"])
             if above is None:  # its grantor's grant ended in this change: so does this one
                 continue
-            fit = {
-                "budget": min(g["budget"], above["budget"]),
-                "valid_from": max(g["valid_from"], above["valid_from"]),
-                "valid_until": g["valid_until"] if above["valid_until"] is None
-                else min(g["valid_until"] or above["valid_until"], above["valid_until"]),
-            }
-            fit["per_case_limit"] = min(g["per_case_limit"], above["per_case_limit"], fit["budget"])
+            fit = _within(g, above)
+            fit["per_case_limit"] = min(fit["per_case_limit"], fit["budget"])  # never above its own budget either
             if fit["valid_until"] is not None and fit["valid_until"] < fit["valid_from"]:
                 ended.append(g["id"])
                 continue
@@ -592,10 +582,7 @@ async def update_grant(actor: Actor, grant_id: int, values: dict[str, Any]) -> d
                     " WHERE id = {}", fit["per_case_limit"], fit["budget"], fit["valid_from"], fit["valid_until"], g["id"])
         ended_ids: list[int] = []
         for end_id in ended:
-            rows = await db.fetch(
-                "UPDATE authority_grant SET revoked_at = {}, revoked_by = {} WHERE path LIKE {} AND revoked_at IS NULL"
-                " RETURNING id", utcnow(), actor.person_id, everything[end_id]["path"] + "%")
-            ended_ids += [r["id"] for r in rows]
+            ended_ids += await _end_with_all_below(actor, everything[end_id])
         await audit.record(actor, "authority.grant_changed", object_type="authority_grant", object_id=grant_id,
                            summary=f"{scope['code']}: {grant['grantee_name']}",
                            before={k: grant[k] for k in CHANGEABLE}, after={k: proposed[k] for k in CHANGEABLE},
@@ -628,15 +615,20 @@ async def revoke_grant(actor: Actor, grant_id: int) -> int:
         grant = await grant_for(actor, grant_id, write=True)
         if grant["revoked_at"] is not None:
             raise DomainError(_("This grant was revoked already."))
-        now = utcnow()
-        ended = await db.fetch(
-            "UPDATE authority_grant SET revoked_at = {}, revoked_by = {} WHERE path LIKE {} AND revoked_at IS NULL"
-            " RETURNING id", now, actor.person_id, grant["path"] + "%",
-        )
+        ended = await _end_with_all_below(actor, grant)
         await audit.record(actor, "authority.revoked", object_type="authority_grant", object_id=grant_id,
-                           summary=f"grant #{grant_id} and {len(ended) - 1} below it",
-                           ended=sorted(r["id"] for r in ended))
+                           summary=f"grant #{grant_id} and {len(ended) - 1} below it", ended=sorted(ended))
     return len(ended)
+
+
+async def _end_with_all_below(actor: Actor, grant: dict[str, Any]) -> list[int]:
+    """Revoke a grant and every valid grant handed on from it (one prefix match on the path);
+    the ids ended. Revoking and narrowing a grant out of its dates end a subtree alike."""
+    rows = await db.fetch(
+        "UPDATE authority_grant SET revoked_at = {}, revoked_by = {} WHERE path LIKE {} AND revoked_at IS NULL"
+        " RETURNING id", utcnow(), actor.person_id, grant["path"] + "%",
+    )
+    return [r["id"] for r in rows]
 
 
 # --- uses --------------------------------------------------------------------------------------
@@ -652,10 +644,9 @@ def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _refusal(grant: dict[str, Any], chain: list[dict[str, Any]], scope: dict[str, Any], amount: int, day: date,
-             spent: dict[int, int], case_ref: str) -> str | None:
-    """Why this grant cannot cover the use, naming the limit and what remains; None if it can.
-    Each grant of the chain carries ``used_on_case`` (see ``_chains_for_use``)."""
+def _refusal(chain: list[dict[str, Any]], scope: dict[str, Any], amount: int, day: date, case_ref: str) -> str | None:
+    """Why the chain's first grant cannot cover the use, naming the limit and what remains; None
+    if it can. Each grant of the chain carries ``spent`` and ``used_on_case`` (``_chains_for_use``)."""
     show = lambda value: format_amount(scope, max(value, 0))  # noqa: E731
     for g in chain:
         if g["revoked_at"] is not None:
@@ -674,14 +665,14 @@ def _refusal(grant: dict[str, Any], chain: list[dict[str, Any]], scope: dict[str
                      amount=show(amount), holder=g["grantee_name"], limit=show(g["per_case_limit"]),
                      left=show(g["per_case_limit"] - used), case=case_ref)
     for g in chain:
-        if spent[g["id"]] + amount > g["budget"]:
+        if g["spent"] + amount > g["budget"]:
             message = (_("Refused: %(amount)s is over the monthly budget of the grant held by %(holder)s "
                          "(%(budget)s); %(left)s remains this month.", amount=show(amount), holder=g["grantee_name"],
-                         budget=show(g["budget"]), left=show(g["budget"] - spent[g["id"]]))
+                         budget=show(g["budget"]), left=show(g["budget"] - g["spent"]))
                        if g["period"] == "month" else
                        _("Refused: %(amount)s is over the quarterly budget of the grant held by %(holder)s "
                          "(%(budget)s); %(left)s remains this quarter.", amount=show(amount), holder=g["grantee_name"],
-                         budget=show(g["budget"]), left=show(g["budget"] - spent[g["id"]])))
+                         budget=show(g["budget"]), left=show(g["budget"] - g["spent"])))
             return message
     return None
 
@@ -723,7 +714,9 @@ async def record_use(
     )
     if not rows:
         raise NotFound()
-    scope = {k: v for k, v in rows[0].items() if k not in ("grant_id", "grant_path")}
+    scope = _scope_row(rows[0])
+    if not scope["active"]:  # as if it did not exist, like the API's scope by code
+        raise NotFound()
     if via_grant is not None:
         paths = {g["id"]: g["path"] for g in (await _grants([via_grant])).values()}
     else:
@@ -734,7 +727,7 @@ async def record_use(
         await _lock_chain(everything_ids)
         # Read under the lock, in one query: the chains with this period's totals, what each
         # grant (with those below it) has used on this case, and the retry's first answer.
-        everything, replay = await _chains_for_use(everything_ids, used_on, scope_id, case_ref, request_key)
+        everything, replay = await _chains_for_use(everything_ids, used_on, case_ref, request_key)
         if replay is not None:
             if replay["request_hash"] != fingerprint:
                 raise RequestConflict(_("This request id was used for another request."))
@@ -746,10 +739,9 @@ async def record_use(
         chosen = None
         for grant in candidates:
             chain = [everything[i] for i in chain_ids(grant["path"])]
-            spent = {g["id"]: g["spent"] for g in chain}
-            reason = _refusal(grant, chain, scope, amount, used_on, spent, case_ref)
+            reason = _refusal(chain, scope, amount, used_on, case_ref)
             if reason is None:
-                chosen = (grant, chain, spent)
+                chosen = (grant, chain)
                 break
             refusal = refusal or reason
         if chosen is None:
@@ -761,19 +753,19 @@ async def record_use(
                                summary=refusal, grantee=grantee_id, amount=amount, case_ref=case_ref,
                                used_on=used_on, request_id=request_id)
         else:
-            grant, chain, spent = chosen
+            grant, chain = chosen
             values: list[Any] = []
             for g in chain:
                 start = period_start(used_on, g["period"])
                 values += [g["id"], start, f"{g['id']}:{start.isoformat()}", amount]
-                spent[g["id"]] += amount
+                g["spent"] += amount
             await db.fetch(
                 "INSERT INTO authority_spent (grant_id, period_start, key, spent) VALUES "
                 + ", ".join(["({}, {}, {}, {})"] * len(chain))
                 + " ON CONFLICT (key) DO UPDATE SET spent = authority_spent.spent + excluded.spent",
                 *values,
             )
-            remaining = min(g["budget"] - spent[g["id"]] for g in chain)
+            remaining, _case_left, _limit = _effective(chain)  # what the next use may draw, as authority_of says
             inserted = await db.fetch(
                 "INSERT INTO authority_use (grant_id, grant_path, scope, grantee, case_ref, customer, amount, action, used_on,"
                 " request_key, request_hash, remaining_after, escalation_id, created_at, created_by)"
@@ -796,11 +788,13 @@ async def escalate(actor: Actor, *, scope_id: int, amount: int, case_ref: str, c
                    reason: str = "") -> int:
     """Put a case over the actor's own limit to the grantor of their grant (the one expiring
     last, so the request is not lost when a short grant ends)."""
-    items = [i for i in await authority_of(actor.person_id) if i["scope"]["id"] == scope_id]  # type: ignore[arg-type]
-    delegated = [i for i in items if i["grant"]["grantor"] is not None]
+    # The usable grants alone: what is left of their budgets does not matter here.
+    usable = await _usable_chains(actor.person_id, today(), scope_id=scope_id)  # type: ignore[arg-type]
+    delegated = sorted((chain[0] for _scope, chain in usable if chain[0]["grantor"] is not None),
+                       key=lambda g: (g["valid_until"] or date.max, g["id"]))
     if not delegated:
         raise DomainError(_("You hold no delegated authority in this scope, so there is nobody to ask."))
-    grant = delegated[-1]["grant"]
+    grant = delegated[-1]
     if amount <= 0:
         raise FormInvalid({"amount": [_("Enter an amount above zero.")]})
     async with db.write():
@@ -863,18 +857,17 @@ async def team_grants(actor: Actor) -> list[dict[str, Any]]:
     )
     own = [r["id"] for r in rows]
     first = await _grants(own)
-    everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}))
+    everything = await _grants(sorted({i for g in first.values() for i in chain_ids(g["path"])}), spent_on=on)
     scope_rows = {s["id"]: s for s in await AuthorityScope.select().run()}
-    spent = await _spent(list(everything.values()), on)
     purposes = await goal_titles([everything[i]["goal_id"] for i in own])
     items = []
     for grant_id in own:
         grant = everything[grant_id]
         chain = [everything[i] for i in chain_ids(grant["path"])]
-        budget_left, _case, _limit = _effective(chain, spent, None)
+        budget_left, _case, _limit = _effective(chain)
         grantor = everything.get(grant["parent"]) if grant["parent"] else None
-        items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "spent": spent[grant_id],
-                      "own_left": max(grant["budget"] - spent[grant_id], 0), "remaining_budget": budget_left,
+        items.append({"grant": grant, "scope": scope_rows[grant["scope"]], "spent": grant["spent"],
+                      "own_left": max(grant["budget"] - grant["spent"], 0), "remaining_budget": budget_left,
                       "grantor_name": grantor["grantee_name"] if grantor else None,
                       "purpose": purposes.get(grant["goal_id"]),
                       "may_revoke": actor.person_id in {g["grantee"] for g in chain if g["id"] != grant_id}
