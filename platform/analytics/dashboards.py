@@ -26,6 +26,7 @@ from markupsafe import Markup
 from servicechain.platform import db, i18n
 from servicechain.platform.analytics import chain, charts
 from servicechain.platform.analytics import snapshot as snapshots
+from servicechain.platform.analytics import metrics
 from servicechain.platform.analytics import movers as moves
 from servicechain.platform.analytics.metrics import CUSTOMER, METRICS, PEOPLE, Metric, metric
 from servicechain.platform.analytics.metrics import value as _value
@@ -140,13 +141,13 @@ def _name(row: Mapping[str, Any]) -> str:
 
 def figure(row: Mapping[str, Any] | None, key: str, surveyed: bool) -> dict[str, Any]:
     """One cell: the value as text in the reader's language, and why it is empty when it is:
-    ``hidden`` (a survey figure missing in a month the company has one: fewer answers than the
-    anonymity minimum, which the panel does not tell apart from none) or ``none`` (no data)."""
+    ``hidden`` (fewer answers than the anonymity minimum, as ``metrics.hidden`` guesses it, the
+    report's footnote too) or ``none`` (no data)."""
     m = metric(key)
     value = _value(row, key)
     why = None
     if value is None:
-        why = "hidden" if m.anonymous and surveyed else "none"
+        why = "hidden" if metrics.hidden(row, key, surveyed) else "none"
     return {"key": key, "value": value, "text": charts.format_value(value, m.decimals),
             "display": charts.with_unit(value, m.unit, m.decimals), "unit": m.unit, "why": why}
 
@@ -312,8 +313,7 @@ def _build_context(scope: AnalyticsScope, snapshot: Any, current: dict[int, str]
                    key=lambda d: (visible[d].get("depth") or 0, visible[d]["path"], d))
     month = month_start(snapshot.month)
     company = panel.company
-    surveyed = frozenset(company.filter(pl.col("engagement").is_not_null())["month"].to_list()) \
-        if "engagement" in company.columns else frozenset()
+    surveyed = frozenset(r["month"] for r in company.to_dicts() if metrics.surveyed(r))
     return Context(snapshot=snapshot, scope=scope, month=month, departments=visible, roots=roots,
                    min_group=int(getattr(panel, "min_group", 0) or 0), surveyed=surveyed)
 

@@ -90,3 +90,18 @@ def value(row: Mapping[str, Any] | None, key: str) -> float | None:
         return None
     found = row.get(key)
     return None if found is None or found != found else float(found)
+
+
+def surveyed(company_row: Mapping[str, Any] | None) -> bool:
+    """Whether the company has survey figures in a month (a pulse closed with enough answers):
+    only then can a department's missing survey figure be one hidden below the minimum."""
+    return any(value(company_row, k) is not None for k in SURVEY)
+
+
+def hidden(row: Mapping[str, Any] | None, key: str, surveyed: bool) -> bool:
+    """Whether ``key`` is missing from a department-month ``row`` because too few of its people
+    answered: a survey figure with no value, in a month the company has survey figures, in a
+    department with people. The panel nulls such figures and cannot tell them from no pulse at
+    all; this is the one guess, for the dashboards' cells and notes and the report's footnote."""
+    return (metric(key).anonymous and surveyed and value(row, key) is None
+            and (value(row, "headcount") or 0) > 0)

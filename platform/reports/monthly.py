@@ -159,15 +159,15 @@ def _top_level(panel: Any) -> tuple[int | None, list[int], dict[int, list[int]]]
 
 
 def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[str, Any]:
-    from servicechain.platform.analytics.metrics import SURVEY, metric
+    from servicechain.platform.analytics import metrics
+    from servicechain.platform.analytics.metrics import metric
 
     frame = panel.frame.filter(pl.col("month") == month)
     by_id = {r["department_id"]: r for r in _rows(frame)}
     _root, top, children = _top_level(panel)
-    company = _company_rows(panel, month).get(month)
     # Survey figures exist in a month a pulse closed; a department with people but none then
     # had too few answers, or its figure would give a smaller group's away: it says so.
-    surveyed = any(_value(company, k) is not None for k in SURVEY)
+    surveyed = metrics.surveyed(_company_rows(panel, month).get(month))
     columns = [*TABLE_PEOPLE, *TABLE_CUSTOMER]
     columns = [c for c in columns if c in panel.frame.columns]
     rows = []
@@ -178,13 +178,13 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
         r = by_id.get(dept)
         headcount = _value(r, "headcount")
         # A survey figure is null both for "no pulse answered" and "too few answered": the
-        # footnote is for the second, so a department with people but too few respondents.
-        hidden = surveyed and (headcount or 0) > 0 and all(_value(r, k) is None for k in SURVEY if k in panel.frame.columns)
+        # footnote is for the second (metrics.hidden, as the dashboards mark their cells).
+        blank = {key for key in columns if metrics.hidden(r, key, surveyed)}
+        hidden = bool(blank)
         any_hidden = any_hidden or hidden
         cells = []
         for key in columns:
-            value = _value(r, key)
-            cells.append({"text": "" if hidden and key in SURVEY else fmt.figure(key, value),
+            cells.append({"text": "" if key in blank else fmt.figure(key, _value(r, key)),
                           "side": metric(key).side})
         return {"name": names.get(dept, str(dept)), "depth": depth, "headcount": fmt.number(headcount, 0),
                 "hidden": hidden, "cells": cells}

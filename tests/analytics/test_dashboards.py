@@ -112,6 +112,16 @@ async def test_small_departments_show_no_people_side_figures(cast, snapshot):
     assert "hidden" not in [c["why"] for c in hidden["customer"]]
 
 
+def test_a_department_without_people_has_no_hidden_figure_only_none():
+    """The report's rule too (metrics.hidden): nobody to answer is no figure, not a hidden one."""
+    empty = {"headcount": 0, "engagement": None, "csat": None}
+    assert dashboards.figure(empty, "engagement", True)["why"] == "none"
+    assert dashboards.figure(None, "engagement", True)["why"] == "none"  # no row that month
+    assert dashboards.figure({**empty, "headcount": 3}, "engagement", True)["why"] == "hidden"
+    assert dashboards.figure({**empty, "headcount": 3}, "engagement", False)["why"] == "none"  # no pulse
+    assert dashboards.figure({**empty, "headcount": 3}, "csat", True)["why"] == "none"  # not a survey figure
+
+
 async def test_the_table_sorts_by_a_column_with_missing_figures_last(cast, snapshot):
     page = await dashboards.company_page(cast.actor("ceo"), {"sort": "engagement", "order": "desc"}, snapshot=snapshot)
     values = [next(c["value"] for c in r["people"] if c["key"] == "engagement") for r in page["table"]["rows"]]

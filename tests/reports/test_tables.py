@@ -51,6 +51,21 @@ def test_a_department_under_the_minimum_has_blank_people_cells_and_a_footnote():
     assert [r["depth"] for r in table["rows"]] == [0, 1, 1]  # Support, then its teams: one table
 
 
+def test_a_single_hidden_survey_figure_is_blank_and_footnoted_as_on_the_dashboards():
+    """metrics.hidden decides per figure for the report as for the dashboards' cells: eNPS under
+    the minimum next to an engagement figure is blank and footnoted, not "no data"."""
+    p = panel()
+    frame = p.frame.with_columns(pl.when((pl.col("department_id") == 3) & (pl.col("month") == OCT))
+                                 .then(None).otherwise(pl.col("enps")).alias("enps"))
+    p = Panel(frame=frame, units=p.units, company=p.company, departments=p.departments, until=OCT, months=2,
+              min_group=5)
+    with use_language("en"):
+        table = monthly._department_table(p, OCT, monthly._names(p, "en"))
+    big = {r["name"]: r for r in table["rows"]}["Big team"]
+    keys = [c["key"] for c in table["columns"]]
+    assert big["hidden"] and [c["text"] for c, k in zip(big["cells"], keys) if k in ("engagement", "enps")] == ["73", ""]
+
+
 def test_no_footnote_in_a_month_without_a_pulse():
     p = panel(pulse_in_october=False)
     with use_language("en"):
