@@ -321,6 +321,11 @@ def actor_of(connection: ASGIConnection) -> Actor:
 # --- reach: whom a manager's rules cover ------------------------------------------------------
 
 
+# A reporting line longer than this reaches no further up: it bounds the walk on a cycle of
+# managers (A reports to B, B to A) and on a line an import got wrong, on both engines.
+REACH_DEPTH = 50
+
+
 async def department_paths_headed(person_id: int) -> list[str]:
     rows = await Department.select(Department.path).where(Department.head == person_id).run()
     return [r["path"] for r in rows]
@@ -341,10 +346,12 @@ async def people_in_reach(actor: Actor) -> set[int] | None:
             path + "%",
         )
         ids.update(r["id"] for r in rows)
+    # The reporting lines down from the actor, as far as ``_reach_sql`` walks up them.
     rows = await db.fetch(
-        "WITH RECURSIVE below(id) AS ("
-        " SELECT id FROM person WHERE manager = {}"
-        " UNION SELECT p.id FROM person p JOIN below b ON p.manager = b.id)"
+        "WITH RECURSIVE below(id, depth) AS ("
+        " SELECT id, 1 FROM person WHERE manager = {}"
+        " UNION SELECT p.id, b.depth + 1 FROM person p JOIN below b ON p.manager = b.id"
+        f" WHERE b.depth < {REACH_DEPTH})"
         " SELECT id FROM below",
         actor.person_id,
     )
@@ -355,29 +362,38 @@ async def people_in_reach(actor: Actor) -> set[int] | None:
 
 async def is_in_reach(actor: Actor, person_id: int) -> bool:
     """Whether one person is in the actor's reach, without computing the whole reach (a
-    profile page asks this for every visitor): walk up the person's reporting line, and
-    compare their department's path with the departments the actor heads."""
+    profile page asks this for every visitor): ``reach_among`` asked about one person."""
     if can(actor, "people.view_all"):
         return True
-    if not actor.is_person or person_id == actor.person_id:
+    if not actor.is_person:
         return False
-    above = await db.fetch(
-        "WITH RECURSIVE up(id, depth) AS ("
-        " SELECT manager, 1 FROM person WHERE id = {} AND manager IS NOT NULL"
-        " UNION SELECT p.manager, u.depth + 1 FROM person p JOIN up u ON p.id = u.id"
-        " WHERE p.manager IS NOT NULL AND u.depth < 50)"
-        " SELECT 1 AS hit FROM up WHERE id = {} LIMIT 1",
-        person_id, actor.person_id,
-    )
-    if above:
-        return True
-    paths = await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
-    if not paths:
-        return False
-    rows = await db.fetch(
-        "SELECT d.path FROM person p JOIN department d ON d.id = p.department WHERE p.id = {}", person_id
-    )
-    return bool(rows) and any(rows[0]["path"].startswith(path) for path in paths)
+    return person_id in await reach_among(actor.person_id, [person_id])  # type: ignore[arg-type]
+
+
+def _reach_sql(listed: str) -> str:
+    """The one definition of "X is in A's reach", for the people ``listed`` (inlined ints) and
+    the actor A (the two ``{}``): a line of managers up from X reaches A within REACH_DEPTH
+    steps, or X's department lies in (or below) one that A heads. The same ids come out
+    whether the people are asked about one at a time or all together."""
+    return ("WITH RECURSIVE up(start, id, depth) AS ("
+            f" SELECT id, manager, 1 FROM person WHERE id IN ({listed}) AND manager IS NOT NULL"
+            " UNION SELECT u.start, p.manager, u.depth + 1 FROM up u JOIN person p ON p.id = u.id"
+            f" WHERE p.manager IS NOT NULL AND u.depth < {REACH_DEPTH})"
+            " SELECT start AS id FROM up WHERE id = {}"
+            " UNION SELECT p.id FROM person p JOIN department d ON d.id = p.department"
+            " JOIN department h ON h.head = {} AND d.path LIKE h.path || '%'"
+            f" WHERE p.id IN ({listed})")
+
+
+async def reach_among(person_id: int, among: Iterable[int | None]) -> frozenset[int]:
+    """Which of ``among`` the person manages (``_reach_sql``), in one query: ``people_in_reach``
+    asked of a few people instead of listing everyone below. Seeing everyone (HR, executives)
+    is the callers' to decide; the person themself is never in their own reach."""
+    ids = sorted({int(i) for i in among if i is not None and i != person_id})
+    if not ids:
+        return frozenset()
+    listed = ", ".join(str(i) for i in ids)  # ints: safe to inline, and one plan for any count
+    return frozenset(r["id"] for r in await db.fetch(_reach_sql(listed), person_id, person_id))
 
 
 # --- loaders ----------------------------------------------------------------------------------
@@ -503,29 +519,9 @@ async def goal_viewer(actor: Actor, among: Iterable[int | None] | None = None) -
         found = await people_in_reach(actor)
         reach = None if found is None else frozenset(found)
     else:
-        reach = await _reach_among(actor.person_id, headed, among)  # type: ignore[arg-type]
+        reach = await reach_among(actor.person_id, among)  # type: ignore[arg-type]
     return GoalViewer(person_id=actor.person_id, org=can(actor, "goals.manage_org"), view_all=view_all,
                       headed=headed, mine=mine, reach=reach)
-
-
-async def _reach_among(person_id: int, headed: tuple[str, ...], among: Iterable[int | None]) -> frozenset[int]:
-    """Which of ``among`` the person manages: a line of managers up from them reaches the
-    person, or their department lies in one the person heads (``people_in_reach``, asked of a
-    few people instead of listing everyone below)."""
-    ids = sorted({int(i) for i in among if i is not None and i != person_id})
-    if not ids:
-        return frozenset()
-    listed = ", ".join(str(i) for i in ids)  # ints: safe to inline, and one plan for any count
-    sql = ("WITH RECURSIVE up(start, id) AS ("
-           f" SELECT id, manager FROM person WHERE id IN ({listed}) AND manager IS NOT NULL"
-           " UNION SELECT u.start, p.manager FROM up u JOIN person p ON p.id = u.id WHERE p.manager IS NOT NULL)"
-           " SELECT start AS id FROM up WHERE id = {}")
-    args: list[Any] = [person_id]
-    if headed:
-        sql += (" UNION SELECT p.id FROM person p JOIN department d ON d.id = p.department"
-                f" WHERE p.id IN ({listed}) AND ({' OR '.join(['d.path LIKE {}'] * len(headed))})")
-        args += [h + "%" for h in headed]
-    return frozenset(r["id"] for r in await db.fetch(sql, *args))
 
 
 def goal_access(viewer: GoalViewer, goal: dict[str, Any], department_path: str | None = None, *,
