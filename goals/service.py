@@ -9,6 +9,7 @@ on the goal and recomputed up the chain whenever a check-in or a child changes i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -125,7 +126,8 @@ async def cycle_choices(on: date | None = None) -> list[dict[str, Any]]:
 
 
 async def cycles_for_browsing() -> list[dict[str, Any]]:
-    rows = await Cycle.select().order_by(Cycle.starts_on, ascending=False).run()
+    """Every cycle for the menu, in the order of ``choose_cycle``'s rule: latest start first."""
+    rows = await Cycle.select().order_by(Cycle.starts_on, Cycle.id, ascending=False).run()
     for r in rows:
         r["label"] = cycle_label(r)
     return rows
@@ -135,26 +137,25 @@ async def pick_cycle_by_code(code: str) -> dict[str, Any] | None:
     return await Cycle.select().where(Cycle.code == code).first().run()
 
 
+def _latest(cycles: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    return max(cycles, key=lambda c: (c["starts_on"], c["id"]), default=None)
+
+
 def choose_cycle(cycles: list[dict[str, Any]], cycle_id: int | None, on: date | None = None) -> dict[str, Any] | None:
-    """``pick_cycle`` over the cycles already read for the menu (newest first), saving the
-    pages that show both a query each."""
+    """The "current" cycle among ``cycles`` (in any order), by the one rule every page uses:
+    the cycle asked for if it is there; else, of those running on ``on`` (today), the one
+    that started last; else the one that started last of all (a future one included). Cycles
+    starting the same day: the one made last (highest id). So when cycles overlap (a period
+    begun inside a quarter), the one begun later is current on every page."""
     on = on or today()
     return (next((c for c in cycles if cycle_id and c["id"] == cycle_id), None)
-            or next((c for c in cycles if c["starts_on"] <= on <= c["ends_on"]), None)
-            or (cycles[0] if cycles else None))
+            or _latest(c for c in cycles if c["starts_on"] <= on <= c["ends_on"])
+            or _latest(cycles))
 
 
 async def pick_cycle(cycle_id: int | None) -> dict[str, Any] | None:
-    """The cycle asked for, else the one running today, else the latest one."""
-    if cycle_id:
-        row = await Cycle.select().where(Cycle.id == cycle_id).first().run()
-        if row:
-            return row
-    on = today()
-    row = await Cycle.select().where((Cycle.starts_on <= on) & (Cycle.ends_on >= on)).first().run()
-    if row is None:
-        row = await Cycle.select().order_by(Cycle.starts_on, ascending=False).first().run()
-    return row
+    """``choose_cycle`` over every cycle (a few dozen rows: one query, as before)."""
+    return choose_cycle(await Cycle.select().run(), cycle_id)
 
 
 # --- the maths ------------------------------------------------------------------------------------
@@ -690,13 +691,20 @@ async def team_departments(actor: Actor, also: int | None = None) -> list[dict[s
 async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = None,
                      department_id: int | None = None) -> list[dict[str, Any]]:
     """One level of the cascade: the company's goals (or a department's) for the first level,
-    a goal's children after that. Only goals the actor may see; children are loaded on demand.
-    The actor's reach is asked only about the owners of these goals and of their children."""
+    a goal's children after that (404, as ``goal_for``, below a goal the actor may not see).
+    Only goals the actor may see; children are loaded on demand. The actor's reach is asked
+    once, only about the owners of the goal opened, of these goals and of their children."""
     require(actor, "goals.view")
+    parent = None
     if parent_id is not None:
-        await goal_for(actor, parent_id)
-        rows = await db.fetch(SELECT_GOALS + " WHERE g.parent = {} AND g.status != 'cancelled' ORDER BY g.level, g.title, g.id",
-                              parent_id)
+        # The parent comes with its children, and is judged with the one viewer that judges
+        # them (``goal_for`` would ask for the actor's departments and reach a second time).
+        rows = await db.fetch(SELECT_GOALS + " WHERE (g.parent = {} AND g.status != 'cancelled') OR g.id = {}"
+                              " ORDER BY g.level, g.title, g.id", parent_id, parent_id) if parent_id <= MAX_ID else []
+        parent = next((r for r in rows if r["id"] == parent_id), None)
+        if parent is None:
+            raise NotFound()
+        rows = [r for r in rows if r is not parent]
     elif department_id is not None:
         rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'department' AND g.owner_department = {}"
                               " AND g.status != 'cancelled' ORDER BY g.title, g.id", cycle_id, department_id)
@@ -704,7 +712,9 @@ async def tree_level(actor: Actor, cycle_id: int, *, parent_id: int | None = Non
         rows = await db.fetch(SELECT_GOALS + " WHERE g.cycle = {} AND g.level = 'company' AND g.status != 'cancelled'"
                               " ORDER BY g.title, g.id", cycle_id)
     children = await _children_of(rows)
-    viewer = await goal_viewer(actor, among=[r["owner_person"] for r in rows + children])
+    viewer = await goal_viewer(actor, among=[r["owner_person"] for r in rows + children + ([parent] if parent else [])])
+    if parent is not None:
+        goal_access(viewer, parent, parent["department_path"])  # 404 below a goal they may not see
     rows = [r for r in rows if viewer.roles(r, r["department_path"])["see"]]
     _count_visible_children(viewer, rows, children)
     return _decorate(rows, today())
@@ -761,15 +771,13 @@ async def goal_page(actor: Actor, goal_id: int) -> dict[str, Any]:
         raise NotFound()
     row = rows[0]
     # A person's goal has no goals aligned to it (only department and company goals do).
-    children = [] if row["level"] == "person" else await db.fetch(
-        "SELECT c.level, c.owner_person, c.owner_department, d.path AS department_path FROM goal c"
-        " LEFT JOIN department d ON d.id = c.owner_department WHERE c.parent = {} AND c.status != 'cancelled'", goal_id)
+    children = [] if row["level"] == "person" else await _children_of([row])
     viewer = await goal_viewer(actor, among=[row["owner_person"], row["parent_owner_person"],
                                              *(c["owner_person"] for c in children)])
     roles = goal_access(viewer, row, row["department_path"])
     on = today()
     full = _decorate([{**row, "_roles": roles}], on)[0]
-    full["children"] = sum(1 for c in children if viewer.roles(c, c["department_path"])["see"])
+    _count_visible_children(viewer, [full], children)
     parent = None
     if row["parent"] and row["parent_level"]:
         parent = {"id": row["parent"], "title": row["parent_title"], "level": row["parent_level"],

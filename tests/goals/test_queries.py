@@ -172,6 +172,38 @@ def test_the_cycle_shown_is_the_one_asked_for_else_todays_else_the_latest():
     assert service.choose_cycle([], None) is None
 
 
+def test_when_cycles_overlap_the_one_begun_last_is_current_whatever_the_order_they_come_in():
+    from datetime import date
+
+    quarter = {"id": 1, "starts_on": date(2026, 10, 1), "ends_on": date(2026, 12, 31)}
+    november = {"id": 2, "starts_on": date(2026, 11, 1), "ends_on": date(2026, 11, 30)}
+    sprint = {"id": 3, "starts_on": date(2026, 11, 1), "ends_on": date(2026, 12, 15)}  # same start: made last
+    for cycles in ([quarter, november, sprint], [sprint, november, quarter], [november, sprint, quarter]):
+        assert service.choose_cycle(cycles, None, date(2026, 11, 24))["id"] == 3
+        assert service.choose_cycle(cycles, None, date(2026, 12, 10))["id"] == 3
+        assert service.choose_cycle(cycles, None, date(2026, 12, 20))["id"] == 1  # only the quarter runs
+        assert service.choose_cycle(cycles, None, date(2027, 6, 1))["id"] == 3  # none runs: begun last
+        assert service.choose_cycle(cycles, 2, date(2026, 12, 20))["id"] == 2
+
+
+async def test_the_pages_that_read_one_cycle_and_those_that_read_the_menu_agree_on_overlapping_cycles(rollback):
+    from datetime import timedelta
+
+    from servicechain.goals.tables import Cycle
+
+    on = service.today()
+    made = {}
+    for code, start, end in (("overlap-long", -40, 40), ("overlap-a", -1, 1), ("overlap-b", -1, 10)):
+        await Cycle.insert(Cycle(code=code, starts_on=on + timedelta(days=start), ends_on=on + timedelta(days=end))).run()
+        made[code] = (await service.pick_cycle_by_code(code))["id"]
+    menu = await service.cycles_for_browsing()
+    assert (await service.pick_cycle(None))["id"] == made["overlap-b"]
+    assert service.choose_cycle(menu, None)["id"] == made["overlap-b"]
+    assert service.choose_cycle(menu[::-1], None)["id"] == made["overlap-b"]
+    assert (await service.pick_cycle(made["overlap-a"]))["id"] == made["overlap-a"]
+    assert (await service.pick_cycle(10**12))["id"] == made["overlap-b"]  # unknown: today's
+
+
 async def test_my_goals_page_reads_the_session_the_cycles_and_the_goals(client, cast, as_user):
     await as_user("employee")
     assert (await client.get("/goals/")).status_code == 200
@@ -197,6 +229,9 @@ async def test_a_level_of_the_cascade_runs_the_same_few_queries_however_many_goa
     after = [await level_queries(who, **where) for who in ("manager", "employee", "ceo")
              for where in ({}, {"parent_id": goals["department"]})]
     assert after == before and max(after) <= 8
+    # Below a goal: the goal with its children, theirs, the viewer's departments and reach, once
+    # (the goal is judged by the viewer that judges its children).
+    assert max(after[1::2]) <= 4, after
     below = await service.tree_level(cast.actor("manager"), cycle, parent_id=goals["department"])
     assert goals["person"] in {g["id"] for g in below}
     # Another department's goal stays hidden from the warehouse, and so does its count below.

@@ -295,6 +295,11 @@ async def test_the_tree_shows_each_level_only_to_those_who_may_see_it(cast):
     assert [g["id"] for g in await service.tree_level(cast.actor("manager"), cycle, parent_id=goals["department"])] == [goals["person"]]
     team, more = await service.team_goals(cast.actor("manager"), cycle)
     assert goals["person"] in [g["id"] for g in team] and not more
+    # A goal they may not see, or none at all, is not opened: 404, as its page would be.
+    for who, parent in (("outsider", goals["department"]), ("outsider", goals["person"]), ("employee", 10**6),
+                        ("ceo", 10**20)):
+        with pytest.raises(NotFound):
+            await service.tree_level(cast.actor(who), cycle, parent_id=parent)
     assert await service.team_goals(cast.actor("employee"), cycle) == ([], False)
 
 
