@@ -97,6 +97,14 @@ def format_value(value: float | None, decimals: int | None = None) -> str:
     return text.replace(",", "\x00").replace(".", point).replace("\x00", group).replace("-", "\u2212")
 
 
+def format_p(value: float | None, space: str = "\u00a0") -> str:
+    """A p or q value with its relation, for the pages and the report alike: "= 0.034", and
+    "< 0.001" rather than a row of zeros; "= —" for none."""
+    if value is not None and value < 0.001:
+        return "<" + space + format_value(0.001, 3)
+    return "=" + space + format_value(value, 3)
+
+
 UNIT_SUFFIX = {"percent": "\u00a0%", "rub": "\u00a0₽", "index": "", "points": "", "per_head": "", "count": "",
                "hours": ""}
 

@@ -411,10 +411,8 @@ def _r(value: float | None) -> str:
 
 
 def _q(value: float | None) -> str:
-    """A corrected p as "q = 0.012", or "q < 0.001" rather than a row of zeros."""
-    if value is not None and value < 0.001:
-        return "q\u00a0<\u00a0" + charts.format_value(0.001, 3)
-    return "q\u00a0=\u00a0" + charts.format_value(value, 3)
+    """A corrected p as "q = 0.012", or "q < 0.001" (``charts.format_p``, as the report)."""
+    return "q\u00a0" + charts.format_p(value)
 
 
 def describe_pair(pair: chain.PairResult, elasticity: chain.Elasticity | None, tested: int) -> list[str]:

@@ -287,12 +287,10 @@ def _ci(ci: tuple[float, float] | None, decimals: int) -> str:
 
 
 def _p(value: float | None) -> str:
-    """A p or q value with its relation sign: "= 0.034", "< 0.001"."""
-    if value is None:
-        return "= —"
-    if value < 0.001:
-        return "< " + fmt.number(0.001, 3)
-    return "= " + fmt.number(value, 3)
+    """A p or q value with its relation sign: "= 0.034", "< 0.001" (as the dashboards write it)."""
+    from servicechain.platform.analytics import charts
+
+    return charts.format_p(value, " ")
 
 
 REPORT_READER = Actor(kind="person", role="executive", name="monthly report")

@@ -1,7 +1,7 @@
 """The monthly report shows the dashboards' figures (one rule each): on a small company, the
 chain charts the same pairs (``chain.charted_pairs``), each with the same dots and line
-(``chain.scatter``), point count and printed r; the movers are the same departments with the
-same changes (``analytics.movers``)."""
+(``chain.scatter``), point count and printed r and q; the movers are the same departments with
+the same changes (``analytics.movers``)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ async def test_the_report_and_the_dashboards_draw_the_same_scatter_charts(cast, 
         sampled += card["sampled"] is not None
         low, high = item["r_ci"].split(" … ")
         assert f"r = {item['r']} (95 % interval {low} to {high})" in card["sentences"][1]
+        assert "(q\u00a0" + item["q"].replace(" ", "\u00a0") + ")" in card["sentences"][2]
     assert sampled  # the sample rule was compared, not only charts small enough to draw whole
     dashboards.forget_pages()
 
