@@ -13,6 +13,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
+from servicechain.platform.lib.dates import month_start, shift_month
 from servicechain.platform.outbox import job
 
 log = logging.getLogger("servicechain.analytics")
@@ -20,8 +21,8 @@ LATE_DAYS = 7
 
 
 def months_to_refresh(today: date) -> list[date]:
-    current = date(today.year, today.month, 1)
-    previous = (current - timedelta(days=1)).replace(day=1)
+    current = month_start(today)
+    previous = shift_month(current, -1)
     return [previous, current] if today.day <= LATE_DAYS else [current]
 
 

@@ -56,7 +56,7 @@ from servicechain.goals.service import AT_RISK_MARGIN
 from servicechain.platform import db
 from servicechain.platform.analytics.metrics import CUSTOMER, METRICS
 from servicechain.platform.config import get_settings
-from servicechain.platform.lib.dates import first_of_month, months_back
+from servicechain.platform.lib.dates import first_of_month, month_end, month_start, months_back, shift_month
 from servicechain.platform.surveys.figures import TRAIT_ORDER, hidden_departments
 
 DEPT = "department_id"
@@ -198,16 +198,14 @@ class _Window:
         taken on: its last day, or today for the month that is still running."""
         ends = []
         for m in self.months:
-            nxt = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-            ends.append(min(nxt - timedelta(days=1), self.today))
+            ends.append(min(month_end(m), self.today))
         return pl.DataFrame({MONTH: self.months, "on": ends}, schema={MONTH: pl.Date, "on": pl.Date})
 
 
 def _window(until: date, months: int) -> _Window:
     keys = months_back(until, months)
     starts = [first_of_month(k) for k in keys]
-    last = starts[-1]
-    end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    end = shift_month(starts[-1], 1)
     settings = get_settings()
     today = datetime.now(settings.tz).date()
     return _Window(starts, starts[0], end, today, settings.timezone)
@@ -358,8 +356,7 @@ async def _score_months() -> pl.DataFrame:
                                 " WHERE id > {}", int(old_top)))[0]
         if int(old_count) + int(added["n"] or 0) == count and added["first"] is not None:
             first, last = _as_date(added["first"]), _as_date(added["last"])
-            since = date(first.year, first.month, 1)
-            end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+            since, end = month_start(first), shift_month(last, 1)
             fresh = await _read_scores(since, end)
             frame = pl.concat([cached.filter((pl.col(MONTH) < since) | (pl.col(MONTH) >= end)), fresh])
     if frame is None:
@@ -429,8 +426,7 @@ async def _follow_up_months() -> pl.DataFrame:
             int(old[2]), built - CLOSING_MARGIN))[0]
         if changed["first"] is not None:
             first, last = _as_date(changed["first"]), _as_date(changed["last"])
-            since = date(first.year, first.month, 1)
-            end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+            since, end = month_start(first), shift_month(last, 1)
             fresh = await _read_follow_ups(since, end)
             frame = pl.concat([cached.filter((pl.col(MONTH) < since) | (pl.col(MONTH) >= end)), fresh])
             if (int(frame["opened"].sum() or 0), int(frame["closed"].sum() or 0)) != (count, closed):
