@@ -563,27 +563,12 @@ async def goal_for(actor: Actor, goal_id: int, *, write: bool = False) -> dict[s
 
 async def manages(actor: Actor, person_id: int) -> bool:
     """Is the actor one of the person's managers up the chain (their manager, that manager's
-    manager…, or the head of their department or of one above it)? Unlike reach, seeing
-    everyone (HR, executives) does not count: private things are for the line only."""
-    if not actor.is_person or actor.person_id == person_id:
+    manager…, or the head of their department or of one above it)? That is reach
+    (``reach_among``) without its first rule: seeing everyone (HR, executives) does not count
+    here, private things are for the line only."""
+    if not actor.is_person:
         return False
-    rows = await db.fetch(
-        "WITH RECURSIVE up(id, manager) AS ("
-        " SELECT id, manager FROM person WHERE id = {}"
-        " UNION SELECT p.id, p.manager FROM person p JOIN up u ON p.id = u.manager)"
-        " SELECT id FROM up",
-        person_id,
-    )
-    if any(r["id"] == actor.person_id for r in rows):
-        return True
-    person = await Person.select(Person.department).where(Person.id == person_id).first().run()
-    if not person or not person["department"]:
-        return False
-    headed = await department_paths_headed(actor.person_id)  # type: ignore[arg-type]
-    if not headed:
-        return False
-    path = await Department.select(Department.path).where(Department.id == person["department"]).first().run()
-    return bool(path) and any(path["path"].startswith(h) for h in headed)
+    return person_id in await reach_among(actor.person_id, [person_id])  # type: ignore[arg-type]
 
 
 async def recognition_for(actor: Actor, recognition_id: int) -> dict[str, Any]:

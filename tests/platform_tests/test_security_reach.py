@@ -1,5 +1,5 @@
 """Reach (whom a manager's rules cover) has one definition: asked about one person
-(``is_in_reach``, profile pages, thanks), about a few (``goal_viewer(among=...)``, goal pages)
+(``is_in_reach``, profile pages, thanks; ``manages``, private thanks and scores), about a few (``goal_viewer(among=...)``, goal pages)
 or listed whole (``people_in_reach``, team lists), the same people come out, including on a
 reporting line longer than the depth limit and on a cycle of managers."""
 
@@ -15,6 +15,7 @@ from servicechain.platform.security import (
     Actor,
     goal_viewer,
     is_in_reach,
+    manages,
     people_in_reach,
     reach_among,
     utcnow,
@@ -39,11 +40,12 @@ def _actor(person_id: int) -> Actor:
 async def _reach_every_way(actor: Actor, people: list[int]) -> frozenset[int]:
     """The actor's reach among ``people``, asked every way; fails unless all ways agree."""
     one_by_one = frozenset([p for p in people if await is_in_reach(actor, p)])
+    line_only = frozenset([p for p in people if await manages(actor, p)])  # the same for those who don't see everyone
     together = await reach_among(actor.person_id, people)  # type: ignore[arg-type]
     viewer = await goal_viewer(actor, among=people)
     whole = await people_in_reach(actor)
     assert whole is not None
-    assert one_by_one == together == viewer.reach == frozenset(whole) & set(people)
+    assert one_by_one == line_only == together == viewer.reach == frozenset(whole) & set(people)
     return together
 
 
