@@ -87,12 +87,12 @@ class RecognitionController(Controller):
         if data.get("action") == "find":  # "Find" without JavaScript: the same form, with the matches
             return await self._give_form(request, data, {}, None)
         try:
-            rid = await service.give_recognition(actor, data)
+            card = await service.give_recognition_card(actor, data)
         except FormInvalid as exc:
             return await self._give_form(request, data, exc.errors, None)
         if getattr(request, "htmx", False):
-            return await self._give_form(request, {}, {}, await service.recognition_card(actor, rid))
-        return redirect(request, f"/recognition/{rid}")
+            return await self._give_form(request, {}, {}, card)
+        return redirect(request, f"/recognition/{card['id']}")
 
     async def _picker(self, request: Request, to: list[str], find: str) -> dict[str, Any]:
         actor = actor_of(request)

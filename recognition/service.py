@@ -8,11 +8,12 @@ is written in one transaction with its audit entry. Messages for people are in t
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from servicechain.platform import audit, db, outbox
 from servicechain.platform.config import get_settings
-from servicechain.platform.i18n import current_language, format_date, format_money, lazy_gettext, ngettext, use_language
+from servicechain.platform.i18n import current_language, format_date, format_datetime, format_money, lazy_gettext, ngettext, use_language
 from servicechain.platform.i18n import gettext as _
 from servicechain.platform.lib.text import escape_like, fold
 from servicechain.platform.people.service import department_name, today
@@ -59,6 +60,8 @@ DAILY_LIMIT = 20
 # of platform.audit, outbox and accounts): the second key is a person's id.
 SENDER_LOCK = 7_305_101  # a sender's thanks, counted against the daily limit
 BUDGET_PERIODS_LOCK = 7_305_102  # a manager's budget periods, which may not overlap
+REACTIONS_LOCK = 7_305_103  # a person's reactions, each toggled on or off
+PREFERENCES_LOCK = 7_305_104  # a person's one ranking of reward kinds
 PAGE_SIZE = 20
 PERIODS = (7, 30, 90, 365)  # the feed filter's "last N days"
 
@@ -210,6 +213,17 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
     more than DAILY_LIMIT recognitions from one sender in 24 hours. Recipients are notified in
     the app; the audit entry names the actor (a person or the token).
     """
+    return (await _give(actor, data, sender_id))["id"]
+
+
+async def give_recognition_card(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """give_recognition for a person, returning the new recognition's card as ``hydrate`` shows
+    it to them, its sender (no reactions yet): made from what was just written instead of read
+    back, which cost the thanks form three more queries."""
+    return await _give(actor, data, None)
+
+
+async def _give(actor: Actor, data: dict[str, Any], sender_id: int | None) -> dict[str, Any]:
     require(actor, "api.recognition.write" if actor.kind == "token" else "recognition.give")
     if actor.kind != "token":
         sender_id = actor.person_id
@@ -241,7 +255,7 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
             errors.setdefault("to", []).append(_("You cannot thank yourself; thank a colleague."))
         elif person["id"] not in {r["id"] for r in recipients}:
             recipients.append(person)
-    values = await db.fetch("SELECT id, code, name_en, name_ru, retired_at FROM company_value"
+    values = await db.fetch("SELECT id, code, name_en, name_ru, position, retired_at FROM company_value"
                             f" WHERE code IN ({db.placeholders(len(form.values))})", *form.values) if form.values else []
     by_code = {v["code"]: v for v in values}
     for code in form.values:
@@ -288,7 +302,16 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
             sender=sender["id"], recipients=[p["id"] for p in recipients], values=form.values,  # type: ignore[index]
             public=public, token=actor.name if actor.kind == "token" else None,
         )
-    return rec_id
+    # hydrate's shape and order: recipients as named, values by position.
+    return {"id": rec_id, "sender": sender["id"], "message": form.message, "story": form.story,  # type: ignore[index]
+            "case_ref": form.case_ref, "public": public, "created_at": now,
+            "via_token": actor.name if actor.kind == "token" else "", "sender_name": sender["full_name"],  # type: ignore[index]
+            "when": _when(now, current_language()),
+            "recipients": [{"id": p["id"], "full_name": p["full_name"], "employee_number": p["employee_number"]}
+                           for p in recipients],
+            "values": [{"code": v["code"], "name": value_name(v)}
+                       for v in sorted((by_code[c] for c in form.values), key=lambda v: (v["position"], v["id"]))],
+            "reactions": {k: {"count": 0, "mine": False} for k in REACTIONS}}
 
 
 async def toggle_reaction(actor: Actor, recognition_id: int, kind: str) -> None:
@@ -298,6 +321,8 @@ async def toggle_reaction(actor: Actor, recognition_id: int, kind: str) -> None:
         if kind not in REACTIONS:
             raise DomainError(_("There is no such reaction."))
         key = f"{recognition_id}:{actor.person_id}:{kind}"
+        # A double click: the second toggle must see the first one's reaction, not insert it again.
+        await _one_at_a_time(REACTIONS_LOCK, actor.person_id)  # type: ignore[arg-type]
         existing = await RecognitionReaction.select(RecognitionReaction.id).where(RecognitionReaction.key == key).first().run()
         if existing:
             await RecognitionReaction.delete().where(RecognitionReaction.id == existing["id"]).run()
@@ -389,25 +414,43 @@ async def feed(
             args.append(since)
         sql += f" ORDER BY recognition DESC LIMIT {limit + 1}"
     else:
-        sql = "SELECT id FROM recognition WHERE public = {} AND id < {} AND id >= {}"
+        # The company feed, the one everyone opens: the page's rows with their senders at once
+        # (the same walk down the public-id index), so hydrate reads only the details.
+        sql = (f"SELECT {CARD_COLUMNS} FROM recognition r JOIN person p ON p.id = r.sender"
+               " WHERE r.public = {} AND r.id < {} AND r.id >= {}")
         args = [True, ceiling, floor]
         if since:
-            sql += " AND created_at >= {}"
+            sql += " AND r.created_at >= {}"
             args.append(since)
-        sql += f" ORDER BY id DESC LIMIT {limit + 1}"
+        sql += f" ORDER BY r.id DESC LIMIT {limit + 1}"
+        rows = await db.fetch(sql, *args)
+        return {"items": await hydrate(actor, [r["id"] for r in rows[:limit]], rows=rows[:limit]),
+                "next": rows[limit - 1]["id"] if len(rows) > limit else None}
     rows = await db.fetch(sql, *args)
     ids = [r["id"] for r in rows[:limit]]
     return {"items": await hydrate(actor, ids), "next": ids[-1] if len(rows) > limit else None}
 
 
-async def hydrate(actor: Actor, ids: list[int]) -> list[dict[str, Any]]:
-    """Recognitions with sender, recipients, values and reactions, in the order of ``ids``."""
+@lru_cache(maxsize=4096)
+def _when(created_at: datetime, language: str) -> str:
+    """A card's time as people read it, in ``language`` (the current one: the key says which).
+    Babel's formatting cost more than the rest of a card, and a feed shows the same recent
+    recognitions to everyone: the text depends only on the time, the language and the company's
+    time zone, which is fixed for the process."""
+    return format_datetime(created_at, "short")
+
+
+CARD_COLUMNS = "r.id, r.sender, r.message, r.story, r.case_ref, r.public, r.created_at, r.via_token, p.full_name AS sender_name"
+
+
+async def hydrate(actor: Actor, ids: list[int], *, rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Recognitions with sender, recipients, values and reactions, in the order of ``ids``;
+    ``rows``: the recognitions' CARD_COLUMNS when the caller has read them already."""
     if not ids:
         return []
     marks = db.placeholders(len(ids))
-    recs = await db.fetch(
-        "SELECT r.id, r.sender, r.message, r.story, r.case_ref, r.public, r.created_at, r.via_token, p.full_name AS sender_name"
-        f" FROM recognition r JOIN person p ON p.id = r.sender WHERE r.id IN ({marks})", *ids)
+    recs = rows if rows is not None else await db.fetch(
+        f"SELECT {CARD_COLUMNS} FROM recognition r JOIN person p ON p.id = r.sender WHERE r.id IN ({marks})", *ids)
     # Recipients, values and reactions in one trip: on PostgreSQL each query is a round trip to
     # the server, and a feed page showed the cost of four.
     details = await db.fetch(
@@ -418,7 +461,8 @@ async def hydrate(actor: Actor, ids: list[int]) -> list[dict[str, Any]]:
         " UNION ALL SELECT 'x', recognition, COUNT(*), kind, '', '', SUM(CASE WHEN person = {} THEN 1 ELSE 0 END)"
         f" FROM recognition_reaction WHERE recognition IN ({marks}) GROUP BY recognition, kind",
         *ids, *ids, actor.person_id or 0, *ids)
-    by_id = {r["id"]: {**r, "public": bool(r["public"]), "recipients": [], "values": [],
+    language = current_language()
+    by_id = {r["id"]: {**r, "public": bool(r["public"]), "when": _when(r["created_at"], language), "recipients": [], "values": [],
                        "reactions": {k: {"count": 0, "mine": False} for k in REACTIONS}} for r in recs}
     for d in sorted(details, key=lambda d: (d["num"], d["ord"]) if d["k"] == "v" else (0, d["ord"])):
         target = by_id[d["rec"]]
@@ -714,6 +758,8 @@ async def save_preferences(actor: Actor, data: dict[str, Any]) -> None:
         raise FormInvalid(errors)
     async with db.write():
         ranking = ",".join(form.ranking)
+        # Two saves at once: the second must update the ranking the first inserted.
+        await _one_at_a_time(PREFERENCES_LOCK, actor.person_id)  # type: ignore[arg-type]
         existing = await RewardPreference.select(RewardPreference.id).where(RewardPreference.person == actor.person_id).first().run()
         if existing:
             await RewardPreference.update({RewardPreference.ranking: ranking, RewardPreference.note: form.note,

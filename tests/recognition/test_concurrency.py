@@ -127,3 +127,28 @@ async def test_a_budget_removed_while_a_reward_is_given_from_it_keeps_the_reward
         assert reward_id is None or not removed, (reward_id, removed)
         if reward_id is not None:
             assert await Reward.exists().where(Reward.id == reward_id).run()
+
+
+async def test_a_reaction_clicked_twice_at_once_is_toggled_twice_without_an_error(pool, cast, values):
+    """Each toggle looks for the person's reaction, then inserts or deletes it: two at once both
+    found none and both inserted, and the second broke the unique key (a 500 for a double click)."""
+    rid = await service.give_recognition(cast.actor("outsider"), {"to": [EMAILS["employee"]], "values": ["customer"],
+                                                                  "message": "Double click"})
+    for clicks, shown in ((6, 0), (7, 1)):  # as many toggles as clicks, in some order
+        await asyncio.gather(*(service.toggle_reaction(cast.actor("manager"), rid, "heart") for _ in range(clicks)))
+        card = await service.recognition_card(cast.actor("manager"), rid)
+        assert card["reactions"]["heart"] == {"count": shown, "mine": bool(shown)}
+        if shown:
+            await service.toggle_reaction(cast.actor("manager"), rid, "heart")
+
+
+async def test_preferences_saved_several_times_at_once_are_kept_once_without_an_error(pool, cast, values):
+    """A person has one ranking (a unique key): two first saves at once both found none and
+    both inserted."""
+    now = utcnow()
+    person = Person(full_name="Новая Сотрудница", employee_number=f"REC-P-{uuid.uuid4().hex[:6]}", created_at=now, updated_at=now)
+    await person.save().run()
+    actor = Actor(kind="person", person_id=person.id, role="employee", name=person.full_name, language="en")
+    await asyncio.gather(*(service.save_preferences(actor, {"rank_gift": "1", "rank_bonus": "2"}) for _ in range(3)),
+                         *(service.save_preferences(actor, {"rank_bonus": "1"}) for _ in range(3)))
+    assert (await service.preference_ranking(person.id))["ranking"] in (["gift", "bonus"], ["bonus"])

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from servicechain.platform import db
+from servicechain.platform.i18n import use_language
 from servicechain.platform.people.tables import Person
 from servicechain.platform.lib.text import person_search_text
 from servicechain.platform.people.service import today as company_today
@@ -459,3 +460,17 @@ async def test_a_reward_counts_for_the_department_the_recipient_was_in_when_rewa
     assert (await service.top_three_share(department_id=cast.departments["warehouse"], **since))["rewards"] == 0
     departments = {r["id"]: r for r in (await service.top_three_table(**since))["departments"]}
     assert departments[cast.departments["support.line1"]]["rewards"] == 2 and cast.departments["warehouse"] not in departments
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_the_card_of_thanks_just_sent_is_the_card_read_back(cast, values, rollback, language):
+    """The thanks form shows the new card made from what was written: the same as reading it back."""
+    with use_language(language):
+        sent = await service.give_recognition_card(cast.actor("outsider"), thanks(
+            to=["manager", "employee"], values=("beyond", "customer"), story="Drove the order over.", case_ref="CASE-7",
+            visibility="private"))
+        assert sent == await service.recognition_card(cast.actor("outsider"), sent["id"])
+        assert [v["code"] for v in sent["values"]] == ["customer", "beyond"]  # by the values' positions
+        assert [p["id"] for p in sent["recipients"]] == [cast.ids["manager"], cast.ids["employee"]]
+        public = await service.give_recognition_card(cast.actor("outsider"), thanks(values=("colleagues",)))
+        assert public == await service.recognition_card(cast.actor("outsider"), public["id"])
