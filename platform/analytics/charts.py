@@ -31,6 +31,7 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 from markupsafe import Markup, escape
 
 from servicechain.platform import i18n
+from servicechain.platform.i18n import gettext as _
 
 FONT = "DejaVu Sans, Verdana, sans-serif"
 FONT_SIZE = 11
@@ -105,14 +106,24 @@ def format_p(value: float | None, space: str = "\u00a0") -> str:
     return "=" + space + format_value(value, 3)
 
 
-UNIT_SUFFIX = {"percent": "\u00a0%", "rub": "\u00a0₽", "index": "", "points": "", "per_head": "", "count": "",
-               "hours": ""}
+UNIT_SUFFIX = {"percent": "\u00a0%", "rub": "\u00a0₽", "index": "", "points": "", "per_head": "", "count": ""}
+
+
+def unit_sign(unit: str, *, change: bool = False) -> str:
+    """What follows a figure of a metric's ``unit``, on the pages and in the report alike: " %",
+    " ₽", " h"; nothing for indexes, points, counts and per-head figures. A ``change`` of a share
+    is in percentage points, not per cent of itself. Any other unit is written out."""
+    if change and unit == "percent":
+        return "\u00a0" + _("pp")
+    if unit == "hours":
+        return "\u00a0" + _("h")
+    return UNIT_SUFFIX.get(unit, ("\u00a0" + unit) if unit else "")
 
 
 def _with_unit(text: str, unit: str) -> str:
     if text == "—":
         return text
-    return text + UNIT_SUFFIX.get(unit, ("\u00a0" + unit) if unit else "")
+    return text + unit_sign(unit)
 
 
 def with_unit(value: float | None, unit: str, decimals: int | None = None) -> str:

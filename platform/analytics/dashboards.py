@@ -156,12 +156,11 @@ def _change(now: float | None, before: float | None, m: Metric) -> dict[str, Any
     if now is None or before is None:
         return None
     delta = now - before
-    # A share moves in percentage points, not per cent of itself: say so.
-    points = "\u00a0" + _("pp") if m.unit == "percent" else ""
+    unit = charts.unit_sign(m.unit, change=True)  # a share moves in percentage points: say so
     if not m.moved(delta):
-        return {"delta": 0.0, "text": charts.format_value(0.0, m.decimals) + points, "good": None, "direction": "same"}
+        return {"delta": 0.0, "text": charts.format_value(0.0, m.decimals) + unit, "good": None, "direction": "same"}
     sign = "+" if delta > 0 else ""
-    return {"delta": delta, "text": sign + charts.format_value(delta, m.decimals) + points,
+    return {"delta": delta, "text": sign + charts.format_value(delta, m.decimals) + unit,
             "good": (delta > 0) == m.higher_is_better, "direction": "up" if delta > 0 else "down"}
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import math
 
-from servicechain.platform.analytics.charts import format_value
+from servicechain.platform.analytics.charts import format_value, unit_sign
 from servicechain.platform.analytics.metrics import metric
-from servicechain.platform.i18n import gettext as _
 
-NBSP = "\u00a0"
 
 
 def _missing(value: float | None) -> bool:
@@ -36,8 +34,6 @@ def significant_decimals(scale: float | None, digits: int = 2) -> int:
     return max(0, min(4, digits - 1 - math.floor(math.log10(abs(float(scale))))))  # type: ignore[arg-type]
 
 
-def unit_suffix(unit: str) -> str:
-    return {"percent": NBSP + "%", "rub": NBSP + "₽", "hours": NBSP + _("h")}.get(unit, "")
 
 
 def figure(key: str, value: float | None) -> str:
@@ -45,7 +41,7 @@ def figure(key: str, value: float | None) -> str:
     if _missing(value):
         return "—"
     m = metric(key)
-    return number(value, m.decimals) + unit_suffix(m.unit)
+    return number(value, m.decimals) + unit_sign(m.unit)
 
 
 def change(key: str, delta: float | None) -> str:
@@ -53,8 +49,7 @@ def change(key: str, delta: float | None) -> str:
     if _missing(delta):
         return "—"
     m = metric(key)
-    suffix = NBSP + _("pp") if m.unit == "percent" else unit_suffix(m.unit)
-    return number(delta, m.decimals, signed=True) + suffix
+    return number(delta, m.decimals, signed=True) + unit_sign(m.unit, change=True)
 
 
 def trend(key: str, delta: float | None) -> str:

@@ -68,3 +68,18 @@ async def test_the_report_and_the_dashboards_name_the_same_movers(cast, key):
         assert [r["name"] for r in printed] == [str(s["id"]) for s in shown]
         # The page's bars carry the change unsigned; the report's table signs it and adds the unit.
         assert [r["change"].lstrip("+").split("\u00a0")[0] for r in printed] == [s["change"] for s in shown]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_figure_and_its_change_read_the_same_on_the_page_and_in_the_report(lang):
+    from servicechain.platform.analytics.metrics import METRICS
+    from servicechain.platform.reports import formatting as fmt
+
+    with use_language(lang):
+        for m in METRICS:
+            for now, before in ((12.5, 10.0), (1800.0, 5000.0), (0.4, 0.1)):
+                shown = dashboards.figure({"headcount": 5, m.key: now}, m.key, True)["display"]
+                assert shown == fmt.figure(m.key, now), m.key
+                change = dashboards._change(now, before, m)
+                assert change["text"] == fmt.change(m.key, now - before), m.key
+        assert fmt.change("follow_up_hours", 2.5) == ("+2.5\u00a0h" if lang == "en" else "+2,5\u00a0ч")
