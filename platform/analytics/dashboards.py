@@ -91,7 +91,7 @@ def parse_params(query: Mapping[str, str]) -> Params:
         sort = None
     lag = query.get("lag", "")
     return Params(
-        month=_asked_month(query),
+        month=asked_month(query)[0],
         sort=sort,
         order="asc" if query.get("order") == "asc" else "desc",
         all_departments=query.get("all") == "1",
@@ -103,28 +103,17 @@ def parse_params(query: Mapping[str, str]) -> Params:
     )
 
 
-def _asked_month(query: Mapping[str, str]) -> date | None:
-    """The month named in the query, read as everywhere else (``lib.dates.parse_month``); None
-    when none is named or it is not a month (``month_problem`` says which)."""
+def asked_month(query: Mapping[str, str]) -> tuple[date | None, str | None]:
+    """The month named in the query, read as everywhere else (``lib.dates.parse_month``), and
+    what is wrong with it when it is not one ("2026-13", "", "26-01"), in the words the report
+    form and the command line use: the page then shows its default month and says why. (None,
+    None) when no month is named."""
     if "month" not in query:
-        return None
+        return None, None
     try:
-        return parse_month(query["month"])
-    except BadMonth:
-        return None
-
-
-def month_problem(query: Mapping[str, str]) -> str | None:
-    """What is wrong with the month named in the query ("2026-13", "", "26-01"), in the words
-    the report form and the command line use; None when none is named or it is a month. The
-    page then shows its default month, as for a month without figures, and says why."""
-    if "month" not in query:
-        return None
-    try:
-        parse_month(query["month"])
+        return parse_month(query["month"]), None
     except BadMonth as exc:
-        return str(exc)
-    return None
+        return None, str(exc)
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -652,7 +641,7 @@ async def _context(actor: Actor, params: Params, snapshot: Any,
         snapshot, picker = await _select(params.month)
         if snapshot is None:
             return None, None
-        picker = {**picker, "bad_month": month_problem(query)}
+        picker = {**picker, "bad_month": asked_month(query)[1]}
     return await load_context(actor, snapshot), picker
 
 

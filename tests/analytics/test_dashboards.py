@@ -257,7 +257,8 @@ async def test_no_month_in_the_address_is_the_default_month_without_a_word(clien
     await as_user("ceo")
     page = await client.get("/analytics/")
     assert page.status_code == 200 and 'role="alert"' not in page.text and "is not a month" not in page.text
-    assert dashboards.month_problem({}) is None and dashboards.month_problem({"month": "2026-10"}) is None
+    assert dashboards.asked_month({}) == (None, None)
+    assert dashboards.asked_month({"month": "2026-10"}) == (data.MONTH, None)
 
 
 async def test_the_page_reads_a_snapshot_stored_in_the_database(client, as_user, cast):
