@@ -676,7 +676,8 @@ async def _service_hidden(until: date) -> tuple[int, pl.DataFrame]:
 
     # The pages read the newest decision a job stored, which may be behind the ratings; the panel
     # sums the ratings as they are now, so it must hide by a decision made from the same ratings
-    # (a stale one could leave a newly small group shown). Decided and stored here when behind.
+    # (a stale one could leave a newly small group shown). When the stored figures are behind,
+    # refresh_figures waits for (or runs, through the queue's claim) the period's figures job.
     await internal.refresh_figures(until)
     k = await internal.min_group()
     tree = await internal.Tree.load()
