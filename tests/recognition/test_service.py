@@ -405,6 +405,13 @@ async def test_the_picker_finds_colleagues_by_name_email_or_number_but_not_onese
     assert await service.pick_people(outsider, f"PK-{tag}") == []  # has left
     assert await service.pick_people(outsider, "e") == []  # one letter matches everyone: wait for more
     assert await service.pick_people(outsider, "100%_") == []
+    # "_" and "%" are themselves, not wildcards: only the address with the underscore matches.
+    for email in (f"pk_{tag}@test.local", f"pkx{tag}@test.local"):
+        await Person(full_name="Подбор Символов", employee_number=f"PS-{email[:3]}-{tag}", email=email, active=True,
+                     search_name=person_search_text("Подбор Символов", f"PS-{email[:3]}-{tag}", email),
+                     created_at=now, updated_at=now).save().run()
+    assert [p["email"] for p in await service.pick_people(outsider, f"k_{tag}")] == [f"pk_{tag}@test.local"]
+    assert await service.pick_people(outsider, f"k%{tag}") == []
     assert await service.pick_people(outsider, "елкин", exclude=(cast.ids["employee"],)) == []
 
 
