@@ -86,12 +86,13 @@ class RecognitionController(Controller):
         data = await form_data(request)
         if data.get("action") == "find":  # "Find" without JavaScript: the same form, with the matches
             return await self._give_form(request, data, {}, None)
+        every_value = await service.list_values(include_retired=True)  # checked, then shown again: read once
         try:
-            card = await service.give_recognition_card(actor, data)
+            card = await service.give_recognition_card(actor, data, every_value=every_value)
         except FormInvalid as exc:
-            return await self._give_form(request, data, exc.errors, None)
+            return await self._give_form(request, data, exc.errors, None, every_value)
         if getattr(request, "htmx", False):
-            return await self._give_form(request, {}, {}, card)
+            return await self._give_form(request, {}, {}, card, every_value)
         return redirect(request, f"/recognition/{card['id']}")
 
     async def _picker(self, request: Request, to: list[str], find: str) -> dict[str, Any]:
@@ -101,9 +102,11 @@ class RecognitionController(Controller):
         return {"chosen": chosen, "matches": matches, "find": find}
 
     async def _give_form(self, request: Request, values: dict[str, Any], errors: dict[str, list[str]],
-                         sent: dict[str, Any] | None) -> Template:
+                         sent: dict[str, Any] | None, every_value: list[dict[str, Any]] | None = None) -> Template:
+        active = ([v for v in every_value if v["retired_at"] is None] if every_value is not None
+                  else await service.list_values())
         context = {"give_values": values, "give_errors": errors, "sent": sent, "reactions": service.reaction_choices(),
-                   "active_values": await service.list_values(),
+                   "active_values": active,
                    **await self._picker(request, list(values.get("to") or []), str(values.get("find") or ""))}
         return render(request, "recognition/new.html", context, status_code=422 if errors else 200,
                       fragment="recognition/_give.html", trigger_event="recognitionGiven" if sent else None)

@@ -216,14 +216,17 @@ async def give_recognition(actor: Actor, data: dict[str, Any], *, sender_id: int
     return (await _give(actor, data, sender_id))["id"]
 
 
-async def give_recognition_card(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+async def give_recognition_card(actor: Actor, data: dict[str, Any], *,
+                                 every_value: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """give_recognition for a person, returning the new recognition's card as ``hydrate`` shows
     it to them, its sender (no reactions yet): made from what was just written instead of read
-    back, which cost the thanks form three more queries."""
-    return await _give(actor, data, None)
+    back, which cost the thanks form three more queries. ``every_value``: list_values(include_retired=True)
+    when the caller has read it (the form shows the values again), so they are read once."""
+    return await _give(actor, data, None, every_value)
 
 
-async def _give(actor: Actor, data: dict[str, Any], sender_id: int | None) -> dict[str, Any]:
+async def _give(actor: Actor, data: dict[str, Any], sender_id: int | None,
+                every_value: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     require(actor, "api.recognition.write" if actor.kind == "token" else "recognition.give")
     if actor.kind != "token":
         sender_id = actor.person_id
@@ -255,8 +258,11 @@ async def _give(actor: Actor, data: dict[str, Any], sender_id: int | None) -> di
             errors.setdefault("to", []).append(_("You cannot thank yourself; thank a colleague."))
         elif person["id"] not in {r["id"] for r in recipients}:
             recipients.append(person)
-    values = await db.fetch("SELECT id, code, name_en, name_ru, position, retired_at FROM company_value"
-                            f" WHERE code IN ({db.placeholders(len(form.values))})", *form.values) if form.values else []
+    if every_value is not None:
+        values = [v for v in every_value if v["code"] in form.values]
+    else:
+        values = await db.fetch("SELECT id, code, name_en, name_ru, position, retired_at FROM company_value"
+                                f" WHERE code IN ({db.placeholders(len(form.values))})", *form.values) if form.values else []
     by_code = {v["code"]: v for v in values}
     for code in form.values:
         if code not in by_code:

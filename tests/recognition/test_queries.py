@@ -47,6 +47,7 @@ async def test_thanks_hold_the_writer_only_for_their_inserts(client, cast, value
     read_back = [sql for sql, where in log.queries if where != "write"
                  and any(f" {t} " in f" {sql} " for t in ("recognition", "recognition_recipient", "recognition_value"))]
     assert read_back == [] and message in response.text, str(log)
+    assert touching(log, "company_value") == 1, str(log)  # checked and shown again from one read
 
 
 async def test_refused_thanks_never_take_the_writer(client, values, as_user):
