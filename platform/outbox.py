@@ -161,11 +161,17 @@ async def deliver_mail(limit: int = 20) -> int:
     return len(rows)
 
 
-async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = ()) -> int:
+async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = (), stop: asyncio.Event | None = None) -> int:
     """Run up to ``limit`` due jobs (of ``kinds`` only, when given: a caller that needs one
-    kind's work done now runs it through the same claim, so it still runs once)."""
+    kind's work done now runs it through the same claim, so it still runs once). Once ``stop``
+    is set, the jobs of the batch not yet started are handed back at once, not run: a worker
+    being stopped (an upgrade restarts it) finishes the job in hand only, and another worker
+    need not wait for the claims to expire."""
     rows = await _claim("job", "run_at", "finished_at", limit, kinds)
-    for row in rows:
+    for index, row in enumerate(rows):
+        if stop is not None and stop.is_set():
+            await _release([r["id"] for r in rows[index:]])
+            return index
         handler = JOB_HANDLERS.get(row["kind"])
         payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"] or "{}")
         try:
@@ -183,6 +189,12 @@ async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = ()) -> int:
             if row["kind"] in PERIODIC:
                 await _schedule_next(row["kind"], now() + PERIODIC[row["kind"]])
     return len(rows)
+
+
+async def _release(ids: list[int]) -> None:
+    """Hand claimed jobs back unrun: free now, and the claim not counted as an attempt."""
+    async with db.write():
+        await db.fetch(f"UPDATE job SET locked_until = NULL, attempts = attempts - 1 WHERE id IN ({db.placeholders(len(ids))})", *ids)
 
 
 async def _schedule_next(kind: str, at: datetime) -> None:
@@ -215,8 +227,8 @@ async def housekeeping(_: dict[str, Any]) -> None:
             await Job.delete().where((Job.kind == kind) & Job.finished_at.is_not_null() & (Job.finished_at < at - keep)).run()
 
 
-async def work_once() -> int:
-    return await deliver_mail() + await run_jobs()
+async def work_once(stop: asyncio.Event | None = None) -> int:
+    return await deliver_mail() + await run_jobs(stop=stop)
 
 
 # Modules whose @job handlers the worker must know; a domain with scheduled work adds its own.
@@ -243,7 +255,7 @@ async def run_worker(stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
     await ensure_periodic()
     while not stop.is_set():
         try:
-            done = await work_once()
+            done = await work_once(stop)
         except Exception:
             log.exception("worker cycle failed; retrying")
             done = 0

@@ -218,3 +218,26 @@ def test_the_worker_knows_every_scheduled_job_kind():
     load_job_modules()
     assert {"housekeeping", "accounts.password_reset", "people.deactivate_leavers"} <= set(JOB_HANDLERS)
     assert set(PERIODIC) <= set(JOB_HANDLERS)
+
+
+STOP = asyncio.Event()
+
+
+@outbox.job("test.stop_asked")
+async def stop_asked(payload: dict) -> None:
+    RUNS.append(payload)
+    STOP.set()  # the worker is told to stop while this job runs
+
+
+async def test_a_stopped_worker_hands_back_the_rest_of_its_batch_unrun(queues):
+    async with db.write():
+        await outbox.schedule("test.stop_asked", {"n": 1}, run_at=utcnow() - timedelta(seconds=2))
+        await outbox.schedule("test.count", {"n": 2}, run_at=utcnow() - timedelta(seconds=1))
+    STOP.clear()
+    assert await outbox.run_jobs(stop=STOP) == 1  # both claimed in one batch, only the first run
+    assert RUNS == [{"n": 1}]
+    handed_back = await Job.select().where(Job.kind == "test.count").first().run()
+    assert handed_back["finished_at"] is None and handed_back["locked_until"] is None
+    assert handed_back["attempts"] == 0  # being stopped is not a failed attempt
+    # Free at once for the next worker, without waiting for the claim to expire.
+    assert await outbox.run_jobs() == 1 and RUNS == [{"n": 1}, {"n": 2}]
