@@ -19,7 +19,9 @@ from typing import Any
 from tests.conftest import ROOT, TMP
 from tests.ops.proxy import TcpProxy  # noqa: F401  (the fault tests take it from here)
 
-PORTS = iter(range(8111, 8120))  # this suite's ports
+# This suite's ports, one range per engine: `make test` runs the SQLite and PostgreSQL suites at
+# once, and a port both found free would give one of them the other's server (or none).
+PORTS = iter(range(8131, 8140) if os.environ["DATABASE_URL"].startswith("postgres") else range(8111, 8120))
 SERVICECHAIN = str(Path(sys.executable).parent / "servicechain")  # the installed command, as people run it
 
 
@@ -147,7 +149,7 @@ def free_port() -> int:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    raise RuntimeError("the ops tests' ports 8111-8119 are all taken")
+    raise RuntimeError("the ops tests' ports (8111-8119 on SQLite, 8131-8139 on PostgreSQL) are all taken")
 
 
 class Server:
