@@ -804,7 +804,7 @@ async def make_figures(period: Period, k: int, tree: Tree) -> tuple[str, disclos
     except disclosure.Damaged as exc:
         await _drop_damaged(digest, exc)
         made = None
-    if made is not None:
+    if made is not None and await db.fetch("SELECT digest FROM internal_service_figures WHERE digest = {}", digest):
         async def learn() -> None:
             async with db.write():
                 await db.fetch("UPDATE internal_service_figures SET version = {}, tree = {}, rounds = {}, as_of = {}"
@@ -813,10 +813,15 @@ async def make_figures(period: Period, k: int, tree: Tree) -> tuple[str, disclos
 
         await _outside(learn)
         return digest, made
-    # CPU work of up to seconds: in a thread, so the process keeps answering.
-    made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False,
-                                                     **period.options))
-    blob = made.to_bytes()
+    if made is not None:
+        # Known to this process but its row is gone (pruned as older figures of the period, then
+        # the same inputs came back): stored again, or the period would stay behind for good.
+        blob = await asyncio.to_thread(made.to_bytes)
+    else:
+        # CPU work of up to seconds: in a thread, so the process keeps answering.
+        made = await asyncio.to_thread(functools.partial(Universe, tree.parents, atoms, k, keep_parts=False,
+                                                         **period.options))
+        blob = made.to_bytes()
 
     async def store() -> None:
         async with db.write():

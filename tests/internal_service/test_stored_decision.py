@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import timedelta
 
 import pytest
 
@@ -101,6 +102,22 @@ async def test_the_same_inputs_are_stored_once_and_concurrent_jobs_are_harmless(
                            " as_of, made_at, checksum, payload) SELECT digest, period, k, version, tree, rounds, since,"
                            " counted, as_of, made_at, checksum, payload FROM internal_service_figures WHERE digest = {}",
                            newest["digest"])
+
+
+async def test_figures_this_process_knows_are_stored_again_when_their_row_is_gone(cast, company):
+    # Pruned as older figures of the period (or, in tests, another copy of the database) while this
+    # process still holds them decoded: the job must store them again, not only "learn" a newer
+    # version on a row that is not there (the period then stayed behind for good and the analytics
+    # panel's refresh waited for a job that never caught it up).
+    provider, _raters, _svc = company
+    digest = (await stored_rows())[-1]["digest"]
+    assert digest in service._figures, "decided in this process"
+    async with db.write():
+        await db.fetch("DELETE FROM internal_service_figures WHERE period = {}", service.months_back(service.today(), 1)[0])
+    await run_figures_job()
+    assert [r["digest"] for r in await stored_rows()] == [digest]
+    await service.refresh_figures(patience=timedelta(seconds=5))
+    assert (await service.scorecard(cast.actor("hr"), provider))["lag"] is None
 
 
 async def test_damaged_figures_are_refused_and_decided_again(cast, company):
