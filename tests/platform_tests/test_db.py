@@ -243,6 +243,58 @@ async def test_sqlite_lone_writes_count_towards_the_checkpoint_too(database_copy
 
 
 @pytest.mark.sqlite_only
+async def test_sqlite_wal_past_its_limit_is_started_over_and_cut_to_nothing(database_copy, monkeypatch):
+    """PASSIVE checkpoints never start the WAL over while readers are always in it, so on a busy
+    server it grew for good; past WAL_TRUNCATE_BYTES the checkpoint truncates it."""
+    import os
+
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(db, "WAL_TRUNCATE_BYTES", 0)
+    await _open_connections()
+    pool = db.engine()._connections()
+    pool.commits = 0
+    wal = db.engine().path + "-wal"
+    for n in range(3):
+        async with db.write():
+            await SystemFlag.insert(SystemFlag(key=f"test.truncate.{n}", value="x" * 5000)).run()
+    assert os.stat(wal).st_size > 0
+    await pool.checkpoint
+    assert os.stat(wal).st_size == 0
+    async with db.write():  # the writer goes on as before
+        await SystemFlag.insert(SystemFlag(key="test.truncate.after", value="1")).run()
+    assert await SystemFlag.count().where(SystemFlag.key.like("test.truncate.%")).run() == 4
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_wal_truncation_gives_up_on_a_long_reader_and_holds_writes_back_only_briefly(database_copy, monkeypatch):
+    import os
+    import sqlite3
+    import time
+
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(db, "WAL_TRUNCATE_BYTES", 0)
+    await _open_connections()
+    pool = db.engine()._connections()
+    pool.commits = 0
+    reader = sqlite3.connect(db.engine().path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM system_flag").fetchall()  # a snapshot in the WAL, held on
+    try:
+        for n in range(3):
+            async with db.write():
+                await SystemFlag.insert(SystemFlag(key=f"test.longreader.{n}", value="x" * 5000)).run()
+        started = time.perf_counter()
+        await pool.checkpoint
+        assert time.perf_counter() - started < 5
+        assert os.stat(db.engine().path + "-wal").st_size > 0  # left for the next time
+        async with db.write():
+            await SystemFlag.insert(SystemFlag(key="test.longreader.after", value="1")).run()
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+
+
+@pytest.mark.sqlite_only
 async def test_sqlite_writer_hold_time_is_recorded(database_copy):
     before = db.WRITER_HOLD.count
     async with db.write():
