@@ -410,6 +410,10 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
             capture_output=True, text=True)
         load_avg = max(load_avg, os.getloadavg()[0])
         cpu_used = server_cpu(server.pid) - cpu_before
+        # SQLite's write-ahead log as the run left it (the server's last close folds it away): it
+        # should stay small, checkpointed as the run goes, not grow with every write.
+        wal = work / "servicechain.sqlite3-wal"
+        wal_mb = wal.stat().st_size / 1e6 if engine == "sqlite" and wal.exists() else None
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
@@ -428,7 +432,7 @@ def run_engine(engine: str, workers: int, args: argparse.Namespace) -> dict:
                   "cpu_s": cpu_used, "requests": len(out["samples"]), "argon2_s": argon2_cpu_s(),
                   "seconds": math.ceil(args.users / args.spawn_rate) + SIGN_IN_TAIL_S + args.seconds,
                   "sign_ins": sum(1 for name, _ms, _ok, _start in out["samples"] if name == "sign in"),
-                  "load": load_avg, "failures": failures(work / "locust_failures.csv")}
+                  "load": load_avg, "failures": failures(work / "locust_failures.csv"), "wal_mb": wal_mb}
         if args.profile:
             result["profile"] = profile_shares(Path(f"{args.profile}.{engine}.txt"))
         report(result)
@@ -460,6 +464,8 @@ def report(result: dict) -> None:
     print(f"  {result['requests']} requests in {result['seconds']} s ({result['requests'] / result['seconds']:.0f}/s); "
           f"server CPU {result['cpu_s']:.1f} s ({result['cpu_s'] / result['seconds']:.2f} cores); {result['sign_ins']} sign-ins sent, "
           f"argon2 costs {result['argon2_s'] * 1000:.0f} ms of CPU per sign-in here")
+    if result.get("wal_mb") is not None:
+        print(f"  SQLite's write-ahead log at the end of the run: {result['wal_mb']:.1f} MB")
     if result.get("profile"):
         print("  where the server's busy samples went (py-spy): " + ", ".join(f"{k} {v:.0f} %" for k, v in result["profile"].items()))
     print(f"\n  all {result['users']} users on: {result['steady_requests']} requests in {result['steady_s']:.0f} s "
