@@ -158,8 +158,10 @@ async def inner_plan(users: int, run: str, dashboards: str) -> dict:
         if len(api_agents) >= 200:
             break
     values = [r["code"] for r in await db.fetch("SELECT code FROM company_value WHERE retired_at IS NULL")]
+    from servicechain.recognition.service import DAILY_LIMIT
     await db.stop()
     return {"run": run, "today": today.isoformat(), "people": plan_people, "agents": api_agents, "values": values,
+            "thanks_per_day": DAILY_LIMIT,
             "counts": {"with goals": sum(1 for p in plan_people if p["goals"]), "with grants": sum(1 for p in plan_people if p["scopes"]),
                        "heads": sum(1 for p in plan_people if p["id"] in heads),
                        "with services to rate": sum(1 for p in plan_people if p["services"]), "api agents": len(api_agents)}}
