@@ -39,6 +39,11 @@ def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+# Months a company's figures can be about. Beyond them the month arithmetic of a report (the 24
+# months before, the month after) leaves the calendar Python knows: year 0 or 10000.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 class BadMonth(ValueError):
     """Text that is not a month written "YYYY-MM". ``str()`` is the message for people, in the
     language current when it is shown (the web page's, or the command line's English)."""
@@ -65,9 +70,11 @@ def parse_month(value: object) -> date:
     if dash != "-" or len(month) != 2 or not (year.isascii() and year.isdigit() and month.isascii()
                                                and month.isdigit()):
         raise BadMonth(text)
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise BadMonth(text)
     try:
         return date(int(year), int(month), 1)
-    except ValueError:  # month 00 or 13+, year 0000
+    except ValueError:  # month 00 or 13+
         raise BadMonth(text) from None
 
 

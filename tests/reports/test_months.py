@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from servicechain.platform.cli import main
 from servicechain.platform.i18n import use_language
-from servicechain.platform.lib.dates import BadMonth, parse_month
+from servicechain.platform.lib.dates import BadMonth, month_key, months_back, parse_month, shift_month
 from tests.conftest import post_form
 from tests.reports.helpers import BAD_MONTHS, queued
 
@@ -27,12 +27,16 @@ def test_a_bad_month_is_refused_with_the_same_words_in_each_language(text):
         assert str(refused.value) == russian
 
 
-@pytest.mark.parametrize("text", ["2026-10", " 2026-10 ", "0001-01", "9999-12"])
+@pytest.mark.parametrize("text", ["2026-10", " 2026-10 ", "1900-01", "2999-12"])
 def test_a_month_is_its_first_day(text):
-    assert parse_month(text) == date(int(text.strip()[:4]), int(text.strip()[5:]), 1)
+    month = parse_month(text)
+    assert month == date(int(text.strip()[:4]), int(text.strip()[5:]), 1)
+    # A report's window around any accepted month stays in the calendar.
+    assert months_back(month, 24)[0] < month_key(month) < month_key(shift_month(month, 1))
 
 
-@pytest.mark.parametrize("text", ["2026-00", "0000-05", "2026-1", "2026-100", "2026/10", "２０２６-10", "2026-10-01"])
+@pytest.mark.parametrize("text", ["2026-00", "0000-05", "0001-01", "1899-12", "3000-01", "9999-12", "2026-1", "2026-100",
+                                  "2026/10", "２０２６-10", "2026-10-01"])
 def test_other_near_months_are_refused(text):
     with pytest.raises(BadMonth):
         parse_month(text)
