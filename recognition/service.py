@@ -274,11 +274,12 @@ async def _give(actor: Actor, data: dict[str, Any], sender_id: int | None,
         raise FormInvalid(errors)
     public = form.visibility == "public"
     async with db.write():
-        # The time is taken holding the writer, so ids and times keep the same order on SQLite
-        # (the feeds' period filter relies on it, see _first_id_since).
-        now = utcnow()
         # Two thanks of one sender at once would both count 19 and both insert the 20th.
         await _one_at_a_time(SENDER_LOCK, sender["id"])  # type: ignore[index]
+        # The time is taken holding the writer (and the sender's lock), so ids and times keep the
+        # same order (the feeds' period filter relies on it, see _first_id_since) and the 24 hours
+        # are counted back from the moment of the insert, not from before a wait for the lock.
+        now = utcnow()
         # Inserted only while the sender is under the daily limit, counted in the same statement.
         inserted = await db.fetch(
             "INSERT INTO recognition (sender, message, story, case_ref, public, created_at, via_token)"
