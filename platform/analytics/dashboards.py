@@ -720,7 +720,7 @@ def _company_body(ctx: Context, params: Params) -> dict[str, Any]:
         "headline": headline(by_month, ctx.month, ctx.surveyed),
         "trends": trends(by_month, ctx.month, months),
         "chain": chain_section(ctx, params),
-        "movers": movers(ctx, [d for d in ctx.departments if d not in ctx.roots], params.movers),
+        "movers": movers(ctx, moves.below_the_top({d: r.get("parent_id") for d, r in ctx.departments.items()}), params.movers),
         "table": {"rows": department_rows(ctx, ids, params, base_depth=base_depth), "columns": table_columns(params),
                   "all_href": query_string([("all", "1"), *params.carry("all")]),
                   "tree_href": query_string(params.carry("sort", "order")),

@@ -3,7 +3,7 @@ monthly report's: one rule, so both name the same departments with the same chan
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,6 +29,13 @@ class Movers:
     better: list[Move]  # the best change first
     worse: list[Move]  # the worst change first
     compared: int  # departments with a figure in both months
+
+
+def below_the_top(parents: Mapping[int, int | None]) -> list[int]:
+    """Of departments (id -> parent id), those the movers rank: all but the top ones, whose parent
+    is not among them (the company root, or every top-level department when there are several):
+    a top department's figure is its whole company's or branch's, not a department that moved."""
+    return [d for d, parent in parents.items() if parent is not None and parent in parents]
 
 
 def movers(frame: pl.DataFrame, key: str, month: date, departments: Iterable[int], limit: int) -> Movers:

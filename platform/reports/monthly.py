@@ -204,13 +204,12 @@ def _department_table(panel: Any, month: date, names: dict[int, str]) -> dict[st
 
 def _movers(panel: Any, month: date, names: dict[int, str]) -> list[dict[str, Any]]:
     """For each mover metric, the departments whose figure rose and fell most since last month
-    (``analytics.movers``, the dashboards' rule). Only departments below the company root;
+    (``analytics.movers``, the dashboards' rule). Only departments below the top ones (``below_the_top``);
     hidden figures are null and drop out."""
     from servicechain.platform.analytics.metrics import metric
-    from servicechain.platform.analytics.movers import movers
+    from servicechain.platform.analytics.movers import below_the_top, movers
 
-    root, _top, _children = _top_level(panel)
-    departments = [d for d in panel.frame.get_column("department_id").unique().to_list() if d != root]
+    departments = below_the_top({d["department_id"]: d["parent_id"] for d in _rows(panel.departments)})
     result = []
     for key in MOVER_METRICS:
         if key not in panel.frame.columns:

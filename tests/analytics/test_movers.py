@@ -43,3 +43,17 @@ def test_a_change_that_prints_as_zero_is_no_change_on_the_page():
     # Half a step rounds to even (0): the page says "0", neither better nor worse, as the report.
     assert dashboards._change(70.5, 70.0, metric("engagement"))["direction"] == "same"
     assert dashboards._change(71.5, 70.0, metric("engagement"))["direction"] == "up"
+
+
+def test_the_movers_rank_every_department_below_the_top_ones_whatever_the_shape_of_the_tree():
+    from servicechain.platform.analytics.movers import below_the_top
+
+    one_root = {1: None, 2: 1, 3: 1, 4: 2}
+    assert below_the_top(one_root) == [2, 3, 4]
+    # Several top-level departments (no company root): none of them is a mover, as on the
+    # dashboards' company page; the report left them in.
+    two_tops = {1: None, 2: None, 3: 1, 4: 2, 5: 4}
+    assert below_the_top(two_tops) == [3, 4, 5]
+    # A branch seen without its parent (a head's dashboard): its top is the branch itself.
+    branch = {4: 2, 5: 4, 6: 5}
+    assert below_the_top(branch) == [5, 6]
