@@ -44,6 +44,7 @@ CHECKPOINT_EVERY = 200  # write commits; SQLite's own default is about 1,000 pag
 # readers in flight (they take milliseconds) with this process's writes held back meanwhile.
 WAL_TRUNCATE_BYTES = 32 * 1024 * 1024
 WAL_TRUNCATE_WAIT_MS = 250
+WAL_TRUNCATE_BACKOFF_S = 30  # a reader stayed in the WAL (a long report, a backup): not every checkpoint
 _READ_ONLY = re.compile(r"\s*(SELECT\b|WITH\b(?!.*\b(INSERT|UPDATE|DELETE|REPLACE)\b))", re.IGNORECASE | re.DOTALL)
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|WITH)\b", re.IGNORECASE)
 
@@ -87,6 +88,7 @@ class _Connections:
         self.held_since = 0.0  # when the writer was taken, for WRITER_HOLD
         self.commits = 0  # write commits since the last checkpoint
         self.checkpoint: asyncio.Task | None = None
+        self.truncate_not_before = 0.0  # monotonic time: after a truncation readers kept busy
         self.idle: list[aiosqlite.Connection] = []
         self.file: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
 
@@ -377,33 +379,37 @@ class TunedSQLiteEngine(SQLiteEngine):
                 clean = True
             finally:
                 self._give_back(connection, False, clean=clean)
-            if _wal_bytes(self.path) > WAL_TRUNCATE_BYTES:
-                await self._truncate_wal()
+            if _wal_bytes(self.path) > WAL_TRUNCATE_BYTES and time.monotonic() >= pool.truncate_not_before:
+                if not await self._truncate_wal():
+                    # Each try holds every writer back for up to WAL_TRUNCATE_WAIT_MS: not again soon.
+                    pool.truncate_not_before = time.monotonic() + WAL_TRUNCATE_BACKOFF_S
         except Exception as exc:  # the next one tries again; SQLite checkpoints at close anyway
             log.warning("SQLite checkpoint failed: %s", exc)
         finally:
             pool.checkpoint = None
 
-    async def _truncate_wal(self) -> None:
+    async def _truncate_wal(self) -> bool:
         """Start the WAL over and cut the file to nothing: on the writer (our writes queue on
         its lock meanwhile, not in SQLite's busy loop), waiting at most WAL_TRUNCATE_WAIT_MS for
-        the readers still in the old WAL. When they take longer, it is left for the next time."""
+        the readers still in the old WAL. False when they took longer (left for a later time)."""
         writer = await self._take(True)
         clean = False
         try:
             await writer.execute(f"PRAGMA busy_timeout = {WAL_TRUNCATE_WAIT_MS}")
             try:
-                await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor = await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = (await cursor.fetchone())["busy"]  # rows are dicts (_dict_factory)
             finally:
                 await writer.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
             clean = True
+            return not busy
         finally:
-            # Not a commit: handed back without counting towards the next checkpoint.
+            # Not a commit (nothing counts towards the next checkpoint), nor a write transaction
+            # (WRITER_HOLD measures those).
             pool = self._connections()
             if not clean or writer._connection is None:
                 _discard(writer)
                 pool.writer = None
-            WRITER_HOLD.add(time.perf_counter() - pool.held_since)
             pool.write_lock.release()
 
     async def close_connections(self) -> None:

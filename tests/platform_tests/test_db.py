@@ -283,13 +283,22 @@ async def test_sqlite_wal_truncation_gives_up_on_a_long_reader_and_holds_writes_
         for n in range(3):
             async with db.write():
                 await SystemFlag.insert(SystemFlag(key=f"test.longreader.{n}", value="x" * 5000)).run()
+        checkpoint = pool.checkpoint
+        await asyncio.sleep(0.05)  # the checkpoint is under way, waiting for the reader
         started = time.perf_counter()
-        await pool.checkpoint
-        assert time.perf_counter() - started < 5
-        assert os.stat(db.engine().path + "-wal").st_size > 0  # left for the next time
-        async with db.write():
-            await SystemFlag.insert(SystemFlag(key="test.longreader.after", value="1")).run()
+        async with db.write():  # a write meanwhile waits for the truncation's wait at most
+            await SystemFlag.insert(SystemFlag(key="test.longreader.during", value="1")).run()
+        assert time.perf_counter() - started < 2 * db.WAL_TRUNCATE_WAIT_MS / 1000 + 0.5
+        await checkpoint
+        assert os.stat(db.engine().path + "-wal").st_size > 0  # left for a later time
+        assert pool.truncate_not_before > time.monotonic(), "and not tried again at every checkpoint"
+        pool.commits = 0
+        for n in range(3):
+            async with db.write():
+                await SystemFlag.insert(SystemFlag(key=f"test.longreader.again.{n}", value="1")).run()
+        await pool.checkpoint  # PASSIVE only: returns at once, the writer never held back
     finally:
+        db.engine()._connections().truncate_not_before = 0.0
         reader.execute("COMMIT")
         reader.close()
 
