@@ -170,7 +170,7 @@ async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = (), stop: asyncio.E
     rows = await _claim("job", "run_at", "finished_at", limit, kinds)
     for index, row in enumerate(rows):
         if stop is not None and stop.is_set():
-            await _release([r["id"] for r in rows[index:]])
+            await _release(rows[index:])
             return index
         handler = JOB_HANDLERS.get(row["kind"])
         payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"] or "{}")
@@ -191,10 +191,14 @@ async def run_jobs(limit: int = 10, kinds: tuple[str, ...] = (), stop: asyncio.E
     return len(rows)
 
 
-async def _release(ids: list[int]) -> None:
-    """Hand claimed jobs back unrun: free now, and the claim not counted as an attempt."""
+async def _release(claimed: list[dict[str, Any]]) -> None:
+    """Hand claimed jobs back unrun: free now, and the claim not counted as an attempt. Only
+    where the claim is still ours (the row's lock is the one we set): once ours lapsed (a long
+    job in hand) another worker may have claimed the row and be running it."""
     async with db.write():
-        await db.fetch(f"UPDATE job SET locked_until = NULL, attempts = attempts - 1 WHERE id IN ({db.placeholders(len(ids))})", *ids)
+        for row in claimed:
+            await db.fetch("UPDATE job SET locked_until = NULL, attempts = attempts - 1"
+                           " WHERE id = {} AND locked_until = {} AND finished_at IS NULL", row["id"], row["locked_until"])
 
 
 async def _schedule_next(kind: str, at: datetime) -> None:
@@ -228,7 +232,10 @@ async def housekeeping(_: dict[str, Any]) -> None:
 
 
 async def work_once(stop: asyncio.Event | None = None) -> int:
-    return await deliver_mail() + await run_jobs(stop=stop)
+    # One job per claim: a job claimed behind a long one in the same batch would wait unrun under
+    # our claim, and a job that waits for another (the analytics refresh waits for the internal
+    # service figures) could wait for one we hold ourselves until the claim lapses.
+    return await deliver_mail() + await run_jobs(limit=1, stop=stop)
 
 
 # Modules whose @job handlers the worker must know; a domain with scheduled work adds its own.

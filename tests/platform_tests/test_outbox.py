@@ -241,3 +241,29 @@ async def test_a_stopped_worker_hands_back_the_rest_of_its_batch_unrun(queues):
     assert handed_back["attempts"] == 0  # being stopped is not a failed attempt
     # Free at once for the next worker, without waiting for the claim to expire.
     assert await outbox.run_jobs() == 1 and RUNS == [{"n": 1}, {"n": 2}]
+
+
+async def test_a_claim_that_lapsed_is_not_handed_back_for_another_worker_holds_it_now(queues):
+    async with db.write():
+        await outbox.schedule("test.count", {"n": 3}, run_at=utcnow() - timedelta(seconds=1))
+    [mine] = await outbox._claim("job", "run_at", "finished_at", 1)
+    async with db.write():  # our claim lapsed (a long job in hand) and another worker claimed the row
+        await db.fetch("UPDATE job SET locked_until = {} WHERE id = {}", utcnow() - timedelta(seconds=1), mine["id"])
+    [theirs] = await outbox._claim("job", "run_at", "finished_at", 1)
+    assert theirs["id"] == mine["id"] and theirs["attempts"] == 2
+    await outbox._release([mine])
+    row = await Job.select().where(Job.id == mine["id"]).first().run()
+    assert row["locked_until"] is not None and row["attempts"] == 2, "left as the other worker's claim"
+    await outbox._release([theirs])  # the other worker's own hand-back still works
+    row = await Job.select().where(Job.id == mine["id"]).first().run()
+    assert row["locked_until"] is None and row["attempts"] == 1
+
+
+async def test_the_worker_claims_one_job_at_a_time(queues, monkeypatch):
+    monkeypatch.setattr(outbox, "PERIODIC", {})
+    async with db.write():
+        for n in range(3):
+            await outbox.schedule("test.count", {"n": n}, run_at=utcnow() - timedelta(seconds=3 - n))
+    assert await outbox.work_once() == 1
+    pending = await Job.select().where((Job.kind == "test.count") & Job.finished_at.is_null()).run()
+    assert len(pending) == 2 and all(r["locked_until"] is None for r in pending), "the others not claimed behind it"
