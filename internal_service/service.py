@@ -735,11 +735,8 @@ async def _outside(write: Callable[[], Awaitable[None]]) -> None:
     """``write`` in a transaction of its own, also from inside a page's read snapshot (on SQLite a
     reader does not block the one writer); never from inside a write transaction, which holds
     the lock that write would wait for."""
-    if _writing():
-        return
-    context = contextvars.copy_context()
-    context.run(db.engine().current_transaction.set, None)
-    await asyncio.create_task(write(), context=context)
+    if not _writing():
+        await _outside_result(write)
 
 
 async def _outside_result(work: Callable[[], Awaitable[Any]]) -> Any:

@@ -91,20 +91,15 @@ async def _claim(table: str, due_column: str, done_column: str, limit: int,
     """Mark up to `limit` due rows (of `kinds` only, when given) as ours for CLAIM_FOR and return them."""
     at = now()
     of_kinds = f" AND kind IN ({db.placeholders(len(kinds))})" if kinds else ""
+    # SQLite's write transaction already keeps other claimers out; PostgreSQL's skip the rows we lock.
+    skip_locked = "" if db.is_sqlite() else " FOR UPDATE SKIP LOCKED"
     async with db.write():
-        if db.is_sqlite():
-            rows = await db.fetch(
-                f"SELECT id FROM {table} WHERE {done_column} IS NULL AND {due_column} <= {{}}"
-                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}}{of_kinds} ORDER BY {due_column} LIMIT {limit}",
-                at, at, MAX_ATTEMPTS, *kinds,
-            )
-        else:
-            rows = await db.fetch(
-                f"SELECT id FROM {table} WHERE {done_column} IS NULL AND {due_column} <= {{}}"
-                f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}}{of_kinds} ORDER BY {due_column} LIMIT {limit}"
-                " FOR UPDATE SKIP LOCKED",
-                at, at, MAX_ATTEMPTS, *kinds,
-            )
+        rows = await db.fetch(
+            f"SELECT id FROM {table} WHERE {done_column} IS NULL AND {due_column} <= {{}}"
+            f" AND (locked_until IS NULL OR locked_until < {{}}) AND attempts < {{}}{of_kinds}"
+            f" ORDER BY {due_column} LIMIT {limit}{skip_locked}",
+            at, at, MAX_ATTEMPTS, *kinds,
+        )
         ids = [r["id"] for r in rows]
         if not ids:
             return []
