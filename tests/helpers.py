@@ -63,7 +63,8 @@ async def people(department_id: int, count: int, role: str = "employee") -> list
     now = utcnow()
     async with db.write():
         for _i in range(count):
-            number = f"T-{uuid.uuid4().hex[:10]}"
+            # "TH-", not the cast's "T-": a random "T-005…" matched searches for the cast's T-005.
+            number = f"TH-{uuid.uuid4().hex[:10]}"
             p = Person(full_name=f"Оценщик {number}", employee_number=number, department=department_id, role=role,
                        language="en", email=f"{number.lower()}@example.test",
                        search_name=person_search_text(f"Оценщик {number}", number, None), created_at=now, updated_at=now)
